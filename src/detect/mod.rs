@@ -1,0 +1,342 @@
+//! The PAN detector: given bytes, report every PAN as PRODUCT.md defines it.
+//!
+//! Pipeline per buffer: `prefilter` finds chains of 13+ digit/separator
+//! bytes, `shape` assembles a candidate at each digit-group start inside a
+//! chain and applies the boundary rules, then the network table (`iin`) and
+//! finally `luhn` decide. Nothing outside this module re-implements any of
+//! those rules: adapters hand bytes in and receive [`Finding`]s.
+//!
+//! Locality: whether a span is a PAN depends only on the bytes from
+//! `LEFT_CONTEXT` before it to `RIGHT_CONTEXT` after its start, so inputs can
+//! be cut anywhere (stream chunks, parallel file pieces) and scanned with
+//! [`Detector::find_window`] or [`StreamScanner`] with identical results.
+
+pub mod iin;
+pub mod luhn;
+#[doc(hidden)]
+pub mod oracle;
+pub mod prefilter;
+pub mod shape;
+
+use std::fmt;
+use std::io::{self, Read};
+
+pub use iin::{IinRange, IinTable, Network, IIN_TABLE_VERSION};
+pub use shape::{LEFT_CONTEXT, MAX_DIGITS, MAX_SPAN, RIGHT_CONTEXT};
+
+use prefilter::is_digit;
+
+/// One PAN found in a stream.
+///
+/// Holds the span's bytes (so that in-place writers can check the disk still
+/// holds them), which is a full PAN: `Debug` is redacted and there is no
+/// `Display`. Use [`crate::mask::MaskPolicy::mask`] to get a printable form.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Finding {
+    /// Offset of the first digit in the decoded stream.
+    pub offset: u64,
+    /// The network, by longest matching prefix.
+    pub network: Network,
+    span: [u8; MAX_SPAN],
+    span_len: u8,
+}
+
+impl Finding {
+    /// Length of the span in bytes, separators included.
+    pub fn len(&self) -> usize {
+        self.span_len as usize
+    }
+
+    /// Always false: a finding spans at least 13 bytes.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Offset one past the last byte of the span.
+    pub fn end(&self) -> u64 {
+        self.offset + self.span_len as u64
+    }
+
+    /// The raw bytes of the span (digits and separators). A full PAN: never
+    /// print it.
+    pub fn span_bytes(&self) -> &[u8] {
+        &self.span[..self.span_len as usize]
+    }
+
+    /// The number of digits.
+    pub fn digit_count(&self) -> usize {
+        self.span_bytes().iter().filter(|b| is_digit(**b)).count()
+    }
+
+    /// The digits with separators removed, in `out`; returns how many.
+    pub fn digits(&self, out: &mut [u8; MAX_DIGITS]) -> usize {
+        let mut n = 0;
+        for &b in self.span_bytes() {
+            if is_digit(b) {
+                out[n] = b;
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+impl fmt::Debug for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the digits: a Debug print may end up in a panic message.
+        f.debug_struct("Finding")
+            .field("offset", &self.offset)
+            .field("len", &self.span_len)
+            .field("network", &self.network)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Detector`].
+#[derive(Clone, Debug, Default)]
+pub struct DetectorBuilder {
+    table: Option<IinTable>,
+}
+
+impl DetectorBuilder {
+    /// A builder with the default network table.
+    pub fn new() -> DetectorBuilder {
+        DetectorBuilder::default()
+    }
+
+    /// Replaces the network table.
+    pub fn table(&mut self, table: IinTable) -> &mut DetectorBuilder {
+        self.table = Some(table);
+        self
+    }
+
+    /// Builds the detector.
+    pub fn build(&self) -> Detector {
+        Detector {
+            table: self.table.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Finds PANs in bytes. Build once, share by reference across threads.
+#[derive(Clone, Debug)]
+pub struct Detector {
+    table: IinTable,
+}
+
+impl Default for Detector {
+    fn default() -> Self {
+        DetectorBuilder::new().build()
+    }
+}
+
+impl Detector {
+    /// Every PAN in a complete input, in order.
+    pub fn find_iter(&self, hay: &[u8]) -> Vec<Finding> {
+        let mut v = Vec::new();
+        self.find_window(hay, 0, 0, hay.len(), &mut |f| v.push(f));
+        v
+    }
+
+    /// True when the input holds at least one PAN.
+    pub fn is_match(&self, hay: &[u8]) -> bool {
+        !self.find_iter(hay).is_empty()
+    }
+
+    /// Reports the PANs that start in `hay[lo..hi]`, in order.
+    ///
+    /// `hay[0]` sits at offset `base` of the stream. Bytes outside `hay` are
+    /// treated as the start/end of input, so when `hay` is a piece of a
+    /// larger stream the caller must include `LEFT_CONTEXT` bytes before `lo`
+    /// (unless `lo` is the stream start) and `RIGHT_CONTEXT` bytes from any
+    /// start before `hi` (unless the stream ends within them).
+    pub fn find_window(
+        &self,
+        hay: &[u8],
+        base: u64,
+        lo: usize,
+        hi: usize,
+        sink: &mut dyn FnMut(Finding),
+    ) {
+        let hi = hi.min(hay.len());
+        if lo >= hi {
+            return;
+        }
+        prefilter::for_each_chain(hay, lo, hi, |a, b| {
+            let end = b.min(hi);
+            let mut s = a;
+            while s < end {
+                if is_digit(hay[s]) && (s == 0 || !is_digit(hay[s - 1])) {
+                    if let Some(f) = self.confirm(hay, base, s) {
+                        // Spans never overlap; resume after this one.
+                        s += f.len();
+                        sink(f);
+                        continue;
+                    }
+                }
+                s += 1;
+            }
+        });
+    }
+
+    /// Applies shape, boundary, network and Luhn rules at a group start.
+    #[inline]
+    fn confirm(&self, hay: &[u8], base: u64, s: usize) -> Option<Finding> {
+        let c = shape::candidate_at(hay, s)?;
+        let digits = &c.digits[..c.ndigits as usize];
+        // Prefix and length first: far cheaper to reject than Luhn.
+        let network = self.table.lookup(digits)?;
+        if !luhn::is_valid(digits) {
+            return None;
+        }
+        let len = c.end - s;
+        let mut span = [0u8; MAX_SPAN];
+        span[..len].copy_from_slice(&hay[s..c.end]);
+        Some(Finding {
+            offset: base + s as u64,
+            network,
+            span,
+            span_len: len as u8,
+        })
+    }
+
+    /// The network table in use.
+    pub fn table(&self) -> &IinTable {
+        &self.table
+    }
+}
+
+/// Default read size for [`StreamScanner::read_from`].
+pub const DEFAULT_BLOCK: usize = 256 * 1024;
+
+/// Scans one stream fed in consecutive pieces, keeping only the bytes that a
+/// PAN straddling the next boundary may still need (under `MAX_SPAN` plus
+/// context). Results are identical for any chunking.
+pub struct StreamScanner<'d> {
+    det: &'d Detector,
+    buf: Vec<u8>,
+    /// Bytes of `buf` holding data.
+    filled: usize,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    /// First index in `buf` whose start has not been evaluated yet.
+    lo: usize,
+    /// Starts at or after this stream offset are not reported.
+    end_of_starts: u64,
+}
+
+impl<'d> StreamScanner<'d> {
+    /// A scanner for a stream that starts at offset 0.
+    pub fn new(det: &'d Detector) -> StreamScanner<'d> {
+        StreamScanner::with_block(det, DEFAULT_BLOCK)
+    }
+
+    /// Like `new` with a given read size for `read_from`.
+    pub fn with_block(det: &'d Detector, block: usize) -> StreamScanner<'d> {
+        StreamScanner {
+            det,
+            buf: vec![0; block.max(64) + RIGHT_CONTEXT + LEFT_CONTEXT],
+            filled: 0,
+            base: 0,
+            lo: 0,
+            end_of_starts: u64::MAX,
+        }
+    }
+
+    /// A scanner for a piece of a larger stream: the first bytes fed sit at
+    /// `context_start`, starts before `first_start` are only context, and
+    /// starts at or after `end_of_starts` are not reported (they belong to
+    /// the next piece).
+    pub fn for_piece(
+        det: &'d Detector,
+        block: usize,
+        context_start: u64,
+        first_start: u64,
+        end_of_starts: u64,
+    ) -> StreamScanner<'d> {
+        let mut s = StreamScanner::with_block(det, block);
+        s.base = context_start;
+        s.lo = (first_start - context_start) as usize;
+        s.end_of_starts = end_of_starts;
+        s
+    }
+
+    /// Feeds the next piece of the stream.
+    pub fn feed(&mut self, mut chunk: &[u8], sink: &mut dyn FnMut(Finding)) {
+        while !chunk.is_empty() {
+            let room = self.buf.len() - self.filled;
+            let take = room.min(chunk.len());
+            self.buf[self.filled..self.filled + take].copy_from_slice(&chunk[..take]);
+            self.filled += take;
+            chunk = &chunk[take..];
+            self.scan(false, sink);
+        }
+    }
+
+    /// Reads `r` to its end, scanning as it goes, then finishes the stream.
+    /// Returns the number of bytes read.
+    pub fn read_from(
+        &mut self,
+        r: &mut dyn Read,
+        sink: &mut dyn FnMut(Finding),
+    ) -> io::Result<u64> {
+        let mut total = 0u64;
+        loop {
+            if self.filled == self.buf.len() {
+                self.scan(false, sink);
+            }
+            let n = match r.read(&mut self.buf[self.filled..]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.filled += n;
+            total += n as u64;
+            // Scan only full-ish buffers: fewer, larger windows are faster.
+            if self.filled + RIGHT_CONTEXT * 4 >= self.buf.len() {
+                self.scan(false, sink);
+            }
+        }
+        self.finish(sink);
+        Ok(total)
+    }
+
+    /// Declares the end of the stream and reports what remains.
+    pub fn finish(&mut self, sink: &mut dyn FnMut(Finding)) {
+        self.scan(true, sink);
+    }
+
+    /// The stream offset up to which data has been fed.
+    pub fn position(&self) -> u64 {
+        self.base + self.filled as u64
+    }
+
+    fn scan(&mut self, at_end: bool, sink: &mut dyn FnMut(Finding)) {
+        let data = &self.buf[..self.filled];
+        let mut hi = if at_end {
+            data.len()
+        } else {
+            data.len().saturating_sub(RIGHT_CONTEXT)
+        };
+        let limit = self.end_of_starts.saturating_sub(self.base);
+        hi = hi.min(usize::try_from(limit).unwrap_or(usize::MAX));
+        if hi > self.lo {
+            self.det.find_window(data, self.base, self.lo, hi, sink);
+            self.lo = hi;
+        }
+        // A PAN reported near `hi` may extend past it; `lo` must not fall
+        // inside it, or its tail would be seen as a new group. Group starts
+        // require a non-digit before them, and that byte is kept as context.
+        let keep_from = self.lo.saturating_sub(LEFT_CONTEXT);
+        if keep_from > 0 && !at_end {
+            self.buf.copy_within(keep_from..self.filled, 0);
+            self.filled -= keep_from;
+            self.lo -= keep_from;
+            self.base += keep_from as u64;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,238 @@
+//! Candidate assembly: the shape and "stands alone" rules of PRODUCT.md,
+//! evaluated at one digit-group start.
+//!
+//! Every PAN starts at a group start (a digit not preceded by a digit), and
+//! whether it is a PAN depends only on the bytes from two before its start to
+//! two after its end. That locality is what lets the detector split a stream
+//! anywhere: a caller that provides `LEFT_CONTEXT` bytes before and
+//! `RIGHT_CONTEXT` bytes after a start gets the same answer as with the whole
+//! input.
+
+use super::prefilter::is_digit;
+
+/// Longest PAN in bytes: 19 digits in 4-4-4-4-3 groups with 4 separators.
+pub const MAX_SPAN: usize = 23;
+/// Longest PAN in digits.
+pub const MAX_DIGITS: usize = 19;
+/// Bytes before a start that the rules look at: two for the boundary
+/// rules, up to ten for the whole-run rule of separated numbers (a separator,
+/// a previous group of up to 6 digits and a join with another separator).
+pub const LEFT_CONTEXT: usize = 10;
+/// Bytes from a start (inclusive) that the rules look at.
+pub const RIGHT_CONTEXT: usize = MAX_SPAN + 2;
+
+/// Digit-group patterns allowed for separated PANs (PRODUCT.md rule 1).
+const GROUPINGS: [&[u8]; 4] = [&[4, 6, 4], &[4, 6, 5], &[4, 4, 4, 4], &[4, 4, 4, 4, 3]];
+
+/// A PAN-shaped candidate that stands alone: its end and digits.
+#[derive(Clone, Copy)]
+pub struct Candidate {
+    /// End of the span (exclusive), in hay coordinates.
+    pub end: usize,
+    /// The digits, separators removed.
+    pub digits: [u8; MAX_DIGITS],
+    /// How many of `digits` are used.
+    pub ndigits: u8,
+}
+
+#[inline(always)]
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Length of the digit run at `hay[i..]`, counting at most `cap`.
+#[inline(always)]
+fn digit_run(hay: &[u8], i: usize, cap: usize) -> usize {
+    let end = hay.len().min(i + cap);
+    let mut j = i;
+    while j < end && is_digit(hay[j]) {
+        j += 1;
+    }
+    j - i
+}
+
+/// Left boundary rule for a span starting at `s` (the byte before is known
+/// not to be a digit).
+#[inline]
+fn left_stands_alone(hay: &[u8], s: usize) -> bool {
+    if s == 0 {
+        return true;
+    }
+    let l = hay[s - 1];
+    if is_word(l) {
+        // Track 1: `%B` right before the PAN is a boundary.
+        return l == b'B' && s >= 2 && hay[s - 2] == b'%';
+    }
+    // `v2.4111…`, `blk_-4123…`: a dash or dot glued to an identifier or a
+    // number continues it.
+    !((l == b'-' || l == b'.') && s >= 2 && is_word(hay[s - 2]))
+}
+
+/// Right boundary rule for a span ending at `e` (exclusive; the byte there is
+/// known not to be a digit).
+#[inline]
+fn right_stands_alone(hay: &[u8], e: usize) -> bool {
+    let Some(&r) = hay.get(e) else { return true };
+    if is_word(r) {
+        return false;
+    }
+    // `…1111.50`, `…1111-a`: a decimal or an identifier continues.
+    !((r == b'.' || r == b'-') && hay.get(e + 1).is_some_and(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Whole-run rule, left side, for a separated number starting at `s` with
+/// separator `sep`: true when the group before is part of the same run.
+///
+/// A group shared by two runs with different separators belongs to the run
+/// on its left: in `4012-8888-8888-1881 4012 8888 8888 1881` the `1881`
+/// ends the dashed number, so the spaced run starts at the next `4012` and
+/// both numbers are PANs. A previous group of 7+ digits is never shared.
+#[inline]
+fn continues_run_on_left(hay: &[u8], s: usize, sep: u8) -> bool {
+    if s < 2 || hay[s - 1] != sep || !is_digit(hay[s - 2]) {
+        return false;
+    }
+    // Walk back over the previous group, at most 7 digits.
+    let mut g0 = s - 1;
+    while g0 > 0 && is_digit(hay[g0 - 1]) && s - 1 - g0 < 7 {
+        g0 -= 1;
+    }
+    let glen = s - 1 - g0;
+    let other = if sep == b' ' { b'-' } else { b' ' };
+    let joined_by_other = glen <= 6 && g0 >= 2 && hay[g0 - 1] == other && is_digit(hay[g0 - 2]);
+    !joined_by_other
+}
+
+/// Evaluates the shape and boundary rules for the group starting at `s`.
+///
+/// `s` must be a group start (`hay[s]` a digit, `hay[s-1]` not). Bytes
+/// outside `hay` count as the start/end of input.
+#[inline]
+pub fn candidate_at(hay: &[u8], s: usize) -> Option<Candidate> {
+    debug_assert!(is_digit(hay[s]) && (s == 0 || !is_digit(hay[s - 1])));
+    let first = digit_run(hay, s, MAX_DIGITS + 1);
+    let mut c = Candidate {
+        end: 0,
+        digits: [0; MAX_DIGITS],
+        ndigits: 0,
+    };
+    if first >= 13 {
+        // Contiguous: 13–19 digits; 20+ is a longer number, not a PAN.
+        if first > MAX_DIGITS {
+            return None;
+        }
+        let e = s + first;
+        if !left_stands_alone(hay, s) || !right_stands_alone(hay, e) {
+            return None;
+        }
+        c.end = e;
+        c.digits[..first].copy_from_slice(&hay[s..e]);
+        c.ndigits = first as u8;
+        return Some(c);
+    }
+    if first != 4 {
+        return None;
+    }
+    // Separated: every grouping starts with 4 digits then one separator.
+    let sep = *hay.get(s + 4)?;
+    if sep != b' ' && sep != b'-' {
+        return None;
+    }
+    if continues_run_on_left(hay, s, sep) {
+        return None;
+    }
+    let mut groups = [0u8; 5];
+    let mut ngroups = 0;
+    let mut pos = s;
+    loop {
+        if ngroups == groups.len() {
+            return None; // six or more groups: longer than any PAN
+        }
+        let g = digit_run(hay, pos, 7);
+        groups[ngroups] = g as u8;
+        ngroups += 1;
+        if g > 6 {
+            return None;
+        }
+        for k in 0..g {
+            if c.ndigits as usize == MAX_DIGITS {
+                return None;
+            }
+            c.digits[c.ndigits as usize] = hay[pos + k];
+            c.ndigits += 1;
+        }
+        pos += g;
+        // The run continues while the same separator is followed by a digit.
+        if hay.get(pos) == Some(&sep) && hay.get(pos + 1).is_some_and(|&b| is_digit(b)) {
+            pos += 1;
+        } else {
+            break;
+        }
+    }
+    if !GROUPINGS.contains(&&groups[..ngroups]) {
+        return None;
+    }
+    if !left_stands_alone(hay, s) || !right_stands_alone(hay, pos) {
+        return None;
+    }
+    c.end = pos;
+    Some(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(hay: &[u8], s: usize) -> Option<&[u8]> {
+        candidate_at(hay, s).map(|c| &hay[s..c.end])
+    }
+
+    #[test]
+    fn contiguous_and_grouped_shapes() {
+        assert_eq!(span(b"4111111111111111", 0), Some(&b"4111111111111111"[..]));
+        assert_eq!(
+            span(b"4111 1111 1111 1111", 0),
+            Some(&b"4111 1111 1111 1111"[..])
+        );
+        assert_eq!(
+            span(b"3782-822463-10005", 0),
+            Some(&b"3782-822463-10005"[..])
+        );
+        assert_eq!(span(b"3056-930902-5904", 0), Some(&b"3056-930902-5904"[..]));
+        assert_eq!(
+            span(b"4109 9069 5848 3040 118", 0),
+            Some(&b"4109 9069 5848 3040 118"[..])
+        );
+    }
+
+    #[test]
+    fn whole_run_and_mixed_separators_rejected() {
+        assert_eq!(span(b"4111 1111 1111 1111 1234", 0), None);
+        assert_eq!(span(b"4111-1111 1111-1111", 0), None);
+        assert_eq!(span(b"4111  1111 1111 1111", 0), None);
+        assert_eq!(span(b"12 4111 1111 1111 1111", 3), None);
+        assert_eq!(span(b"1234567 4111 1111 1111 1111", 8), None);
+        // A group shared with a dashed run on the left belongs to that run.
+        assert!(span(b"4012-8888-8888-1881 4012 8888 8888 1881", 20).is_some());
+        assert!(span(b"12-34 4111 1111 1111 1111", 6).is_some());
+        assert_eq!(span(b"41111111111111111111", 0), None);
+    }
+
+    #[test]
+    fn boundaries() {
+        assert_eq!(span(b"x4111111111111111", 1), None);
+        assert_eq!(span(b"_4111111111111111", 1), None);
+        assert_eq!(span(b"4111111111111111_", 0), None);
+        assert_eq!(span(b"v2.4111111111111111", 3), None);
+        assert_eq!(span(b"blk_-4111111111111111", 5), None);
+        assert_eq!(span(b"4111111111111111.50", 0), None);
+        assert_eq!(span(b"4111111111111111-a", 0), None);
+        assert!(span(b"4111111111111111.", 0).is_some());
+        assert!(span(b"%B4111111111111111^", 2).is_some());
+        assert!(span(b";4111111111111111=2512", 1).is_some());
+        assert!(span(b"\"4111111111111111\"", 1).is_some());
+        assert!(span(b"- 4111111111111111", 2).is_some());
+        assert!(span(b"1234 4111111111111111", 5).is_some());
+        assert!(span(b"\xc3\xa94111111111111111", 2).is_some());
+    }
+}

@@ -1,0 +1,12 @@
+//! panscrub: find payment card numbers (PANs) in files and truncate them in
+//! place.
+//!
+//! The library holds everything; `main.rs` only parses arguments and maps
+//! the outcome to an exit code. Reading (`format`), matching (`detect`) and
+//! reporting (`manifest`) are separate, in the way ripgrep separates its
+//! searcher, matcher and sink.
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod detect;
+pub mod mask;

@@ -1,0 +1,252 @@
+//! Same-length truncation of a PAN span.
+//!
+//! Keeps the first and last digits the policy names, replaces every other
+//! digit with the mask byte and leaves separators where they were, so byte
+//! offsets, field widths and file structure stay valid and a second run
+//! finds nothing: the mask byte may not be a digit or a separator, which
+//! breaks the digit groups the detector needs.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::detect::{Finding, MAX_SPAN};
+
+/// How many leading and trailing digits stay visible.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    /// First 6, last 4 (default, PCI DSS 3.4.1).
+    SixFour,
+    /// First 8, last 4 for PANs of 16+ digits; 6+4 for shorter ones.
+    EightFour,
+    /// Last 4 only.
+    ZeroFour,
+}
+
+impl Keep {
+    /// Digits kept at the front and back for a PAN of `ndigits` digits.
+    pub fn for_length(self, ndigits: usize) -> (usize, usize) {
+        match self {
+            Keep::SixFour => (6, 4),
+            Keep::EightFour if ndigits >= 16 => (8, 4),
+            Keep::EightFour => (6, 4),
+            Keep::ZeroFour => (0, 4),
+        }
+    }
+}
+
+impl FromStr for Keep {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Keep, String> {
+        match s {
+            "6+4" => Ok(Keep::SixFour),
+            "8+4" => Ok(Keep::EightFour),
+            "0+4" => Ok(Keep::ZeroFour),
+            _ => Err(format!(
+                "unknown keep policy {s:?}: expected 6+4, 8+4 or 0+4"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Keep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Keep::SixFour => "6+4",
+            Keep::EightFour => "8+4",
+            Keep::ZeroFour => "0+4",
+        })
+    }
+}
+
+/// A masked span: the replacement bytes for a finding, same length.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Masked {
+    bytes: [u8; MAX_SPAN],
+    len: u8,
+}
+
+impl Masked {
+    /// The replacement bytes (safe to print).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+
+    /// The replacement as text (always ASCII).
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).expect("masked spans are ASCII")
+    }
+
+    /// The masked digits without separators (for the manifest's `masked`).
+    pub fn compact(&self) -> String {
+        self.as_bytes()
+            .iter()
+            .filter(|b| **b != b' ' && **b != b'-')
+            .map(|b| *b as char)
+            .collect()
+    }
+}
+
+impl fmt::Debug for Masked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Masked({:?})", self.as_str())
+    }
+}
+
+/// Error for a mask byte that would leave the span PAN-shaped or non-ASCII.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadMaskChar(pub char);
+
+impl fmt::Display for BadMaskChar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "mask character {:?} not allowed: use a printable ASCII character that is not a digit, space or dash",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for BadMaskChar {}
+
+/// Keep policy plus mask byte: one per run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaskPolicy {
+    keep: Keep,
+    mask: u8,
+}
+
+impl Default for MaskPolicy {
+    fn default() -> Self {
+        MaskPolicy {
+            keep: Keep::SixFour,
+            mask: b'*',
+        }
+    }
+}
+
+impl MaskPolicy {
+    /// A policy; fails for a mask character that is not printable ASCII or
+    /// is a digit, a space or a dash.
+    pub fn new(keep: Keep, mask: char) -> Result<MaskPolicy, BadMaskChar> {
+        if !mask.is_ascii_graphic() || mask.is_ascii_digit() || mask == '-' {
+            return Err(BadMaskChar(mask));
+        }
+        Ok(MaskPolicy {
+            keep,
+            mask: mask as u8,
+        })
+    }
+
+    /// The keep policy.
+    pub fn keep(&self) -> Keep {
+        self.keep
+    }
+
+    /// The mask byte.
+    pub fn mask_byte(&self) -> u8 {
+        self.mask
+    }
+
+    /// Masks a raw span (digits and separators).
+    pub fn mask_span(&self, span: &[u8]) -> Masked {
+        let ndigits = span.iter().filter(|b| b.is_ascii_digit()).count();
+        let (front, back) = self.keep.for_length(ndigits);
+        let mut out = Masked {
+            bytes: [0; MAX_SPAN],
+            len: span.len() as u8,
+        };
+        let mut k = 0;
+        for (i, &b) in span.iter().enumerate() {
+            out.bytes[i] = if b.is_ascii_digit() {
+                let keep = k < front || k >= ndigits - back;
+                k += 1;
+                if keep {
+                    b
+                } else {
+                    self.mask
+                }
+            } else {
+                b
+            };
+        }
+        out
+    }
+
+    /// Masks a finding.
+    pub fn mask(&self, f: &Finding) -> Masked {
+        self.mask_span(f.span_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Detector;
+
+    fn m(keep: Keep, s: &str) -> String {
+        MaskPolicy::new(keep, '*')
+            .unwrap()
+            .mask_span(s.as_bytes())
+            .as_str()
+            .to_string()
+    }
+
+    #[test]
+    fn keeps_first_six_last_four_and_separators() {
+        assert_eq!(
+            m(Keep::SixFour, "4111 1111 1111 1111"),
+            "4111 11** **** 1111"
+        );
+        assert_eq!(m(Keep::SixFour, "4111111111111111"), "411111******1111");
+        assert_eq!(m(Keep::SixFour, "378282246310005"), "378282*****0005");
+    }
+
+    #[test]
+    fn eight_four_only_for_sixteen_plus() {
+        assert_eq!(m(Keep::EightFour, "4111111111111111"), "41111111****1111");
+        assert_eq!(m(Keep::EightFour, "378282246310005"), "378282*****0005");
+        assert_eq!(
+            m(Keep::ZeroFour, "4111-1111-1111-1111"),
+            "****-****-****-1111"
+        );
+    }
+
+    #[test]
+    fn compact_form_drops_separators() {
+        let p = MaskPolicy::default();
+        assert_eq!(
+            p.mask_span(b"4111 1111 1111 1111").compact(),
+            "411111******1111"
+        );
+    }
+
+    #[test]
+    fn bad_mask_chars_rejected() {
+        for c in ['5', ' ', '-', '\n', 'é'] {
+            assert!(MaskPolicy::new(Keep::SixFour, c).is_err(), "{c:?}");
+        }
+        assert!(MaskPolicy::new(Keep::SixFour, 'X').is_ok());
+        assert!(MaskPolicy::new(Keep::SixFour, '#').is_ok());
+    }
+
+    #[test]
+    fn masked_output_is_never_detected_again() {
+        let det = Detector::default();
+        let text = b"a 4111 1111 1111 1111 b 4109-9069-5848-3040-118 c 30569309025904 d %B4111111111111111^";
+        let findings = det.find_iter(text);
+        assert_eq!(findings.len(), 4);
+        for keep in [Keep::SixFour, Keep::EightFour, Keep::ZeroFour] {
+            for mask in ['*', 'X', '#', 'x', '.'] {
+                let p = MaskPolicy::new(keep, mask).unwrap();
+                let mut out = text.to_vec();
+                for f in &findings {
+                    let s = f.offset as usize;
+                    out[s..s + f.len()].copy_from_slice(p.mask(f).as_bytes());
+                }
+                assert!(det.find_iter(&out).is_empty(), "{keep} {mask}");
+                assert_eq!(out.len(), text.len());
+            }
+        }
+    }
+}
