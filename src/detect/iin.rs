@@ -421,6 +421,9 @@ const POW10: [u32; 7] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
 #[derive(Clone, Debug)]
 pub struct IinTable {
     entries: Vec<IinRange>,
+    /// Per entry: (lowest, highest) 6-digit prefix it covers, and lengths;
+    /// precomputed so that a lookup needs no division.
+    scaled: Vec<(u32, u32, u32, u8)>,
     /// Bit `d` set when some entry starts with digit `d`: a cheap first reject.
     first_digits: u16,
 }
@@ -442,8 +445,21 @@ impl IinTable {
                 first_digits |= 1 << d;
             }
         }
+        let scaled = entries
+            .iter()
+            .map(|e| {
+                let scale = POW10[6 - e.prefix_digits as usize];
+                (
+                    e.lo * scale,
+                    (e.hi + 1) * scale - 1,
+                    e.lengths,
+                    e.prefix_digits,
+                )
+            })
+            .collect();
         IinTable {
             entries,
+            scaled,
             first_digits,
         }
     }
@@ -467,17 +483,17 @@ impl IinTable {
             prefix6 = prefix6 * 10 + (b - b'0') as u32;
         }
         let len_bit = 1u32 << digits.len();
-        let mut best: Option<(u8, Network)> = None;
-        for e in &self.entries {
-            if e.lengths & len_bit == 0 {
-                continue;
-            }
-            let p = prefix6 / POW10[6 - e.prefix_digits as usize];
-            if p >= e.lo && p <= e.hi && best.is_none_or(|(k, _)| e.prefix_digits > k) {
-                best = Some((e.prefix_digits, e.network));
+        let mut best: Option<(u8, usize)> = None;
+        for (i, &(lo6, hi6, lens, k)) in self.scaled.iter().enumerate() {
+            if lens & len_bit != 0
+                && prefix6 >= lo6
+                && prefix6 <= hi6
+                && best.is_none_or(|(bk, _)| k > bk)
+            {
+                best = Some((k, i));
             }
         }
-        best.map(|(_, n)| n)
+        best.map(|(_, i)| self.entries[i].network)
     }
 }
 

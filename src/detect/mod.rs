@@ -166,7 +166,17 @@ impl Detector {
             let end = b.min(hi);
             let mut s = a;
             while s < end {
-                if is_digit(hay[s]) && (s == 0 || !is_digit(hay[s - 1])) {
+                if !is_digit(hay[s]) {
+                    s += 1; // a single separator inside the chain
+                    continue;
+                }
+                let group_end = prefilter::digits_end(hay, s);
+                let len = group_end - s;
+                // Only a group of 4 (first of a separated PAN) or 13–19
+                // (contiguous) can start a PAN; a run clipped at `lo` is
+                // not a group start.
+                let starts_group = s == 0 || !is_digit(hay[s - 1]);
+                if starts_group && (len == 4 || (13..=MAX_DIGITS).contains(&len)) {
                     if let Some(f) = self.confirm(hay, base, s) {
                         // Spans never overlap; resume after this one.
                         s += f.len();
@@ -174,7 +184,7 @@ impl Detector {
                         continue;
                     }
                 }
-                s += 1;
+                s = group_end;
             }
         });
     }

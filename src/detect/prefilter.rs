@@ -34,14 +34,55 @@ pub(crate) fn is_digit(b: u8) -> bool {
     b.wrapping_sub(b'0') < 10
 }
 
-/// True when `hay[i]` is a digit or a separator between two digits.
 #[inline(always)]
-fn is_e(hay: &[u8], i: usize) -> bool {
-    match CLASS[hay[i] as usize] {
-        1 => true,
-        2 => i > 0 && i + 1 < hay.len() && is_digit(hay[i - 1]) && is_digit(hay[i + 1]),
-        _ => false,
+fn is_sep(b: u8) -> bool {
+    CLASS[b as usize] == 2
+}
+
+/// High bit set in each byte of `word` that is not an ASCII digit (SWAR:
+/// after xor with '0' a digit is a byte below 10; no carry crosses bytes
+/// because `(b & 0x7f) + 0x76 < 0x100`).
+#[inline(always)]
+fn nondigit_mask(word: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const ADD: u64 = 0x7676_7676_7676_7676; // 0x80 - 10 per byte
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let t = word ^ 0x3030_3030_3030_3030;
+    (((t & LOW7) + ADD) | t) & HIGH
+}
+
+/// First index at or after `i` that is not a digit (or `hay.len()`).
+#[inline(always)]
+pub fn digits_end(hay: &[u8], mut i: usize) -> usize {
+    while i + 8 <= hay.len() {
+        let w = u64::from_le_bytes(hay[i..i + 8].try_into().unwrap());
+        let m = nondigit_mask(w);
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
     }
+    while i < hay.len() && is_digit(hay[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// Smallest `j >= lo` such that `hay[j..i]` is all digits.
+#[inline(always)]
+pub fn digits_start(hay: &[u8], lo: usize, mut i: usize) -> usize {
+    while i >= lo + 8 {
+        let w = u64::from_le_bytes(hay[i - 8..i].try_into().unwrap());
+        let m = nondigit_mask(w);
+        if m != 0 {
+            return i - (m.leading_zeros() / 8) as usize;
+        }
+        i -= 8;
+    }
+    while i > lo && is_digit(hay[i - 1]) {
+        i -= 1;
+    }
+    i
 }
 
 /// Calls `on_chain(a, b)` for every maximal run `hay[a..b]` of E-bytes that
@@ -57,17 +98,27 @@ pub fn for_each_chain(hay: &[u8], lo: usize, hi: usize, mut on_chain: impl FnMut
     let mut i = lo + MIN_SPAN - 1;
     while i < stop {
         // Fast path: most sampled bytes are not digits or separators.
-        if CLASS[hay[i] as usize] == 0 || !is_e(hay, i) {
-            i += MIN_SPAN;
-            continue;
+        let (mut a, mut b) = match CLASS[hay[i] as usize] {
+            0 => {
+                i += MIN_SPAN;
+                continue;
+            }
+            1 => (digits_start(hay, lo, i), digits_end(hay, i)),
+            _ => {
+                // A separator counts only between two digits.
+                if !(i + 1 < n && is_digit(hay[i - 1]) && is_digit(hay[i + 1])) {
+                    i += MIN_SPAN;
+                    continue;
+                }
+                (digits_start(hay, lo, i - 1), digits_end(hay, i + 1))
+            }
+        };
+        // Grow over single separators joining digit groups.
+        while a > lo && a >= 2 && is_sep(hay[a - 1]) && is_digit(hay[a - 2]) {
+            a = digits_start(hay, lo, a - 1);
         }
-        let mut a = i;
-        while a > lo && is_e(hay, a - 1) {
-            a -= 1;
-        }
-        let mut b = i + 1;
-        while b < n && is_e(hay, b) {
-            b += 1;
+        while b + 1 < n && is_sep(hay[b]) && is_digit(hay[b + 1]) {
+            b = digits_end(hay, b + 1);
         }
         if b - a >= MIN_SPAN {
             on_chain(a, b);
@@ -110,6 +161,28 @@ mod tests {
             let c = chains(&hay);
             assert_eq!(c, vec![(pad, pad + 13)], "pad {pad}");
         }
+    }
+
+    #[test]
+    fn swar_digit_runs_match_bytewise() {
+        let hay = b"ab0123456789012345678x9 12/34567890123";
+        for i in 0..hay.len() {
+            let mut j = i;
+            while j < hay.len() && hay[j].is_ascii_digit() {
+                j += 1;
+            }
+            assert_eq!(digits_end(hay, i), j, "end from {i}");
+            if i >= 3 {
+                let mut k = i;
+                while k > 3 && hay[k - 1].is_ascii_digit() {
+                    k -= 1;
+                }
+                assert_eq!(digits_start(hay, 3, i), k, "start from {i}");
+            }
+        }
+        // Bytes >= 0x80 are not digits.
+        assert_eq!(digits_end(b"12345678\xb0\xb1", 0), 8);
+        assert_eq!(digits_end(b"\xb01234567890", 0), 0);
     }
 
     #[test]
