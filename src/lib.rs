@@ -8,5 +8,14 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cli;
+pub mod config;
 pub mod detect;
+pub mod error;
+pub mod exit;
+pub mod format;
+pub mod manifest;
 pub mod mask;
+pub mod run;
+pub mod walk;
+pub mod write;

@@ -37,6 +37,9 @@ pub struct Finding {
     pub offset: u64,
     /// The network, by longest matching prefix.
     pub network: Network,
+    /// Set by a [`StreamScanner`] that tracks lines: where the finding sits
+    /// relative to the point where tracking started.
+    pub lines: LinePos,
     span: [u8; MAX_SPAN],
     span_len: u8,
 }
@@ -79,6 +82,15 @@ impl Finding {
         }
         n
     }
+}
+
+/// Line position of a finding, relative to where line tracking started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinePos {
+    /// Newlines between the tracking start and the finding.
+    pub newlines_before: u64,
+    /// Stream offset just after the last of those newlines, if any.
+    pub line_start: Option<u64>,
 }
 
 impl fmt::Debug for Finding {
@@ -205,6 +217,7 @@ impl Detector {
         Some(Finding {
             offset: base + s as u64,
             network,
+            lines: LinePos::default(),
             span,
             span_len: len as u8,
         })
@@ -233,6 +246,36 @@ pub struct StreamScanner<'d> {
     lo: usize,
     /// Starts at or after this stream offset are not reported.
     end_of_starts: u64,
+    /// Newline counting, when enabled.
+    lines: Option<LineCounter>,
+    /// Findings of the current window, before their lines are known.
+    pending: Vec<Finding>,
+}
+
+/// Counts newlines in `[at, limit)` of the stream as the data passes.
+struct LineCounter {
+    at: u64,
+    limit: u64,
+    newlines: u64,
+    last_newline: Option<u64>,
+}
+
+impl LineCounter {
+    /// Counts up to stream offset `to`; `data[0]` sits at offset `base`.
+    fn advance(&mut self, data: &[u8], base: u64, to: u64) {
+        let to = to.min(self.limit).min(base + data.len() as u64);
+        if to <= self.at {
+            return;
+        }
+        let slice = &data[(self.at - base) as usize..(to - base) as usize];
+        // A plain filter-count vectorises well; memchr_iter is slower when
+        // newlines are dense (every ~100 bytes in logs).
+        self.newlines += slice.iter().filter(|&&b| b == b'\n').count() as u64;
+        if let Some(p) = memchr::memrchr(b'\n', slice) {
+            self.last_newline = Some(self.at + p as u64);
+        }
+        self.at = to;
+    }
 }
 
 impl<'d> StreamScanner<'d> {
@@ -250,7 +293,28 @@ impl<'d> StreamScanner<'d> {
             base: 0,
             lo: 0,
             end_of_starts: u64::MAX,
+            lines: None,
+            pending: Vec::new(),
         }
+    }
+
+    /// Tracks newlines from the first start on, so that findings carry a
+    /// [`LinePos`] and [`StreamScanner::newlines`] tells the total.
+    pub fn track_lines(mut self) -> StreamScanner<'d> {
+        let start = self.base + self.lo as u64;
+        self.lines = Some(LineCounter {
+            at: start,
+            limit: self.end_of_starts,
+            newlines: 0,
+            last_newline: None,
+        });
+        self
+    }
+
+    /// With line tracking: newlines counted so far (all of them once the
+    /// stream is finished) and the offset of the last one.
+    pub fn newlines(&self) -> Option<(u64, Option<u64>)> {
+        self.lines.as_ref().map(|l| (l.newlines, l.last_newline))
     }
 
     /// A scanner for a piece of a larger stream: the first bytes fed sit at
@@ -332,8 +396,32 @@ impl<'d> StreamScanner<'d> {
         let limit = self.end_of_starts.saturating_sub(self.base);
         hi = hi.min(usize::try_from(limit).unwrap_or(usize::MAX));
         if hi > self.lo {
-            self.det.find_window(data, self.base, self.lo, hi, sink);
+            match &mut self.lines {
+                None => self.det.find_window(data, self.base, self.lo, hi, sink),
+                Some(lc) => {
+                    let pending = &mut self.pending;
+                    self.det
+                        .find_window(data, self.base, self.lo, hi, &mut |f| pending.push(f));
+                    for mut f in pending.drain(..) {
+                        lc.advance(data, self.base, f.offset);
+                        f.lines = LinePos {
+                            newlines_before: lc.newlines,
+                            line_start: lc.last_newline.map(|p| p + 1),
+                        };
+                        sink(f);
+                    }
+                }
+            }
             self.lo = hi;
+        }
+        if let Some(lc) = &mut self.lines {
+            // Count what is about to be dropped (or everything at the end).
+            let upto = if at_end {
+                self.base + data.len() as u64
+            } else {
+                self.base + self.lo.saturating_sub(LEFT_CONTEXT) as u64
+            };
+            lc.advance(data, self.base, upto);
         }
         // A PAN reported near `hi` may extend past it; `lo` must not fall
         // inside it, or its tail would be seen as a new group. Group starts

@@ -42,12 +42,11 @@ pub fn is_pan_at(hay: &[u8], s: usize, e: usize) -> bool {
     if digit(before(1)) || digit(after(1)) {
         return false;
     }
-    let digits: Vec<u8>;
-    if span.iter().all(|b| b.is_ascii_digit()) {
+    let digits: Vec<u8> = if span.iter().all(|b| b.is_ascii_digit()) {
         if !(13..=19).contains(&span.len()) {
             return false;
         }
-        digits = span.to_vec();
+        span.to_vec()
     } else {
         let sep = *span.iter().find(|b| !b.is_ascii_digit()).unwrap();
         if sep != b' ' && sep != b'-' {
@@ -85,8 +84,8 @@ pub fn is_pan_at(hay: &[u8], s: usize, e: usize) -> bool {
         if after(1) == Some(&sep) && digit(after(2)) {
             return false;
         }
-        digits = groups.concat();
-    }
+        groups.concat()
+    };
     // Rule 2: stands alone.
     let track1 = before(1) == Some(&b'B') && before(2) == Some(&b'%');
     if word(before(1)) && !track1 {

@@ -252,3 +252,38 @@ proptest! {
         prop_assert_eq!(piece_spans(&hay, chunk % 5 + 2), whole);
     }
 }
+
+#[test]
+fn line_tracking_in_pieces_matches_whole() {
+    let mut hay = Vec::new();
+    for i in 0..500 {
+        hay.extend_from_slice(format!("line {i} x\n").as_bytes());
+        if i % 7 == 0 {
+            hay.extend_from_slice(b"pan 4111111111111111 end\n");
+        }
+    }
+    let det = Detector::default();
+    let whole: Vec<(u64, u64)> = det
+        .find_iter(&hay)
+        .iter()
+        .map(|f| {
+            let nl = hay[..f.offset as usize]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            (f.offset, nl)
+        })
+        .collect();
+    for block in [64, 333] {
+        let mut s = StreamScanner::with_block(&det, block).track_lines();
+        let mut got = vec![];
+        let mut r = &hay[..];
+        s.read_from(&mut r, &mut |f: Finding| {
+            got.push((f.offset, f.lines.newlines_before))
+        })
+        .unwrap();
+        assert_eq!(got, whole);
+        let total = hay.iter().filter(|&&b| b == b'\n').count() as u64;
+        assert_eq!(s.newlines().unwrap().0, total);
+    }
+}

@@ -1,0 +1,114 @@
+//! Command-line arguments (clap derive). Validated here only as far as clap
+//! can; `config.rs` turns them into a `Config`.
+
+use std::path::PathBuf;
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Examples:
+  Sandbox export: scrub a Salesforce data export into a clean copy
+    panscrub scrub --out ./export-clean --manifest export.jsonl ./WE_00D000000000001_1
+
+  Nightly cron: scrub log archives in place, quietly, with a manifest
+    panscrub scrub --quiet --manifest /var/log/panscrub/$(date +%F).jsonl /var/log/app
+
+  Forensic sweep: read-only scan of an evidence snapshot with hashes
+    panscrub scan --hash --manifest case-42.jsonl /mnt/evidence
+
+Exit codes:
+  0  scan: no PAN found; scrub: every finding truncated (or none found)
+  1  scan: PANs found; scrub: some findings left in place (report-only inputs)
+  2  usage error, or at least one input could not be processed";
+
+/// Find payment card numbers (PANs) in files and truncate them in place.
+#[derive(Parser, Debug)]
+#[command(name = "panscrub", version, about, after_help = AFTER_HELP)]
+#[deny(missing_docs)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+#[deny(missing_docs)]
+pub enum Command {
+    /// Report PANs; read-only, changes nothing (exit 1 when PANs are found).
+    Scan(ScanArgs),
+    /// Truncate PANs in place (or into a mirror tree with --out).
+    Scrub(ScrubArgs),
+}
+
+/// Options of `scan`.
+#[derive(ClapArgs, Debug)]
+#[deny(missing_docs)]
+pub struct ScanArgs {
+    /// Files or directories to scan (directories are walked recursively).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Options shared with scrub.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Options of `scrub`.
+#[derive(ClapArgs, Debug)]
+#[deny(missing_docs)]
+pub struct ScrubArgs {
+    /// Files or directories to scrub (directories are walked recursively).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Write scrubbed copies into this directory (a mirror of each root,
+    /// as `DIR/<root name>/...`); the originals are left untouched.
+    #[arg(long, value_name = "DIR", help_heading = "Scrub")]
+    pub out: Option<PathBuf>,
+    /// Also truncate PANs in binary files (NUL bytes), which are report-only
+    /// by default.
+    #[arg(long, help_heading = "Scrub")]
+    pub scrub_binary: bool,
+    /// Options shared with scan.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Options shared by scan and scrub.
+#[derive(ClapArgs, Debug)]
+#[deny(missing_docs)]
+pub struct CommonArgs {
+    /// Write the manifest (JSON Lines, owner-only permissions) to FILE.
+    #[arg(long, short = 'm', value_name = "FILE", help_heading = "Output")]
+    pub manifest: Option<PathBuf>,
+    /// Print nothing but errors (for cron).
+    #[arg(long, short = 'q', help_heading = "Output")]
+    pub quiet: bool,
+    /// Record the sha256 of every file in the manifest, not only of changed
+    /// files (forensic sweeps).
+    #[arg(long, help_heading = "Output")]
+    pub hash: bool,
+    /// Digits kept visible: 6+4 (first six, last four), 8+4 (only for PANs
+    /// of 16+ digits, else 6+4) or 0+4.
+    #[arg(
+        long,
+        default_value = "6+4",
+        value_name = "POLICY",
+        help_heading = "Masking"
+    )]
+    pub keep: String,
+    /// Character replacing masked digits: printable ASCII, not a digit,
+    /// space or dash.
+    #[arg(long, default_value = "*", value_name = "C", help_heading = "Masking")]
+    pub mask_char: char,
+    /// Only walk files whose path (relative to the root) matches GLOB;
+    /// repeatable.
+    #[arg(long, short = 'g', value_name = "GLOB", help_heading = "Selection")]
+    pub include: Vec<String>,
+    /// Skip files and directories whose path (relative to the root) matches
+    /// GLOB; repeatable.
+    #[arg(long, short = 'x', value_name = "GLOB", help_heading = "Selection")]
+    pub exclude: Vec<String>,
+    /// Worker threads (default: the number of CPUs).
+    #[arg(long, short = 'j', value_name = "N", help_heading = "Performance")]
+    pub jobs: Option<usize>,
+}

@@ -1,0 +1,143 @@
+//! Turns parsed arguments into a validated `Config`, once, at start.
+//! Anything wrong here is a usage error (exit 2) before any input is read.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use crate::cli::{Command, CommonArgs};
+use crate::mask::{Keep, MaskPolicy};
+
+/// Scan or scrub.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Read-only.
+    Scan,
+    /// Truncate in place or into `--out`.
+    Scrub,
+}
+
+impl Mode {
+    /// Name used in the manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Scan => "scan",
+            Mode::Scrub => "scrub",
+        }
+    }
+}
+
+/// Everything a run needs, validated.
+#[derive(Debug)]
+pub struct Config {
+    /// Scan or scrub.
+    pub mode: Mode,
+    /// Paths named on the command line.
+    pub roots: Vec<PathBuf>,
+    /// Manifest destination.
+    pub manifest: Option<PathBuf>,
+    /// Print only errors.
+    pub quiet: bool,
+    /// sha256 of every file, not only changed ones.
+    pub hash_all: bool,
+    /// Keep policy and mask byte.
+    pub policy: MaskPolicy,
+    /// Walked files must match one of these (when non-empty).
+    pub include: Option<GlobSet>,
+    /// Walked files and directories matching these are skipped.
+    pub exclude: Option<GlobSet>,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Mirror tree for scrubbed copies.
+    pub out: Option<PathBuf>,
+    /// Truncate in binary files too.
+    pub scrub_binary: bool,
+}
+
+fn globset(globs: &[String], what: &str) -> Result<Option<GlobSet>> {
+    if globs.is_empty() {
+        return Ok(None);
+    }
+    let mut b = GlobSetBuilder::new();
+    for g in globs {
+        b.add(Glob::new(g).with_context(|| format!("invalid {what} glob {g:?}"))?);
+    }
+    Ok(Some(b.build()?))
+}
+
+impl Config {
+    /// Validates the arguments of a subcommand.
+    pub fn from_command(cmd: Command) -> Result<Config> {
+        let (mode, paths, common, out, scrub_binary) = match cmd {
+            Command::Scan(a) => (Mode::Scan, a.paths, a.common, None, false),
+            Command::Scrub(a) => (Mode::Scrub, a.paths, a.common, a.out, a.scrub_binary),
+        };
+        let CommonArgs {
+            manifest,
+            quiet,
+            hash,
+            keep,
+            mask_char,
+            include,
+            exclude,
+            jobs,
+        } = common;
+        let keep: Keep = keep.parse().map_err(anyhow::Error::msg)?;
+        let policy = MaskPolicy::new(keep, mask_char)?;
+        let jobs = match jobs {
+            Some(0) => bail!("--jobs must be at least 1"),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        if let Some(out) = &out {
+            check_out_dir(out, &paths)?;
+        }
+        Ok(Config {
+            mode,
+            roots: paths,
+            manifest,
+            quiet,
+            hash_all: hash,
+            policy,
+            include: globset(&include, "--include")?,
+            exclude: globset(&exclude, "--exclude")?,
+            jobs,
+            out,
+            scrub_binary,
+        })
+    }
+}
+
+/// `--out` must not be inside an input tree (we would scan our own output)
+/// and two roots must not share a name (their mirrors would collide).
+fn check_out_dir(out: &Path, roots: &[PathBuf]) -> Result<()> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create --out directory {}", out.display()))?;
+    let out_abs = out.canonicalize()?;
+    let mut names = std::collections::HashSet::new();
+    for r in roots {
+        if let Ok(abs) = r.canonicalize() {
+            if out_abs.starts_with(&abs) || abs.starts_with(&out_abs) {
+                bail!("--out {} overlaps the input {}", out.display(), r.display());
+            }
+        }
+        let name = mirror_name(r);
+        if !names.insert(name.clone()) {
+            bail!(
+                "two inputs are both named {:?}: their --out mirrors would collide",
+                name
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The directory name a root gets under `--out` (`cp -r` semantics).
+pub fn mirror_name(root: &Path) -> std::ffi::OsString {
+    root.canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_owned()))
+        .or_else(|| root.file_name().map(|n| n.to_owned()))
+        .unwrap_or_else(|| "root".into())
+}

@@ -1,0 +1,52 @@
+//! Input formats: decided by content (magic bytes), never by extension
+//! alone. Each adapter owns its bytes and hands them to the detector.
+
+pub mod text;
+
+/// How many leading bytes `sniff` looks at.
+pub const SNIFF_LEN: usize = 8192;
+
+/// The format of an input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Text: scanned and masked in place.
+    Text,
+    /// NUL bytes in the first `SNIFF_LEN` bytes: scanned for ASCII digits,
+    /// report-only unless `--scrub-binary`.
+    Binary,
+}
+
+impl Format {
+    /// Name used in the manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Binary => "binary",
+        }
+    }
+}
+
+/// Decides the format from the first bytes of an input.
+pub fn sniff(head: &[u8]) -> Format {
+    let head = &head[..head.len().min(SNIFF_LEN)];
+    // UTF-16 text has NULs too; it is binary until the UTF-16 adapter
+    // exists, and its ASCII digits are not contiguous, so report-only is
+    // the honest answer.
+    if memchr::memchr(0, head).is_some() {
+        Format::Binary
+    } else {
+        Format::Text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_means_binary() {
+        assert_eq!(sniff(b"hello 4111111111111111\n"), Format::Text);
+        assert_eq!(sniff(b"\x7fELF\x00\x01"), Format::Binary);
+        assert_eq!(sniff(b""), Format::Text);
+    }
+}

@@ -1,0 +1,320 @@
+//! The manifest: JSON Lines, schema version 1 (PRODUCT.md), written by one
+//! thread from a bounded channel so that workers never block on each other
+//! and every line is complete and flushed as soon as its file is done (a
+//! killed run still leaves a useful manifest).
+//!
+//! Record kinds, one JSON object per line:
+//! - `run` (first): tool, version, schema, mode, started, roots, policy.
+//! - `finding`: path, member?, offset, length, line, column, brand, masked,
+//!   action (`truncated` | `reported`), in_name? (the PAN is in the path).
+//! - `file`: path, format, size, sha256_before?, sha256_after?, findings,
+//!   status (`clean|truncated|reported|skipped|error`), reason?.
+//! - `summary` (last): counts, bytes, elapsed_seconds, throughput_mb_s,
+//!   by_brand, exit_code.
+//!
+//! Paths are UTF-8 strings, or `{"bytes": "<base64>"}` when the name is not
+//! UTF-8. Any PAN inside a path is masked before it is written anywhere.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+use base64::Engine;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use crate::detect::Detector;
+use crate::mask::MaskPolicy;
+
+/// Manifest schema version.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A path as it appears in output: PANs in it masked; UTF-8 as a string,
+/// anything else as `{"bytes": base64}`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PathText {
+    /// A UTF-8 path.
+    Utf8(String),
+    /// A path that is not UTF-8, raw bytes.
+    Bytes(Vec<u8>),
+}
+
+impl PathText {
+    /// Converts a path, masking every PAN in it with `policy`.
+    pub fn new(path: &Path, det: &Detector, policy: &MaskPolicy) -> PathText {
+        let mut bytes = path.as_os_str().as_bytes().to_vec();
+        for f in det.find_iter(&bytes.clone()) {
+            let s = f.offset as usize;
+            bytes[s..s + f.len()].copy_from_slice(policy.mask(&f).as_bytes());
+        }
+        match String::from_utf8(bytes) {
+            Ok(s) => PathText::Utf8(s),
+            Err(e) => PathText::Bytes(e.into_bytes()),
+        }
+    }
+
+    /// A lossy form for people (stderr, stdout).
+    pub fn display(&self) -> String {
+        match self {
+            PathText::Utf8(s) => s.clone(),
+            PathText::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        }
+    }
+}
+
+impl Serialize for PathText {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            PathText::Utf8(p) => s.serialize_str(p),
+            PathText::Bytes(b) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry(
+                    "bytes",
+                    &base64::engine::general_purpose::STANDARD.encode(b),
+                )?;
+                m.end()
+            }
+        }
+    }
+}
+
+/// Masking policy as recorded in the `run` record.
+#[derive(Serialize, Debug, Clone)]
+pub struct PolicyRecord {
+    /// `6+4`, `8+4` or `0+4`.
+    pub keep: String,
+    /// The mask character.
+    pub mask_char: String,
+    /// Version of the network table.
+    pub iin_table_version: &'static str,
+}
+
+/// What was done with a finding.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Masked in the file (or in the `--out` copy).
+    Truncated,
+    /// Left in place (scan, report-only input, or the file changed).
+    Reported,
+}
+
+/// Final state of one input.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    /// No PAN.
+    Clean,
+    /// Every finding truncated.
+    Truncated,
+    /// Findings left in place.
+    Reported,
+    /// Not processed on purpose (symlink, FIFO, device, ...).
+    Skipped,
+    /// Could not be processed.
+    Error,
+}
+
+/// One manifest line.
+#[derive(Serialize, Debug, Clone)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum Record {
+    /// First line of a run.
+    Run {
+        tool: &'static str,
+        version: &'static str,
+        schema: u32,
+        mode: &'static str,
+        started: String,
+        roots: Vec<PathText>,
+        policy: PolicyRecord,
+    },
+    /// One PAN.
+    Finding {
+        path: PathText,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        member: Option<String>,
+        offset: u64,
+        length: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        line: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        column: Option<u64>,
+        brand: &'static str,
+        masked: String,
+        action: Action,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        in_name: bool,
+    },
+    /// One input, after its findings.
+    File {
+        path: PathText,
+        format: &'static str,
+        size: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sha256_before: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sha256_after: Option<String>,
+        findings: u64,
+        status: FileStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Last line of a run.
+    Summary {
+        files: u64,
+        files_with_findings: u64,
+        findings: u64,
+        truncated: u64,
+        reported: u64,
+        skipped: u64,
+        errors: u64,
+        bytes: u64,
+        elapsed_seconds: f64,
+        throughput_mb_s: f64,
+        by_brand: BTreeMap<&'static str, u64>,
+        exit_code: i32,
+    },
+}
+
+/// Sends records to the writer thread. Cheap to clone.
+#[derive(Clone)]
+pub struct ManifestSender {
+    tx: Option<SyncSender<Vec<Record>>>,
+}
+
+impl ManifestSender {
+    /// Queues a batch of records (all of one file), in order.
+    pub fn send(&self, batch: Vec<Record>) {
+        if let Some(tx) = &self.tx {
+            // The writer only stops early on a write error, which it reports
+            // at join; dropping records then is all that can be done.
+            let _ = tx.send(batch);
+        }
+    }
+}
+
+/// The writer thread and its sender.
+pub struct ManifestWriter {
+    sender: ManifestSender,
+    handle: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl ManifestWriter {
+    /// No manifest: records are dropped.
+    pub fn disabled() -> ManifestWriter {
+        ManifestWriter {
+            sender: ManifestSender { tx: None },
+            handle: None,
+        }
+    }
+
+    /// Creates (or truncates) `path` with mode 0600 and starts the writer.
+    pub fn create(path: &Path) -> io::Result<ManifestWriter> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        // An existing file keeps its mode on open: force owner-only.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        let (tx, rx) = sync_channel::<Vec<Record>>(256);
+        let handle = std::thread::Builder::new()
+            .name("manifest".into())
+            .spawn(move || write_loop(file, rx))?;
+        Ok(ManifestWriter {
+            sender: ManifestSender { tx: Some(tx) },
+            handle: Some(handle),
+        })
+    }
+
+    /// A sender for workers.
+    pub fn sender(&self) -> ManifestSender {
+        self.sender.clone()
+    }
+
+    /// Closes the channel and waits for every line to be written and synced.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.sender.tx = None;
+        match self.handle.take() {
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("manifest writer panicked"))),
+            None => Ok(()),
+        }
+    }
+}
+
+fn write_loop(mut file: File, rx: Receiver<Vec<Record>>) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    while let Ok(batch) = rx.recv() {
+        encode(&mut buf, &batch)?;
+        // Drain what is already queued, then write once: one syscall per
+        // burst, and complete lines on disk as soon as the queue is empty.
+        while let Ok(more) = rx.try_recv() {
+            encode(&mut buf, &more)?;
+            if buf.len() > 1 << 20 {
+                break;
+            }
+        }
+        file.write_all(&buf)?;
+        buf.clear();
+    }
+    file.sync_all()
+}
+
+fn encode(buf: &mut Vec<u8>, batch: &[Record]) -> io::Result<()> {
+    for r in batch {
+        serde_json::to_writer(&mut *buf, r)?;
+        buf.push(b'\n');
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn paths_are_masked_and_non_utf8_is_base64() {
+        let det = Detector::default();
+        let p = MaskPolicy::default();
+        let t = PathText::new(Path::new("/tmp/card_4111111111111111.txt"), &det, &p);
+        // `_` glues the digits to the word: not a PAN by the rules.
+        assert_eq!(t, PathText::Utf8("/tmp/card_4111111111111111.txt".into()));
+        let t = PathText::new(Path::new("/data/4111111111111111/notes.txt"), &det, &p);
+        assert_eq!(t, PathText::Utf8("/data/411111******1111/notes.txt".into()));
+        let raw = Path::new(OsStr::from_bytes(b"/tmp/\xff.log"));
+        let t = PathText::new(raw, &det, &p);
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            r#"{"bytes":"L3RtcC//LmxvZw=="}"#
+        );
+    }
+
+    #[test]
+    fn records_serialize_with_kind() {
+        let r = Record::File {
+            path: PathText::Utf8("a.log".into()),
+            format: "text",
+            size: 3,
+            sha256_before: None,
+            sha256_after: None,
+            findings: 0,
+            status: FileStatus::Clean,
+            reason: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"kind":"file","path":"a.log","format":"text","size":3,"findings":0,"status":"clean"}"#
+        );
+    }
+}

@@ -1,0 +1,575 @@
+//! One run: walk, process every input on a rayon pool (largest first),
+//! stream records to the manifest writer, print findings and a summary,
+//! and compute the exit status.
+//!
+//! Per input: open read-only without following symlinks (and without
+//! updating atime where the OS allows), sniff the format, scan in pieces,
+//! apply masks batch by batch, restore times, report. Any failure is an
+//! error for that input only.
+
+use std::collections::BTreeMap;
+use std::fs::{File, FileTimes, OpenOptions};
+use std::io::{self, IsTerminal, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime};
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::config::{mirror_name, Config, Mode};
+use crate::detect::{Detector, IIN_TABLE_VERSION};
+use crate::error::InputError;
+use crate::exit::ExitStatus;
+use crate::format::{self, text, Format};
+use crate::manifest::{
+    Action, FileStatus, ManifestSender, ManifestWriter, PathText, PolicyRecord, Record,
+};
+use crate::walk::{self, Entry, Input};
+use crate::write::{Applier, InPlace, Target};
+
+/// Totals of a run.
+#[derive(Default, Debug, Clone)]
+pub struct Stats {
+    /// Inputs processed (not skipped).
+    pub files: u64,
+    /// Inputs with at least one finding.
+    pub files_with_findings: u64,
+    /// All findings.
+    pub findings: u64,
+    /// Findings masked.
+    pub truncated: u64,
+    /// Findings left in place.
+    pub reported: u64,
+    /// Entries skipped on purpose.
+    pub skipped: u64,
+    /// Inputs that failed.
+    pub errors: u64,
+    /// Bytes scanned.
+    pub bytes: u64,
+    /// Findings per brand.
+    pub by_brand: BTreeMap<&'static str, u64>,
+}
+
+impl Stats {
+    fn merge(&mut self, o: &Stats) {
+        self.files += o.files;
+        self.files_with_findings += o.files_with_findings;
+        self.findings += o.findings;
+        self.truncated += o.truncated;
+        self.reported += o.reported;
+        self.skipped += o.skipped;
+        self.errors += o.errors;
+        self.bytes += o.bytes;
+        for (k, v) in &o.by_brand {
+            *self.by_brand.entry(k).or_default() += v;
+        }
+    }
+}
+
+/// Shared, read-only state of the workers.
+struct Ctx<'a> {
+    cfg: &'a Config,
+    det: Detector,
+    manifest: ManifestSender,
+    stdout: Mutex<io::BufWriter<io::Stdout>>,
+    stats: Mutex<Stats>,
+    progress: ProgressBar,
+}
+
+/// Runs a whole job and returns its exit status.
+pub fn run(cfg: &Config) -> Result<ExitStatus> {
+    let started = Instant::now();
+    let det = Detector::default();
+    let writer = match &cfg.manifest {
+        Some(p) => ManifestWriter::create(p)
+            .with_context(|| format!("cannot create manifest {}", p.display()))?,
+        None => ManifestWriter::disabled(),
+    };
+    let pathtext = |p: &Path| PathText::new(p, &det, &cfg.policy);
+    writer.sender().send(vec![Record::Run {
+        tool: "panscrub",
+        version: env!("CARGO_PKG_VERSION"),
+        schema: crate::manifest::SCHEMA_VERSION,
+        mode: cfg.mode.as_str(),
+        started: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        roots: cfg.roots.iter().map(|r| pathtext(r)).collect(),
+        policy: PolicyRecord {
+            keep: cfg.policy.keep().to_string(),
+            mask_char: (cfg.policy.mask_byte() as char).to_string(),
+            iin_table_version: IIN_TABLE_VERSION,
+        },
+    }]);
+
+    let entries = walk::walk(cfg, cfg.manifest.as_deref());
+    let mut inputs = Vec::new();
+    let mut early = Stats::default();
+    for e in entries {
+        match e {
+            Entry::Input(i) => inputs.push(i),
+            Entry::Skipped { path, reason } => {
+                early.skipped += 1;
+                writer.sender().send(vec![file_record(
+                    pathtext(&path),
+                    "unknown",
+                    0,
+                    FileStatus::Skipped,
+                    Some(reason.to_string()),
+                )]);
+            }
+            Entry::Error { path, reason } => {
+                early.errors += 1;
+                let p = pathtext(&path);
+                eprintln!("panscrub: {}: {}", p.display(), reason);
+                writer.sender().send(vec![file_record(
+                    p,
+                    "unknown",
+                    0,
+                    FileStatus::Error,
+                    Some(reason),
+                )]);
+            }
+        }
+    }
+    // Largest first: a big file started last would leave cores idle.
+    inputs.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
+    let total: u64 = inputs.iter().map(|i| i.size).sum();
+    let progress = if !cfg.quiet && io::stderr().is_terminal() {
+        let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .expect("static template"),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+    let ctx = Ctx {
+        cfg,
+        det,
+        manifest: writer.sender(),
+        stdout: Mutex::new(io::BufWriter::new(io::stdout())),
+        stats: Mutex::new(early),
+        progress,
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.jobs)
+        .build()
+        .context("cannot start worker threads")?;
+    pool.install(|| inputs.par_iter().for_each(|input| process(&ctx, input)));
+    ctx.progress.finish_and_clear();
+    let _ = ctx.stdout.lock().map(|mut o| o.flush());
+
+    let stats = ctx.stats.into_inner().unwrap_or_else(|e| e.into_inner());
+    let status = exit_status(cfg.mode, &stats);
+    let elapsed = started.elapsed().as_secs_f64();
+    let mbps = if elapsed > 0.0 {
+        stats.bytes as f64 / elapsed / 1e6
+    } else {
+        0.0
+    };
+    writer.sender().send(vec![Record::Summary {
+        files: stats.files,
+        files_with_findings: stats.files_with_findings,
+        findings: stats.findings,
+        truncated: stats.truncated,
+        reported: stats.reported,
+        skipped: stats.skipped,
+        errors: stats.errors,
+        bytes: stats.bytes,
+        elapsed_seconds: (elapsed * 1000.0).round() / 1000.0,
+        throughput_mb_s: (mbps * 10.0).round() / 10.0,
+        by_brand: stats.by_brand.clone(),
+        exit_code: status.code(),
+    }]);
+    drop(ctx.manifest);
+    writer.finish().context("cannot write manifest")?;
+    if !cfg.quiet {
+        eprintln!("{}", summary_line(cfg.mode, &stats, elapsed, mbps));
+    }
+    Ok(status)
+}
+
+fn exit_status(mode: Mode, s: &Stats) -> ExitStatus {
+    if s.errors > 0 {
+        ExitStatus::Error
+    } else if (mode == Mode::Scan && s.findings > 0) || (mode == Mode::Scrub && s.reported > 0) {
+        ExitStatus::Found
+    } else {
+        ExitStatus::Clean
+    }
+}
+
+fn summary_line(mode: Mode, s: &Stats, elapsed: f64, mbps: f64) -> String {
+    let brands: Vec<String> = s.by_brand.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let brands = if brands.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", brands.join(", "))
+    };
+    let action = match mode {
+        Mode::Scan => String::new(),
+        Mode::Scrub => format!(", {} truncated, {} left in place", s.truncated, s.reported),
+    };
+    format!(
+        "panscrub {}: {} files, {:.1} MB, {} findings{} in {} files{}, {} skipped, {} errors, {:.2} s, {:.0} MB/s",
+        mode.as_str(),
+        s.files,
+        s.bytes as f64 / 1e6,
+        s.findings,
+        brands,
+        s.files_with_findings,
+        action,
+        s.skipped,
+        s.errors,
+        elapsed,
+        mbps
+    )
+}
+
+fn file_record(
+    path: PathText,
+    format: &'static str,
+    size: u64,
+    status: FileStatus,
+    reason: Option<String>,
+) -> Record {
+    Record::File {
+        path,
+        format,
+        size,
+        sha256_before: None,
+        sha256_after: None,
+        findings: 0,
+        status,
+        reason,
+    }
+}
+
+/// Opens an input read-only, without following a symlink that replaced it
+/// after the walk, without blocking on a FIFO, and without touching atime
+/// where permitted (O_NOATIME needs ownership; fall back without it).
+fn open_input(path: &Path) -> io::Result<File> {
+    let base = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    match OpenOptions::new()
+        .read(true)
+        .custom_flags(base | libc::O_NOATIME)
+        .open(path)
+    {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+            OpenOptions::new().read(true).custom_flags(base).open(path)
+        }
+        r => r,
+    }
+}
+
+/// Processes one input and reports it; never panics on bad input.
+fn process(ctx: &Ctx, input: &Input) {
+    let pathtext = PathText::new(&input.path, &ctx.det, &ctx.cfg.policy);
+    let mut stats = Stats::default();
+    let result = process_file(ctx, input, &pathtext, &mut stats);
+    let record = match result {
+        Ok(rec) => rec,
+        Err((format, size, err)) => {
+            stats.errors += 1;
+            eprintln!("panscrub: {}: {}", pathtext.display(), err);
+            file_record(
+                pathtext.clone(),
+                format,
+                size,
+                FileStatus::Error,
+                Some(err.to_string()),
+            )
+        }
+    };
+    ctx.manifest.send(vec![record]);
+    ctx.progress.inc(input.size);
+    if let Ok(mut s) = ctx.stats.lock() {
+        s.merge(&stats);
+    }
+}
+
+type Failure = (&'static str, u64, InputError);
+
+fn process_file(
+    ctx: &Ctx,
+    input: &Input,
+    pathtext: &PathText,
+    stats: &mut Stats,
+) -> Result<Record, Failure> {
+    let cfg = ctx.cfg;
+    let file = open_input(&input.path).map_err(|e| {
+        let err = if e.raw_os_error() == Some(libc::ELOOP) {
+            InputError::Changed("it is now a symlink; not followed".into())
+        } else {
+            InputError::io("open")(e)
+        };
+        ("unknown", input.size, err)
+    })?;
+    let md = file
+        .metadata()
+        .map_err(|e| ("unknown", input.size, InputError::io("stat")(e)))?;
+    if !md.is_file() {
+        stats.skipped += 1;
+        return Ok(file_record(
+            pathtext.clone(),
+            "unknown",
+            0,
+            FileStatus::Skipped,
+            Some("not a regular file".into()),
+        ));
+    }
+    let size = md.len();
+    let mut head = vec![0u8; format::SNIFF_LEN.min(size as usize)];
+    let n =
+        read_head(&file, &mut head).map_err(|e| ("unknown", size, InputError::io("read")(e)))?;
+    head.truncate(n);
+    let fmt = format::sniff(&head);
+    let fail = |e: InputError| (fmt.as_str(), size, e);
+    stats.files += 1;
+    stats.bytes += size;
+
+    let report_only = cfg.mode == Mode::Scan || (fmt == Format::Binary && !cfg.scrub_binary);
+    let mut copy = match (&cfg.out, cfg.mode) {
+        (Some(out), Mode::Scrub) => Some(CopyDest::create(out, ctx, input).map_err(fail)?),
+        _ => None,
+    };
+    let target = if let Some(c) = copy.as_mut() {
+        Target::Copy(c.tmp.as_file_mut())
+    } else if report_only {
+        Target::None
+    } else {
+        Target::InPlace(InPlace::new(&input.path, md.dev(), md.ino()))
+    };
+    let policy = if report_only { None } else { Some(cfg.policy) };
+    let mut applier = Applier::new(&file, target, policy.unwrap_or(cfg.policy), cfg.hash_all);
+    let mut found = 0u64;
+    let mut reported = 0u64;
+    text::scan_file(&ctx.det, &file, size, true, &mut |batch_end, located| {
+        let actions = if report_only {
+            // Still run the pass for hashes / the copy.
+            applier.advance(batch_end, &[])?;
+            vec![Action::Reported; located.len()]
+        } else {
+            applier.advance(batch_end, located)?
+        };
+        if located.is_empty() {
+            return Ok(());
+        }
+        let mut records = Vec::with_capacity(located.len());
+        let mut out = String::new();
+        for (l, action) in located.iter().zip(actions) {
+            let masked = ctx.cfg.policy.mask(&l.finding);
+            found += 1;
+            if action == Action::Reported {
+                reported += 1;
+            }
+            *stats
+                .by_brand
+                .entry(l.finding.network.as_str())
+                .or_default() += 1;
+            if !cfg.quiet {
+                use std::fmt::Write as _;
+                let _ = write!(
+                    out,
+                    "{}:{}:{}: {} {}",
+                    pathtext.display(),
+                    l.line,
+                    l.column,
+                    l.finding.network,
+                    masked.as_str()
+                );
+                if cfg.mode == Mode::Scrub {
+                    let _ = write!(
+                        out,
+                        " {}",
+                        if action == Action::Truncated {
+                            "truncated"
+                        } else {
+                            "left in place"
+                        }
+                    );
+                }
+                out.push('\n');
+            }
+            records.push(Record::Finding {
+                path: pathtext.clone(),
+                member: None,
+                offset: l.finding.offset,
+                length: l.finding.len(),
+                line: Some(l.line),
+                column: Some(l.column),
+                brand: l.finding.network.as_str(),
+                masked: masked.compact(),
+                action,
+                in_name: false,
+            });
+        }
+        ctx.manifest.send(records);
+        if !out.is_empty() {
+            print_stdout(ctx, &out);
+        }
+        Ok(())
+    })
+    .map_err(fail)?;
+    let (sha_before, sha_after) = applier.finish(size).map_err(fail)?;
+    let truncated = applier.truncated;
+    let mismatched = applier.mismatched;
+    if let Some(w) = applier.in_place_handle() {
+        // Durable before we say so, then put the times back.
+        w.sync_data()
+            .map_err(|e| fail(InputError::io("fsync")(e)))?;
+        restore_times(w, &md).map_err(|e| fail(InputError::io("restore times")(e)))?;
+    }
+    drop(applier);
+    if let Some(c) = copy {
+        if mismatched > 0 {
+            return Err(fail(InputError::Changed(format!(
+                "{mismatched} finding(s) changed before they could be masked; copy discarded"
+            ))));
+        }
+        c.finish(ctx, &md, report_only).map_err(fail)?;
+    }
+    stats.findings += found;
+    stats.truncated += truncated;
+    stats.reported += reported;
+    if found > 0 {
+        stats.files_with_findings += 1;
+    }
+    let (status, reason) = if mismatched > 0 {
+        stats.errors += 1;
+        eprintln!(
+            "panscrub: {}: changed during scrub: {mismatched} finding(s) left in place",
+            pathtext.display()
+        );
+        (FileStatus::Error, Some(format!("changed during scrub: {mismatched} finding(s) no longer held the scanned digits and were left in place")))
+    } else if found == 0 {
+        (FileStatus::Clean, None)
+    } else if reported > 0 {
+        let why = match cfg.mode {
+            Mode::Scan => None,
+            Mode::Scrub => Some("binary file: report-only (use --scrub-binary)".to_string()),
+        };
+        (FileStatus::Reported, why)
+    } else {
+        (FileStatus::Truncated, None)
+    };
+    Ok(Record::File {
+        path: pathtext.clone(),
+        format: fmt.as_str(),
+        size,
+        sha256_before: sha_before,
+        sha256_after: sha_after,
+        findings: found,
+        status,
+        reason,
+    })
+}
+
+fn read_head(file: &File, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn print_stdout(ctx: &Ctx, text: &str) {
+    let Ok(mut out) = ctx.stdout.lock() else {
+        return;
+    };
+    if let Err(e) = out.write_all(text.as_bytes()) {
+        if e.kind() == io::ErrorKind::BrokenPipe && ctx.cfg.mode == Mode::Scan {
+            // `panscrub scan … | head`: the reader is gone; a read-only
+            // scan has nothing left to do for anyone.
+            std::process::exit(0);
+        }
+    }
+}
+
+fn restore_times(f: &File, md: &std::fs::Metadata) -> io::Result<()> {
+    let mut t = FileTimes::new();
+    if let Ok(m) = md.modified() {
+        t = t.set_modified(m);
+    }
+    if let Ok(a) = md.accessed() {
+        t = t.set_accessed(a);
+    }
+    f.set_times(t)
+}
+
+/// A scrubbed copy under `--out`, written to a temp file beside its
+/// destination and renamed over it only when complete and verified.
+struct CopyDest {
+    dest: PathBuf,
+    tmp: tempfile::NamedTempFile,
+}
+
+impl CopyDest {
+    fn create(out: &Path, ctx: &Ctx, input: &Input) -> Result<CopyDest, InputError> {
+        let root = &ctx.cfg.roots[input.root];
+        let mut dest = out.join(mirror_name(root));
+        if !input.rel.as_os_str().is_empty() {
+            dest.push(&input.rel);
+        }
+        let dir = dest.parent().unwrap_or(out).to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(InputError::io("create output directory"))?;
+        // Random temp name: never derived from the input name, which may
+        // itself contain a PAN. Created 0600.
+        let tmp = tempfile::Builder::new()
+            .prefix(".panscrub-")
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(InputError::io("create temp file"))?;
+        Ok(CopyDest { dest, tmp })
+    }
+
+    fn finish(
+        self,
+        ctx: &Ctx,
+        md: &std::fs::Metadata,
+        report_only: bool,
+    ) -> Result<(), InputError> {
+        let f = self.tmp.as_file();
+        f.sync_all().map_err(InputError::io("fsync copy"))?;
+        if !report_only {
+            // Verify: the copy must hold no PAN.
+            let size = f.metadata().map_err(InputError::io("stat copy"))?.len();
+            let mut left = 0;
+            text::scan_file(&ctx.det, f, size, true, &mut |_, l| {
+                left += l.len();
+                Ok(())
+            })?;
+            if left > 0 {
+                return Err(InputError::Changed(format!(
+                    "{left} PAN(s) found in the copy after masking; copy discarded"
+                )));
+            }
+        }
+        f.set_permissions(std::fs::Permissions::from_mode(md.mode() & 0o7777))
+            .map_err(InputError::io("set permissions"))?;
+        // Owner: only root can give a file away; anyone else keeps their own.
+        let _ = std::os::unix::fs::fchown(f, Some(md.uid()), Some(md.gid()));
+        restore_times(f, md).map_err(InputError::io("restore times"))?;
+        let dir = self.dest.parent().map(Path::to_path_buf);
+        self.tmp
+            .persist(&self.dest)
+            .map_err(|e| InputError::io("rename copy")(e.error))?;
+        if let Some(d) = dir {
+            if let Ok(df) = File::open(d) {
+                let _ = df.sync_all();
+            }
+        }
+        Ok(())
+    }
+}

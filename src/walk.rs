@@ -1,0 +1,174 @@
+//! Walking the roots: roots → inputs to process, plus entries skipped on
+//! purpose and entries that could not be read.
+//!
+//! Rules (PRODUCT.md, safety promises): symlinks are never followed while
+//! walking (a root that is itself a symlink was named by the user and is
+//! followed); FIFOs, sockets and devices are skipped without being opened;
+//! an unreadable directory is an error for that entry and the walk goes on.
+//! Include/exclude globs match the path relative to its root; named files
+//! are always processed.
+
+use std::fs::Metadata;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::config::Config;
+
+/// A regular file to process.
+#[derive(Clone, Debug)]
+pub struct Input {
+    /// Path as found (root joined with the relative path).
+    pub path: PathBuf,
+    /// Size when walked.
+    pub size: u64,
+    /// Index of the root it came from.
+    pub root: usize,
+    /// Path relative to the root's mirror directory (for `--out`).
+    pub rel: PathBuf,
+}
+
+/// What the walk yields.
+#[derive(Debug)]
+pub enum Entry {
+    /// A regular file.
+    Input(Input),
+    /// Not processed on purpose.
+    Skipped {
+        /// The entry.
+        path: PathBuf,
+        /// Why (symlink, fifo, socket, device).
+        reason: &'static str,
+    },
+    /// Could not be walked.
+    Error {
+        /// The entry.
+        path: PathBuf,
+        /// The error, without file content.
+        reason: String,
+    },
+}
+
+fn special_kind(md: &Metadata) -> Option<&'static str> {
+    let ft = md.file_type();
+    if ft.is_symlink() {
+        Some("symlink not followed")
+    } else if ft.is_fifo() {
+        Some("fifo not opened")
+    } else if ft.is_socket() {
+        Some("socket not opened")
+    } else if ft.is_block_device() || ft.is_char_device() {
+        Some("device not opened")
+    } else {
+        None
+    }
+}
+
+/// Walks every root and returns the entries; `exclude_path` (the manifest)
+/// is never an input.
+pub fn walk(cfg: &Config, exclude_path: Option<&Path>) -> Vec<Entry> {
+    // The manifest is recognised by device and inode: cheap per entry.
+    let excluded = exclude_path
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| (m.dev(), m.ino()));
+    let mut out = Vec::new();
+    for (ri, root) in cfg.roots.iter().enumerate() {
+        // Named roots are followed if they are symlinks: the user asked.
+        let md = match std::fs::metadata(root) {
+            Ok(m) => m,
+            Err(e) => {
+                out.push(Entry::Error {
+                    path: root.clone(),
+                    reason: format!("cannot access: {e}"),
+                });
+                continue;
+            }
+        };
+        if md.is_file() {
+            if excluded != Some((md.dev(), md.ino())) {
+                out.push(Entry::Input(Input {
+                    path: root.clone(),
+                    size: md.len(),
+                    root: ri,
+                    rel: PathBuf::new(),
+                }));
+            }
+            continue;
+        }
+        if !md.is_dir() {
+            out.push(Entry::Skipped {
+                path: root.clone(),
+                reason: special_kind(&md).unwrap_or("not a regular file"),
+            });
+            continue;
+        }
+        let walker = WalkDir::new(root)
+            .follow_links(false)
+            .follow_root_links(true)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| {
+                let rel = e.path().strip_prefix(root).unwrap_or(e.path());
+                e.depth() == 0 || !cfg.exclude.as_ref().is_some_and(|x| x.is_match(rel))
+            });
+        for item in walker {
+            let e = match item {
+                Ok(e) => e,
+                Err(err) => {
+                    let path = err
+                        .path()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| root.clone());
+                    let reason = err
+                        .io_error()
+                        .map(|io| format!("cannot read: {io}"))
+                        .unwrap_or_else(|| "walk error".to_string());
+                    out.push(Entry::Error { path, reason });
+                    continue;
+                }
+            };
+            let ft = e.file_type();
+            if ft.is_dir() {
+                continue;
+            }
+            let rel = e
+                .path()
+                .strip_prefix(root)
+                .unwrap_or(e.path())
+                .to_path_buf();
+            if let Some(inc) = &cfg.include {
+                if !inc.is_match(&rel) {
+                    continue;
+                }
+            }
+            let md = match e.metadata() {
+                Ok(m) => m,
+                Err(err) => {
+                    out.push(Entry::Error {
+                        path: e.path().to_path_buf(),
+                        reason: format!("cannot stat: {err}"),
+                    });
+                    continue;
+                }
+            };
+            if let Some(reason) = special_kind(&md) {
+                out.push(Entry::Skipped {
+                    path: e.path().to_path_buf(),
+                    reason,
+                });
+                continue;
+            }
+            if excluded == Some((md.dev(), md.ino())) {
+                continue;
+            }
+            out.push(Entry::Input(Input {
+                path: e.path().to_path_buf(),
+                size: md.len(),
+                root: ri,
+                rel,
+            }));
+        }
+    }
+    out
+}

@@ -1,0 +1,226 @@
+//! Applying masks: in place with positioned writes, or into a copy; with the
+//! sha256 of the bytes before and after.
+//!
+//! The pass runs over the source in file order, a batch of findings at a
+//! time. Each finding is masked only after checking that the bytes read now
+//! are still the digits that were scanned; otherwise it is left alone and
+//! reported (the file changed under us). In place, only the masked bytes are
+//! written, so data appended meanwhile and every other byte stay untouched.
+//!
+//! The pass is lazy in place: it starts reading (for the hashes) only when
+//! the first finding appears, and then catches up from offset 0, so clean
+//! files are read once, by the scan.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::InputError;
+use crate::format::text::Located;
+use crate::manifest::Action;
+use crate::mask::MaskPolicy;
+
+/// Read size of the apply pass.
+const BLOCK: usize = 1 << 20;
+
+/// Where masked bytes go.
+pub enum Target<'f> {
+    /// Nowhere: report only.
+    None,
+    /// Positioned writes into the source file, opened for writing when the
+    /// first finding needs it.
+    InPlace(InPlace<'f>),
+    /// Every byte, masked, appended to this file (a temp file).
+    Copy(&'f mut File),
+}
+
+/// The source file, to be opened for writing only if something must be
+/// masked (a clean read-only file is not an error).
+pub struct InPlace<'p> {
+    path: &'p Path,
+    dev: u64,
+    ino: u64,
+    file: Option<File>,
+}
+
+impl<'p> InPlace<'p> {
+    /// The file at `path`, which was scanned as inode `ino` on `dev`.
+    pub fn new(path: &'p Path, dev: u64, ino: u64) -> InPlace<'p> {
+        InPlace {
+            path,
+            dev,
+            ino,
+            file: None,
+        }
+    }
+
+    /// The write handle; opened without following symlinks and checked to be
+    /// the very file that was scanned.
+    fn handle(&mut self) -> Result<&File, InputError> {
+        if self.file.is_none() {
+            let f = OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(self.path)
+                .map_err(InputError::io("open for writing"))?;
+            let md = f.metadata().map_err(InputError::io("stat"))?;
+            if !md.is_file() || md.dev() != self.dev || md.ino() != self.ino {
+                return Err(InputError::Changed(
+                    "the path now names another file".into(),
+                ));
+            }
+            self.file = Some(f);
+        }
+        Ok(self.file.as_ref().expect("opened above"))
+    }
+
+    /// The write handle, if anything was written.
+    pub fn opened(&self) -> Option<&File> {
+        self.file.as_ref()
+    }
+}
+
+/// Hex form of a digest.
+pub fn hex(d: &[u8]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The apply pass over one source file.
+pub struct Applier<'a> {
+    src: &'a File,
+    target: Target<'a>,
+    policy: MaskPolicy,
+    hash_all: bool,
+    active: bool,
+    before: Sha256,
+    after: Sha256,
+    upto: u64,
+    buf: Vec<u8>,
+    /// Findings masked.
+    pub truncated: u64,
+    /// Findings whose bytes changed before they could be masked.
+    pub mismatched: u64,
+}
+
+impl<'a> Applier<'a> {
+    /// A pass reading `src`; `hash_all` hashes even without findings.
+    pub fn new(
+        src: &'a File,
+        target: Target<'a>,
+        policy: MaskPolicy,
+        hash_all: bool,
+    ) -> Applier<'a> {
+        let active = hash_all || matches!(target, Target::Copy(_));
+        Applier {
+            src,
+            target,
+            policy,
+            hash_all,
+            active,
+            before: Sha256::new(),
+            after: Sha256::new(),
+            upto: 0,
+            buf: Vec::new(),
+            truncated: 0,
+            mismatched: 0,
+        }
+    }
+
+    /// Processes the source up to `end` (extended to cover the last
+    /// finding), masking `findings` (sorted, at or after the previous end).
+    /// Returns the action taken for each finding, in order.
+    pub fn advance(&mut self, end: u64, findings: &[Located]) -> Result<Vec<Action>, InputError> {
+        let writes = !matches!(self.target, Target::None);
+        if !findings.is_empty() {
+            self.active = true;
+        }
+        if !self.active {
+            return Ok(vec![Action::Reported; findings.len()]);
+        }
+        let end = findings.last().map_or(end, |l| end.max(l.finding.end()));
+        let mut actions = Vec::with_capacity(findings.len());
+        let mut next = 0;
+        while self.upto < end {
+            let mut block_end = (self.upto + BLOCK as u64).min(end);
+            // Never cut a finding in two.
+            for l in &findings[next..] {
+                if l.finding.offset >= block_end {
+                    break;
+                }
+                block_end = block_end.max(l.finding.end());
+            }
+            let len = (block_end - self.upto) as usize;
+            self.buf.resize(len, 0);
+            self.src
+                .read_exact_at(&mut self.buf, self.upto)
+                .map_err(|e| {
+                    if e.kind() == io::ErrorKind::UnexpectedEof {
+                        InputError::Changed("the file shrank".into())
+                    } else {
+                        InputError::io("read")(e)
+                    }
+                })?;
+            self.before.update(&self.buf);
+            while next < findings.len() && findings[next].finding.offset < block_end {
+                let f = &findings[next].finding;
+                let rel = (f.offset - self.upto) as usize;
+                let here = &mut self.buf[rel..rel + f.len()];
+                if !writes {
+                    actions.push(Action::Reported);
+                } else if here == f.span_bytes() {
+                    let masked = self.policy.mask(f);
+                    here.copy_from_slice(masked.as_bytes());
+                    if let Target::InPlace(ip) = &mut self.target {
+                        ip.handle()?
+                            .write_all_at(masked.as_bytes(), f.offset)
+                            .map_err(InputError::io("write"))?;
+                    }
+                    self.truncated += 1;
+                    actions.push(Action::Truncated);
+                } else {
+                    self.mismatched += 1;
+                    actions.push(Action::Reported);
+                }
+                next += 1;
+            }
+            if let Target::Copy(out) = &mut self.target {
+                out.write_all(&self.buf)
+                    .map_err(InputError::io("write copy"))?;
+            }
+            self.after.update(&self.buf);
+            self.upto = block_end;
+        }
+        // Findings before `upto` cannot happen (batches are in order).
+        while actions.len() < findings.len() {
+            actions.push(Action::Reported);
+        }
+        Ok(actions)
+    }
+
+    /// Finishes the pass over `size` bytes; returns (sha256 before, sha256
+    /// after) where known: before when hashing ran, after when bytes changed.
+    pub fn finish(&mut self, size: u64) -> Result<(Option<String>, Option<String>), InputError> {
+        if !self.active {
+            return Ok((None, None));
+        }
+        self.advance(size, &[])?;
+        let changed = self.truncated > 0;
+        let before = hex(&std::mem::take(&mut self.before).finalize());
+        let after = hex(&std::mem::take(&mut self.after).finalize());
+        let keep_before = changed || self.hash_all;
+        Ok((keep_before.then_some(before), changed.then_some(after)))
+    }
+}
+
+impl Applier<'_> {
+    /// The in-place write handle, if the pass wrote anything in place.
+    pub fn in_place_handle(&self) -> Option<&File> {
+        match &self.target {
+            Target::InPlace(ip) => ip.opened(),
+            _ => None,
+        }
+    }
+}
