@@ -1,0 +1,533 @@
+//! Integration tests: run the real binary on temp trees and check what a
+//! user would check: exit codes, stdout/stderr, the manifest field by
+//! field, file bytes and metadata before and after.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_panscrub");
+
+/// Public test PANs used below; none may ever appear in any output.
+const TEST_PANS: &[&str] = &[
+    "4111111111111111",
+    "5555555555554444",
+    "378282246310005",
+    "6011111111111117",
+    "4012888888881881",
+    "5105105105105100",
+    "3530111333300000",
+    "30569309025904",
+];
+
+fn panscrub(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run panscrub")
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn write(p: &Path, data: &[u8]) {
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, data).unwrap();
+}
+
+fn manifest(p: &Path) -> Vec<Value> {
+    fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each manifest line is JSON"))
+        .collect()
+}
+
+fn kind<'a>(m: &'a [Value], k: &str) -> Vec<&'a Value> {
+    m.iter().filter(|r| r["kind"] == k).collect()
+}
+
+/// Asserts that no full test PAN (with or without separators) is in `s`.
+fn assert_no_pan(what: &str, s: &[u8]) {
+    let text = String::from_utf8_lossy(s);
+    let compact: String = text.chars().filter(|c| *c != ' ' && *c != '-').collect();
+    for pan in TEST_PANS {
+        assert!(!compact.contains(pan), "{what} leaks a full PAN");
+    }
+}
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
+}
+
+fn copy_tree(src: &Path, dst: &Path) {
+    for e in walkdir::WalkDir::new(src) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(src).unwrap();
+        let to = dst.join(rel);
+        if e.file_type().is_dir() {
+            fs::create_dir_all(&to).unwrap();
+        } else {
+            fs::copy(e.path(), &to).unwrap();
+        }
+    }
+}
+
+#[test]
+fn exit_code_0_when_scan_finds_nothing() {
+    let d = tmp();
+    write(&d.path().join("a.log"), b"build 1710407710552 ok\n");
+    let out = panscrub(&["scan", d.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn exit_code_1_when_scan_finds_pans_and_output_is_masked() {
+    let d = tmp();
+    write(&d.path().join("a.log"), b"x card=4111111111111111 y\n");
+    let out = panscrub(&["scan", d.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(stdout.contains("a.log:1:8: visa 411111******1111"), "{stdout}");
+    assert_no_pan("stdout", &out.stdout);
+    assert_no_pan("stderr", &out.stderr);
+}
+
+#[test]
+fn exit_code_2_for_usage_errors() {
+    for args in [
+        &["scan"][..],
+        &["scan", "--keep", "7+3", "."],
+        &["scan", "--mask-char", "5", "."],
+        &["scan", "--jobs", "0", "."],
+        &["frobnicate", "."],
+    ] {
+        let out = panscrub(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
+fn exit_code_2_when_an_input_fails_and_others_are_still_processed() {
+    let d = tmp();
+    write(&d.path().join("good.log"), b"card 4111111111111111\n");
+    let missing = d.path().join("missing.log");
+    let m = d.path().join("m.jsonl");
+    let out = panscrub(&[
+        "scan",
+        "--manifest",
+        m.to_str().unwrap(),
+        d.path().join("good.log").to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let man = manifest(&m);
+    assert_eq!(kind(&man, "finding").len(), 1, "the good file is still scanned");
+    let errors: Vec<_> = kind(&man, "file").into_iter().filter(|f| f["status"] == "error").collect();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0]["reason"].as_str().unwrap().contains("cannot access"));
+    assert_eq!(kind(&man, "summary")[0]["exit_code"], 2);
+}
+
+#[test]
+fn unreadable_file_is_an_error_for_that_file_only() {
+    if unsafe_is_root() {
+        // root reads everything; the permission case cannot be staged.
+        return;
+    }
+    let d = tmp();
+    let p = d.path().join("secret.log");
+    write(&p, b"4111111111111111\n");
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o000)).unwrap();
+    write(&d.path().join("ok.log"), b"4111111111111111\n");
+    let out = panscrub(&["scan", d.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok.log"));
+}
+
+fn unsafe_is_root() -> bool {
+    // Effective uid via /proc, without libc in the tests.
+    fs::read_to_string("/proc/self/status")
+        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0")))
+        .unwrap_or(false)
+}
+
+#[test]
+fn scrub_exit_0_then_scan_finds_nothing() {
+    let d = tmp();
+    copy_tree(&testdata(), d.path());
+    let root = d.path().to_str().unwrap();
+    let out = panscrub(&["scrub", root]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_no_pan("stdout", &out.stdout);
+    let out = panscrub(&["scan", root]);
+    assert_eq!(out.status.code(), Some(0), "idempotent: {}", String::from_utf8_lossy(&out.stdout));
+    // A second scrub changes nothing.
+    let before = fs::read(d.path().join("logs/app.log")).unwrap();
+    assert_eq!(panscrub(&["scrub", root]).status.code(), Some(0));
+    assert_eq!(fs::read(d.path().join("logs/app.log")).unwrap(), before);
+}
+
+#[test]
+fn scrub_changes_only_masked_digits() {
+    let d = tmp();
+    let p = d.path().join("app.log");
+    let original = b"a 4111 1111 1111 1111 b\r\nc \"3782-822463-10005\" d 5555555555554444\xff\xfe tail".to_vec();
+    write(&p, &original);
+    assert_eq!(panscrub(&["scrub", "-q", p.to_str().unwrap()]).status.code(), Some(0));
+    let after = fs::read(&p).unwrap();
+    assert_eq!(
+        after,
+        b"a 4111 11** **** 1111 b\r\nc \"3782-82****-*0005\" d 555555******4444\xff\xfe tail".to_vec()
+    );
+}
+
+#[test]
+fn scrub_with_keep_and_mask_char() {
+    let d = tmp();
+    let p = d.path().join("a.txt");
+    write(&p, b"4111111111111111 378282246310005\n");
+    panscrub(&["scrub", "-q", "--keep", "8+4", "--mask-char", "X", p.to_str().unwrap()]);
+    assert_eq!(fs::read(&p).unwrap(), b"41111111XXXX1111 378282XXXXX0005\n");
+    write(&p, b"4111111111111111\n");
+    panscrub(&["scrub", "-q", "--keep", "0+4", p.to_str().unwrap()]);
+    assert_eq!(fs::read(&p).unwrap(), b"************1111\n");
+}
+
+#[test]
+fn scrub_exit_1_for_report_only_binary() {
+    let d = tmp();
+    let p = d.path().join("core.bin");
+    write(&p, b"\x00\x01ELF\x00 4111111111111111 \x00");
+    let m = d.path().join("m.jsonl");
+    let out = panscrub(&["scrub", "-m", m.to_str().unwrap(), p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(fs::read(&p).unwrap(), b"\x00\x01ELF\x00 4111111111111111 \x00", "left in place");
+    let man = manifest(&m);
+    assert_eq!(kind(&man, "finding")[0]["action"], "reported");
+    let f = kind(&man, "file")[0];
+    assert_eq!(f["format"], "binary");
+    assert_eq!(f["status"], "reported");
+    // Enabled explicitly, it is truncated.
+    let out = panscrub(&["scrub", "--scrub-binary", "-q", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(fs::read(&p).unwrap(), b"\x00\x01ELF\x00 411111******1111 \x00");
+}
+
+#[test]
+fn manifest_fields_are_exact() {
+    let d = tmp();
+    let p = d.path().join("pay.log");
+    write(&p, b"line one\nsecond line card=5555 5555 5555 4444 ok\n");
+    let m = d.path().join("out.jsonl");
+    let out = panscrub(&["scrub", "-m", m.to_str().unwrap(), p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let mode = fs::metadata(&m).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "manifest is owner-only");
+    let raw = fs::read(&m).unwrap();
+    assert_no_pan("manifest", &raw);
+    let man = manifest(&m);
+    assert_eq!(man.first().unwrap()["kind"], "run");
+    assert_eq!(man.last().unwrap()["kind"], "summary");
+    let run = &man[0];
+    assert_eq!(run["tool"], "panscrub");
+    assert_eq!(run["mode"], "scrub");
+    assert_eq!(run["schema"], 1);
+    assert_eq!(run["policy"]["keep"], "6+4");
+    assert_eq!(run["policy"]["mask_char"], "*");
+    assert!(run["started"].as_str().unwrap().ends_with('Z'));
+    let f = kind(&man, "finding");
+    assert_eq!(f.len(), 1);
+    let f = f[0];
+    assert_eq!(f["path"], p.to_str().unwrap());
+    assert_eq!(f["offset"], 26);
+    assert_eq!(f["length"], 19);
+    assert_eq!(f["line"], 2);
+    assert_eq!(f["column"], 18);
+    assert_eq!(f["brand"], "mastercard");
+    assert_eq!(f["masked"], "555555******4444");
+    assert_eq!(f["action"], "truncated");
+    assert!(f.get("member").is_none());
+    let file = kind(&man, "file")[0];
+    assert_eq!(file["format"], "text");
+    assert_eq!(file["size"], 49);
+    assert_eq!(file["findings"], 1);
+    assert_eq!(file["status"], "truncated");
+    let sha = |b: &[u8]| {
+        use sha2::Digest;
+        sha2::Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect::<String>()
+    };
+    assert_eq!(file["sha256_before"], sha(b"line one\nsecond line card=5555 5555 5555 4444 ok\n"));
+    assert_eq!(file["sha256_after"], sha(&fs::read(&p).unwrap()));
+    let s = kind(&man, "summary")[0];
+    assert_eq!(s["files"], 1);
+    assert_eq!(s["findings"], 1);
+    assert_eq!(s["truncated"], 1);
+    assert_eq!(s["reported"], 0);
+    assert_eq!(s["errors"], 0);
+    assert_eq!(s["bytes"], 49);
+    assert_eq!(s["by_brand"]["mastercard"], 1);
+    assert_eq!(s["exit_code"], 0);
+}
+
+/// The manifest of a scan of `testdata/`, with times redacted and lines
+/// sorted, compared with a snapshot kept in `tests/snapshots/`.
+#[test]
+fn manifest_snapshot_of_testdata() {
+    let d = tmp();
+    copy_tree(&testdata(), &d.path().join("testdata"));
+    let m = d.path().join("m.jsonl");
+    let out = Command::new(BIN)
+        .current_dir(d.path())
+        .args(["scan", "-m", "m.jsonl", "testdata"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let mut lines: Vec<String> = manifest(&m)
+        .into_iter()
+        .map(|mut v| {
+            for k in ["started", "elapsed_seconds", "throughput_mb_s", "version"] {
+                if v.get(k).is_some() {
+                    v[k] = Value::String("[redacted]".into());
+                }
+            }
+            serde_json::to_string(&v).unwrap()
+        })
+        .collect();
+    lines.sort();
+    let got = lines.join("\n") + "\n";
+    let snap = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/testdata_scan_manifest.jsonl");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() || !snap.exists() {
+        fs::create_dir_all(snap.parent().unwrap()).unwrap();
+        fs::write(&snap, &got).unwrap();
+    }
+    assert_eq!(got, fs::read_to_string(&snap).unwrap(), "rerun with UPDATE_SNAPSHOTS=1 after a deliberate change");
+}
+
+#[test]
+fn scan_leaves_inputs_byte_identical_with_same_mtime() {
+    let d = tmp();
+    copy_tree(&testdata(), d.path());
+    let snapshot = |root: &Path| {
+        let mut v = vec![];
+        for e in walkdir::WalkDir::new(root).sort_by_file_name() {
+            let e = e.unwrap();
+            let md = e.metadata().unwrap();
+            let data = if md.is_file() { fs::read(e.path()).unwrap() } else { vec![] };
+            v.push((e.path().to_path_buf(), md.modified().unwrap(), md.permissions().mode(), data));
+        }
+        v
+    };
+    let before = snapshot(d.path());
+    let out = panscrub(&["scan", "--hash", d.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(snapshot(d.path()), before, "nothing changed, nothing created");
+}
+
+#[test]
+fn out_mirror_leaves_originals_untouched() {
+    let d = tmp();
+    let src = d.path().join("export");
+    copy_tree(&testdata(), &src);
+    let out_dir = d.path().join("clean");
+    let before = fs::read(src.join("export/Contact.csv")).unwrap();
+    let out = panscrub(&["scrub", "-q", "--out", out_dir.to_str().unwrap(), src.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(fs::read(src.join("export/Contact.csv")).unwrap(), before);
+    let copy = fs::read(out_dir.join("export/export/Contact.csv")).unwrap();
+    assert_eq!(copy.len(), before.len());
+    assert!(String::from_utf8_lossy(&copy).contains("5105 10** **** 5100"));
+    assert_eq!(panscrub(&["scan", out_dir.to_str().unwrap()]).status.code(), Some(0));
+    assert_eq!(panscrub(&["scan", src.to_str().unwrap()]).status.code(), Some(1));
+    // No temp files are left in the mirror.
+    for e in walkdir::WalkDir::new(&out_dir) {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.starts_with(".panscrub-"), "temp file left: {name}");
+    }
+    // --out inside an input is refused.
+    let inside = src.join("mirror");
+    let out = panscrub(&["scrub", "--out", inside.to_str().unwrap(), src.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn symlinks_are_not_followed_and_fifos_not_opened() {
+    let d = tmp();
+    let outside = tmp();
+    let target = outside.path().join("victim.log");
+    write(&target, b"4111111111111111\n");
+    let root = d.path().join("tree");
+    write(&root.join("real.log"), b"ok\n");
+    std::os::unix::fs::symlink(&target, root.join("link.log")).unwrap();
+    std::os::unix::fs::symlink(&root, root.join("loop")).unwrap();
+    let fifo = root.join("pipe");
+    let made = Command::new("mkfifo").arg(&fifo).status().map(|s| s.success()).unwrap_or(false);
+    let m = d.path().join("m.jsonl");
+    let mut child = Command::new(BIN)
+        .args(["scrub", "-m", m.to_str().unwrap(), root.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("panscrub hung (opened a FIFO?)");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(fs::read(&target).unwrap(), b"4111111111111111\n", "never written through a symlink");
+    let man = manifest(&m);
+    let skipped: Vec<String> = kind(&man, "file")
+        .into_iter()
+        .filter(|f| f["status"] == "skipped")
+        .map(|f| f["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert!(skipped.iter().filter(|r| r.contains("symlink")).count() == 2, "{skipped:?}");
+    if made {
+        assert!(skipped.iter().any(|r| r.contains("fifo")), "{skipped:?}");
+    }
+}
+
+/// PANs placed across the 8 MiB pieces and 256 KiB read blocks of a large
+/// file are all found and truncated, with correct lines.
+#[test]
+fn pans_across_internal_chunk_boundaries() {
+    let d = tmp();
+    let p = d.path().join("big.log");
+    let filler = b"2024-01-01T00:00:00Z INFO request served in 12 ms id=42 user=alice\n";
+    let mut data = Vec::with_capacity(26 << 20);
+    let mut expected = 0;
+    let mut k = 1u64;
+    while data.len() < 26 << 20 {
+        // Next boundary: a multiple of 256 KiB (8 MiB pieces are multiples).
+        let edge = (data.len() as u64 / (256 << 10) + 1) * (256 << 10);
+        let gap = edge - data.len() as u64;
+        if gap < 60 && gap > 2 {
+            // Start the PAN a few bytes before the edge, varying the cut.
+            let pad = (gap as usize).saturating_sub((k % 15) as usize + 1);
+            data.extend(std::iter::repeat_n(b'.', pad));
+            data.extend_from_slice(b" 4111 1111 1111 1111 \n");
+            expected += 1;
+            k += 1;
+        } else {
+            data.extend_from_slice(filler);
+        }
+    }
+    write(&p, &data);
+    let m = d.path().join("m.jsonl");
+    let out = panscrub(&["scrub", "-q", "-j", "2", "-m", m.to_str().unwrap(), p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let man = manifest(&m);
+    let findings = kind(&man, "finding");
+    assert_eq!(findings.len(), expected);
+    // Lines agree with a naive count.
+    for f in &findings {
+        let off = f["offset"].as_u64().unwrap() as usize;
+        let line = data[..off].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        assert_eq!(f["line"].as_u64().unwrap(), line);
+    }
+    let after = fs::read(&p).unwrap();
+    assert_eq!(after.len(), data.len());
+    let changed = data.iter().zip(&after).filter(|(a, b)| a != b).count();
+    assert_eq!(changed, expected * 6, "exactly the six middle digits of each PAN");
+    assert_eq!(panscrub(&["scan", "-q", p.to_str().unwrap()]).status.code(), Some(0));
+}
+
+#[test]
+fn appended_data_during_scrub_is_kept() {
+    let d = tmp();
+    let p = d.path().join("live.log");
+    let mut data = Vec::new();
+    while data.len() < 48 << 20 {
+        data.extend_from_slice(b"2024-01-01T00:00:00Z pay card=4111111111111111 ok, some more text to pad the line\n");
+    }
+    write(&p, &data);
+    let mut child = Command::new(BIN)
+        .args(["scrub", "-q", "-j", "1", p.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    let mut appended = Vec::new();
+    let mut n = 0;
+    loop {
+        let line = format!("appended line {n} order=1234567 done\n");
+        {
+            use std::io::Write;
+            let mut f = fs::OpenOptions::new().append(true).open(&p).unwrap();
+            f.write_all(line.as_bytes()).unwrap();
+        }
+        appended.extend_from_slice(line.as_bytes());
+        n += 1;
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let after = fs::read(&p).unwrap();
+    assert_eq!(after.len(), data.len() + appended.len());
+    assert_eq!(&after[data.len()..], &appended[..], "every appended byte kept");
+    assert!(n > 1, "appended while running");
+}
+
+#[test]
+fn pan_in_a_file_name_is_masked_in_every_output() {
+    let d = tmp();
+    let dir = d.path().join("4111111111111111");
+    write(&dir.join("notes.txt"), b"card 5555555555554444\n");
+    let m = d.path().join("m.jsonl");
+    let out = panscrub(&["scan", "-m", m.to_str().unwrap(), d.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_no_pan("stdout", &out.stdout);
+    assert_no_pan("stderr", &out.stderr);
+    assert_no_pan("manifest", &fs::read(&m).unwrap());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("411111******1111/notes.txt"));
+    assert!(dir.exists(), "never renamed");
+}
+
+#[test]
+fn globs_select_files() {
+    let d = tmp();
+    write(&d.path().join("a.log"), b"4111111111111111\n");
+    write(&d.path().join("b.txt"), b"4111111111111111\n");
+    write(&d.path().join("skip/c.log"), b"4111111111111111\n");
+    let out = panscrub(&["scan", "-g", "*.log", "-x", "skip", d.path().to_str().unwrap()]);
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(s.contains("a.log") && !s.contains("b.txt") && !s.contains("c.log"), "{s}");
+    let out = panscrub(&["scan", "-g", "[", "."]);
+    assert_eq!(out.status.code(), Some(2), "bad glob is a usage error");
+}
+
+#[test]
+fn help_documents_the_three_jobs_and_exit_codes() {
+    let out = panscrub(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let h = String::from_utf8(out.stdout).unwrap();
+    for needle in ["Sandbox export", "Nightly cron", "Forensic sweep", "Exit codes"] {
+        assert!(h.contains(needle), "--help lacks {needle}");
+    }
+}
+
+#[test]
+fn scrub_keeps_mode_and_mtime() {
+    let d = tmp();
+    let p = d.path().join("a.log");
+    write(&p, b"4111111111111111\n");
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
+    let old = fs::metadata(&p).unwrap().modified().unwrap() - Duration::from_secs(86400);
+    fs::File::options().write(true).open(&p).unwrap().set_modified(old).unwrap();
+    assert_eq!(panscrub(&["scrub", "-q", p.to_str().unwrap()]).status.code(), Some(0));
+    let md = fs::metadata(&p).unwrap();
+    assert_eq!(md.permissions().mode() & 0o777, 0o640);
+    assert_eq!(md.modified().unwrap(), old);
+    assert_eq!(fs::read(&p).unwrap(), b"411111******1111\n");
+}
