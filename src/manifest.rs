@@ -47,8 +47,9 @@ pub enum PathText {
 impl PathText {
     /// Converts a path, masking every PAN in it with `policy`.
     pub fn new(path: &Path, det: &Detector, policy: &MaskPolicy) -> PathText {
-        let mut bytes = path.as_os_str().as_bytes().to_vec();
-        for f in det.find_iter(&bytes.clone()) {
+        let raw = path.as_os_str().as_bytes();
+        let mut bytes = raw.to_vec();
+        for f in det.find_iter(raw) {
             let s = f.offset as usize;
             bytes[s..s + f.len()].copy_from_slice(policy.mask(&f).as_bytes());
         }

@@ -103,46 +103,11 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         },
     }]);
 
-    let entries = walk::walk(cfg, cfg.manifest.as_deref());
-    let mut inputs = Vec::new();
-    let mut early = Stats::default();
-    for e in entries {
-        match e {
-            Entry::Input(i) => inputs.push(i),
-            Entry::Skipped { path, reason } => {
-                early.skipped += 1;
-                writer.sender().send(vec![file_record(
-                    pathtext(&path),
-                    "unknown",
-                    0,
-                    FileStatus::Skipped,
-                    Some(reason.to_string()),
-                )]);
-            }
-            Entry::Error { path, reason } => {
-                early.errors += 1;
-                let p = pathtext(&path);
-                eprintln!("panscrub: {}: {}", p.display(), reason);
-                writer.sender().send(vec![file_record(
-                    p,
-                    "unknown",
-                    0,
-                    FileStatus::Error,
-                    Some(reason),
-                )]);
-            }
-        }
-    }
-    // Largest first: a big file started last would leave cores idle.
-    inputs.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
-    let total: u64 = inputs.iter().map(|i| i.size).sum();
     let progress = if !cfg.quiet && io::stderr().is_terminal() {
-        let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         pb.set_style(
-            ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .expect("static template"),
+            ProgressStyle::with_template("{spinner} {bytes} scanned, {bytes_per_sec}, {elapsed}")
+                .expect("static template"),
         );
         pb
     } else {
@@ -153,14 +118,30 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         det,
         manifest: writer.sender(),
         stdout: Mutex::new(io::BufWriter::new(io::stdout())),
-        stats: Mutex::new(early),
+        stats: Mutex::new(Stats::default()),
         progress,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.jobs)
         .build()
         .context("cannot start worker threads")?;
-    pool.install(|| inputs.par_iter().for_each(|input| process(&ctx, input)));
+    // The walk runs on its own thread and streams entries to the pool, so
+    // scanning starts at once and a tree of a million files is never held
+    // in memory. Large files are cut into pieces, so the order in which
+    // files arrive does not leave cores idle.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Entry>(4096);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            walk::walk(cfg, cfg.manifest.as_deref(), &mut |e| {
+                let _ = tx.send(e);
+            })
+        });
+        pool.install(|| {
+            rx.into_iter()
+                .par_bridge()
+                .for_each(|e| handle_entry(&ctx, e))
+        });
+    });
     ctx.progress.finish_and_clear();
     let _ = ctx.stdout.lock().map(|mut o| o.flush());
 
@@ -250,6 +231,39 @@ fn file_record(
     }
 }
 
+fn handle_entry(ctx: &Ctx, e: Entry) {
+    let pathtext = |p: &Path| PathText::new(p, &ctx.det, &ctx.cfg.policy);
+    let mut stats = Stats::default();
+    match e {
+        Entry::Input(i) => return process(ctx, &i),
+        Entry::Skipped { path, reason } => {
+            stats.skipped += 1;
+            ctx.manifest.send(vec![file_record(
+                pathtext(&path),
+                "unknown",
+                0,
+                FileStatus::Skipped,
+                Some(reason.to_string()),
+            )]);
+        }
+        Entry::Error { path, reason } => {
+            stats.errors += 1;
+            let p = pathtext(&path);
+            eprintln!("panscrub: {}: {}", p.display(), reason);
+            ctx.manifest.send(vec![file_record(
+                p,
+                "unknown",
+                0,
+                FileStatus::Error,
+                Some(reason),
+            )]);
+        }
+    }
+    if let Ok(mut s) = ctx.stats.lock() {
+        s.merge(&stats);
+    }
+}
+
 /// Opens an input read-only, without following a symlink that replaced it
 /// after the walk, without blocking on a FIFO, and without touching atime
 /// where permitted (O_NOATIME needs ownership; fall back without it).
@@ -324,7 +338,13 @@ fn process_file(
         ));
     }
     let size = md.len();
-    let mut head = vec![0u8; format::SNIFF_LEN.min(size as usize)];
+    // Small files are read whole here and scanned from memory: one read.
+    let head_len = if size <= format::SMALL_FILE {
+        size as usize
+    } else {
+        format::SNIFF_LEN
+    };
+    let mut head = vec![0u8; head_len];
     let n =
         read_head(&file, &mut head).map_err(|e| ("unknown", size, InputError::io("read")(e)))?;
     head.truncate(n);
@@ -349,7 +369,8 @@ fn process_file(
     let mut applier = Applier::new(&file, target, policy.unwrap_or(cfg.policy), cfg.hash_all);
     let mut found = 0u64;
     let mut reported = 0u64;
-    text::scan_file(&ctx.det, &file, size, true, &mut |batch_end, located| {
+    let whole_in_memory = size <= format::SMALL_FILE && head.len() as u64 == size;
+    let mut on_batch = |batch_end: u64, located: &[text::Located]| {
         let actions = if report_only {
             // Still run the pass for hashes / the copy.
             applier.advance(batch_end, &[])?;
@@ -414,7 +435,12 @@ fn process_file(
             print_stdout(ctx, &out);
         }
         Ok(())
-    })
+    };
+    if whole_in_memory {
+        text::scan_slice(&ctx.det, &head, &mut on_batch)
+    } else {
+        text::scan_file(&ctx.det, &file, size, true, &mut on_batch)
+    }
     .map_err(fail)?;
     let (sha_before, sha_after) = applier.finish(size).map_err(fail)?;
     let truncated = applier.truncated;

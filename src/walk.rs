@@ -65,20 +65,20 @@ fn special_kind(md: &Metadata) -> Option<&'static str> {
     }
 }
 
-/// Walks every root and returns the entries; `exclude_path` (the manifest)
-/// is never an input.
-pub fn walk(cfg: &Config, exclude_path: Option<&Path>) -> Vec<Entry> {
+/// Walks every root, handing each entry to `out` as it is found (so that
+/// processing overlaps walking and memory does not grow with the number of
+/// files); `exclude_path` (the manifest) is never an input.
+pub fn walk(cfg: &Config, exclude_path: Option<&Path>, out: &mut dyn FnMut(Entry)) {
     // The manifest is recognised by device and inode: cheap per entry.
     let excluded = exclude_path
         .and_then(|p| std::fs::metadata(p).ok())
         .map(|m| (m.dev(), m.ino()));
-    let mut out = Vec::new();
     for (ri, root) in cfg.roots.iter().enumerate() {
         // Named roots are followed if they are symlinks: the user asked.
         let md = match std::fs::metadata(root) {
             Ok(m) => m,
             Err(e) => {
-                out.push(Entry::Error {
+                out(Entry::Error {
                     path: root.clone(),
                     reason: format!("cannot access: {e}"),
                 });
@@ -87,7 +87,7 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>) -> Vec<Entry> {
         };
         if md.is_file() {
             if excluded != Some((md.dev(), md.ino())) {
-                out.push(Entry::Input(Input {
+                out(Entry::Input(Input {
                     path: root.clone(),
                     size: md.len(),
                     root: ri,
@@ -97,7 +97,7 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>) -> Vec<Entry> {
             continue;
         }
         if !md.is_dir() {
-            out.push(Entry::Skipped {
+            out(Entry::Skipped {
                 path: root.clone(),
                 reason: special_kind(&md).unwrap_or("not a regular file"),
             });
@@ -106,7 +106,6 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>) -> Vec<Entry> {
         let walker = WalkDir::new(root)
             .follow_links(false)
             .follow_root_links(true)
-            .sort_by_file_name()
             .into_iter()
             .filter_entry(|e| {
                 let rel = e.path().strip_prefix(root).unwrap_or(e.path());
@@ -124,7 +123,7 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>) -> Vec<Entry> {
                         .io_error()
                         .map(|io| format!("cannot read: {io}"))
                         .unwrap_or_else(|| "walk error".to_string());
-                    out.push(Entry::Error { path, reason });
+                    out(Entry::Error { path, reason });
                     continue;
                 }
             };
@@ -145,7 +144,7 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>) -> Vec<Entry> {
             let md = match e.metadata() {
                 Ok(m) => m,
                 Err(err) => {
-                    out.push(Entry::Error {
+                    out(Entry::Error {
                         path: e.path().to_path_buf(),
                         reason: format!("cannot stat: {err}"),
                     });
@@ -153,7 +152,7 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>) -> Vec<Entry> {
                 }
             };
             if let Some(reason) = special_kind(&md) {
-                out.push(Entry::Skipped {
+                out(Entry::Skipped {
                     path: e.path().to_path_buf(),
                     reason,
                 });
@@ -162,7 +161,7 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>) -> Vec<Entry> {
             if excluded == Some((md.dev(), md.ino())) {
                 continue;
             }
-            out.push(Entry::Input(Input {
+            out(Entry::Input(Input {
                 path: e.path().to_path_buf(),
                 size: md.len(),
                 root: ri,
@@ -170,5 +169,4 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>) -> Vec<Entry> {
             }));
         }
     }
-    out
 }

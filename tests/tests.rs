@@ -91,7 +91,10 @@ fn exit_code_1_when_scan_finds_pans_and_output_is_masked() {
     let out = panscrub(&["scan", d.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8(out.stdout.clone()).unwrap();
-    assert!(stdout.contains("a.log:1:8: visa 411111******1111"), "{stdout}");
+    assert!(
+        stdout.contains("a.log:1:8: visa 411111******1111"),
+        "{stdout}"
+    );
     assert_no_pan("stdout", &out.stdout);
     assert_no_pan("stderr", &out.stderr);
 }
@@ -125,10 +128,20 @@ fn exit_code_2_when_an_input_fails_and_others_are_still_processed() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     let man = manifest(&m);
-    assert_eq!(kind(&man, "finding").len(), 1, "the good file is still scanned");
-    let errors: Vec<_> = kind(&man, "file").into_iter().filter(|f| f["status"] == "error").collect();
+    assert_eq!(
+        kind(&man, "finding").len(),
+        1,
+        "the good file is still scanned"
+    );
+    let errors: Vec<_> = kind(&man, "file")
+        .into_iter()
+        .filter(|f| f["status"] == "error")
+        .collect();
     assert_eq!(errors.len(), 1);
-    assert!(errors[0]["reason"].as_str().unwrap().contains("cannot access"));
+    assert!(errors[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("cannot access"));
     assert_eq!(kind(&man, "summary")[0]["exit_code"], 2);
 }
 
@@ -151,7 +164,10 @@ fn unreadable_file_is_an_error_for_that_file_only() {
 fn unsafe_is_root() -> bool {
     // Effective uid via /proc, without libc in the tests.
     fs::read_to_string("/proc/self/status")
-        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0")))
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
@@ -161,10 +177,20 @@ fn scrub_exit_0_then_scan_finds_nothing() {
     copy_tree(&testdata(), d.path());
     let root = d.path().to_str().unwrap();
     let out = panscrub(&["scrub", root]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_no_pan("stdout", &out.stdout);
     let out = panscrub(&["scan", root]);
-    assert_eq!(out.status.code(), Some(0), "idempotent: {}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "idempotent: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     // A second scrub changes nothing.
     let before = fs::read(d.path().join("logs/app.log")).unwrap();
     assert_eq!(panscrub(&["scrub", root]).status.code(), Some(0));
@@ -175,13 +201,21 @@ fn scrub_exit_0_then_scan_finds_nothing() {
 fn scrub_changes_only_masked_digits() {
     let d = tmp();
     let p = d.path().join("app.log");
-    let original = b"a 4111 1111 1111 1111 b\r\nc \"3782-822463-10005\" d 5555555555554444\xff\xfe tail".to_vec();
+    let original =
+        b"a 4111 1111 1111 1111 b\r\nc \"3782-822463-10005\" d 5555555555554444\xff\xfe tail"
+            .to_vec();
     write(&p, &original);
-    assert_eq!(panscrub(&["scrub", "-q", p.to_str().unwrap()]).status.code(), Some(0));
+    assert_eq!(
+        panscrub(&["scrub", "-q", p.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
     let after = fs::read(&p).unwrap();
     assert_eq!(
         after,
-        b"a 4111 11** **** 1111 b\r\nc \"3782-82****-*0005\" d 555555******4444\xff\xfe tail".to_vec()
+        b"a 4111 11** **** 1111 b\r\nc \"3782-82****-*0005\" d 555555******4444\xff\xfe tail"
+            .to_vec()
     );
 }
 
@@ -190,7 +224,15 @@ fn scrub_with_keep_and_mask_char() {
     let d = tmp();
     let p = d.path().join("a.txt");
     write(&p, b"4111111111111111 378282246310005\n");
-    panscrub(&["scrub", "-q", "--keep", "8+4", "--mask-char", "X", p.to_str().unwrap()]);
+    panscrub(&[
+        "scrub",
+        "-q",
+        "--keep",
+        "8+4",
+        "--mask-char",
+        "X",
+        p.to_str().unwrap(),
+    ]);
     assert_eq!(fs::read(&p).unwrap(), b"41111111XXXX1111 378282XXXXX0005\n");
     write(&p, b"4111111111111111\n");
     panscrub(&["scrub", "-q", "--keep", "0+4", p.to_str().unwrap()]);
@@ -205,7 +247,11 @@ fn scrub_exit_1_for_report_only_binary() {
     let m = d.path().join("m.jsonl");
     let out = panscrub(&["scrub", "-m", m.to_str().unwrap(), p.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(fs::read(&p).unwrap(), b"\x00\x01ELF\x00 4111111111111111 \x00", "left in place");
+    assert_eq!(
+        fs::read(&p).unwrap(),
+        b"\x00\x01ELF\x00 4111111111111111 \x00",
+        "left in place"
+    );
     let man = manifest(&m);
     assert_eq!(kind(&man, "finding")[0]["action"], "reported");
     let f = kind(&man, "file")[0];
@@ -214,7 +260,10 @@ fn scrub_exit_1_for_report_only_binary() {
     // Enabled explicitly, it is truncated.
     let out = panscrub(&["scrub", "--scrub-binary", "-q", p.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(fs::read(&p).unwrap(), b"\x00\x01ELF\x00 411111******1111 \x00");
+    assert_eq!(
+        fs::read(&p).unwrap(),
+        b"\x00\x01ELF\x00 411111******1111 \x00"
+    );
 }
 
 #[test]
@@ -258,9 +307,15 @@ fn manifest_fields_are_exact() {
     assert_eq!(file["status"], "truncated");
     let sha = |b: &[u8]| {
         use sha2::Digest;
-        sha2::Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect::<String>()
+        sha2::Sha256::digest(b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
     };
-    assert_eq!(file["sha256_before"], sha(b"line one\nsecond line card=5555 5555 5555 4444 ok\n"));
+    assert_eq!(
+        file["sha256_before"],
+        sha(b"line one\nsecond line card=5555 5555 5555 4444 ok\n")
+    );
     assert_eq!(file["sha256_after"], sha(&fs::read(&p).unwrap()));
     let s = kind(&man, "summary")[0];
     assert_eq!(s["files"], 1);
@@ -299,12 +354,17 @@ fn manifest_snapshot_of_testdata() {
         .collect();
     lines.sort();
     let got = lines.join("\n") + "\n";
-    let snap = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/testdata_scan_manifest.jsonl");
+    let snap =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/testdata_scan_manifest.jsonl");
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() || !snap.exists() {
         fs::create_dir_all(snap.parent().unwrap()).unwrap();
         fs::write(&snap, &got).unwrap();
     }
-    assert_eq!(got, fs::read_to_string(&snap).unwrap(), "rerun with UPDATE_SNAPSHOTS=1 after a deliberate change");
+    assert_eq!(
+        got,
+        fs::read_to_string(&snap).unwrap(),
+        "rerun with UPDATE_SNAPSHOTS=1 after a deliberate change"
+    );
 }
 
 #[test]
@@ -316,15 +376,28 @@ fn scan_leaves_inputs_byte_identical_with_same_mtime() {
         for e in walkdir::WalkDir::new(root).sort_by_file_name() {
             let e = e.unwrap();
             let md = e.metadata().unwrap();
-            let data = if md.is_file() { fs::read(e.path()).unwrap() } else { vec![] };
-            v.push((e.path().to_path_buf(), md.modified().unwrap(), md.permissions().mode(), data));
+            let data = if md.is_file() {
+                fs::read(e.path()).unwrap()
+            } else {
+                vec![]
+            };
+            v.push((
+                e.path().to_path_buf(),
+                md.modified().unwrap(),
+                md.permissions().mode(),
+                data,
+            ));
         }
         v
     };
     let before = snapshot(d.path());
     let out = panscrub(&["scan", "--hash", d.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(snapshot(d.path()), before, "nothing changed, nothing created");
+    assert_eq!(
+        snapshot(d.path()),
+        before,
+        "nothing changed, nothing created"
+    );
 }
 
 #[test]
@@ -334,14 +407,31 @@ fn out_mirror_leaves_originals_untouched() {
     copy_tree(&testdata(), &src);
     let out_dir = d.path().join("clean");
     let before = fs::read(src.join("export/Contact.csv")).unwrap();
-    let out = panscrub(&["scrub", "-q", "--out", out_dir.to_str().unwrap(), src.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = panscrub(&[
+        "scrub",
+        "-q",
+        "--out",
+        out_dir.to_str().unwrap(),
+        src.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(fs::read(src.join("export/Contact.csv")).unwrap(), before);
     let copy = fs::read(out_dir.join("export/export/Contact.csv")).unwrap();
     assert_eq!(copy.len(), before.len());
     assert!(String::from_utf8_lossy(&copy).contains("5105 10** **** 5100"));
-    assert_eq!(panscrub(&["scan", out_dir.to_str().unwrap()]).status.code(), Some(0));
-    assert_eq!(panscrub(&["scan", src.to_str().unwrap()]).status.code(), Some(1));
+    assert_eq!(
+        panscrub(&["scan", out_dir.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        panscrub(&["scan", src.to_str().unwrap()]).status.code(),
+        Some(1)
+    );
     // No temp files are left in the mirror.
     for e in walkdir::WalkDir::new(&out_dir) {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
@@ -349,7 +439,12 @@ fn out_mirror_leaves_originals_untouched() {
     }
     // --out inside an input is refused.
     let inside = src.join("mirror");
-    let out = panscrub(&["scrub", "--out", inside.to_str().unwrap(), src.to_str().unwrap()]);
+    let out = panscrub(&[
+        "scrub",
+        "--out",
+        inside.to_str().unwrap(),
+        src.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -364,7 +459,11 @@ fn symlinks_are_not_followed_and_fifos_not_opened() {
     std::os::unix::fs::symlink(&target, root.join("link.log")).unwrap();
     std::os::unix::fs::symlink(&root, root.join("loop")).unwrap();
     let fifo = root.join("pipe");
-    let made = Command::new("mkfifo").arg(&fifo).status().map(|s| s.success()).unwrap_or(false);
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
     let m = d.path().join("m.jsonl");
     let mut child = Command::new(BIN)
         .args(["scrub", "-m", m.to_str().unwrap(), root.to_str().unwrap()])
@@ -384,14 +483,21 @@ fn symlinks_are_not_followed_and_fifos_not_opened() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0));
-    assert_eq!(fs::read(&target).unwrap(), b"4111111111111111\n", "never written through a symlink");
+    assert_eq!(
+        fs::read(&target).unwrap(),
+        b"4111111111111111\n",
+        "never written through a symlink"
+    );
     let man = manifest(&m);
     let skipped: Vec<String> = kind(&man, "file")
         .into_iter()
         .filter(|f| f["status"] == "skipped")
         .map(|f| f["reason"].as_str().unwrap().to_string())
         .collect();
-    assert!(skipped.iter().filter(|r| r.contains("symlink")).count() == 2, "{skipped:?}");
+    assert!(
+        skipped.iter().filter(|r| r.contains("symlink")).count() == 2,
+        "{skipped:?}"
+    );
     if made {
         assert!(skipped.iter().any(|r| r.contains("fifo")), "{skipped:?}");
     }
@@ -424,7 +530,15 @@ fn pans_across_internal_chunk_boundaries() {
     }
     write(&p, &data);
     let m = d.path().join("m.jsonl");
-    let out = panscrub(&["scrub", "-q", "-j", "2", "-m", m.to_str().unwrap(), p.to_str().unwrap()]);
+    let out = panscrub(&[
+        "scrub",
+        "-q",
+        "-j",
+        "2",
+        "-m",
+        m.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let man = manifest(&m);
     let findings = kind(&man, "finding");
@@ -438,8 +552,15 @@ fn pans_across_internal_chunk_boundaries() {
     let after = fs::read(&p).unwrap();
     assert_eq!(after.len(), data.len());
     let changed = data.iter().zip(&after).filter(|(a, b)| a != b).count();
-    assert_eq!(changed, expected * 6, "exactly the six middle digits of each PAN");
-    assert_eq!(panscrub(&["scan", "-q", p.to_str().unwrap()]).status.code(), Some(0));
+    assert_eq!(
+        changed,
+        expected * 6,
+        "exactly the six middle digits of each PAN"
+    );
+    assert_eq!(
+        panscrub(&["scan", "-q", p.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
 }
 
 #[test]
@@ -448,7 +569,9 @@ fn appended_data_during_scrub_is_kept() {
     let p = d.path().join("live.log");
     let mut data = Vec::new();
     while data.len() < 48 << 20 {
-        data.extend_from_slice(b"2024-01-01T00:00:00Z pay card=4111111111111111 ok, some more text to pad the line\n");
+        data.extend_from_slice(
+            b"2024-01-01T00:00:00Z pay card=4111111111111111 ok, some more text to pad the line\n",
+        );
     }
     write(&p, &data);
     let mut child = Command::new(BIN)
@@ -475,7 +598,11 @@ fn appended_data_during_scrub_is_kept() {
     assert_eq!(status.code(), Some(0));
     let after = fs::read(&p).unwrap();
     assert_eq!(after.len(), data.len() + appended.len());
-    assert_eq!(&after[data.len()..], &appended[..], "every appended byte kept");
+    assert_eq!(
+        &after[data.len()..],
+        &appended[..],
+        "every appended byte kept"
+    );
     assert!(n > 1, "appended while running");
 }
 
@@ -485,7 +612,12 @@ fn pan_in_a_file_name_is_masked_in_every_output() {
     let dir = d.path().join("4111111111111111");
     write(&dir.join("notes.txt"), b"card 5555555555554444\n");
     let m = d.path().join("m.jsonl");
-    let out = panscrub(&["scan", "-m", m.to_str().unwrap(), d.path().to_str().unwrap()]);
+    let out = panscrub(&[
+        "scan",
+        "-m",
+        m.to_str().unwrap(),
+        d.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert_no_pan("stdout", &out.stdout);
     assert_no_pan("stderr", &out.stderr);
@@ -500,9 +632,19 @@ fn globs_select_files() {
     write(&d.path().join("a.log"), b"4111111111111111\n");
     write(&d.path().join("b.txt"), b"4111111111111111\n");
     write(&d.path().join("skip/c.log"), b"4111111111111111\n");
-    let out = panscrub(&["scan", "-g", "*.log", "-x", "skip", d.path().to_str().unwrap()]);
+    let out = panscrub(&[
+        "scan",
+        "-g",
+        "*.log",
+        "-x",
+        "skip",
+        d.path().to_str().unwrap(),
+    ]);
     let s = String::from_utf8(out.stdout).unwrap();
-    assert!(s.contains("a.log") && !s.contains("b.txt") && !s.contains("c.log"), "{s}");
+    assert!(
+        s.contains("a.log") && !s.contains("b.txt") && !s.contains("c.log"),
+        "{s}"
+    );
     let out = panscrub(&["scan", "-g", "[", "."]);
     assert_eq!(out.status.code(), Some(2), "bad glob is a usage error");
 }
@@ -512,7 +654,12 @@ fn help_documents_the_three_jobs_and_exit_codes() {
     let out = panscrub(&["--help"]);
     assert_eq!(out.status.code(), Some(0));
     let h = String::from_utf8(out.stdout).unwrap();
-    for needle in ["Sandbox export", "Nightly cron", "Forensic sweep", "Exit codes"] {
+    for needle in [
+        "Sandbox export",
+        "Nightly cron",
+        "Forensic sweep",
+        "Exit codes",
+    ] {
         assert!(h.contains(needle), "--help lacks {needle}");
     }
 }
@@ -524,8 +671,18 @@ fn scrub_keeps_mode_and_mtime() {
     write(&p, b"4111111111111111\n");
     fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
     let old = fs::metadata(&p).unwrap().modified().unwrap() - Duration::from_secs(86400);
-    fs::File::options().write(true).open(&p).unwrap().set_modified(old).unwrap();
-    assert_eq!(panscrub(&["scrub", "-q", p.to_str().unwrap()]).status.code(), Some(0));
+    fs::File::options()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    assert_eq!(
+        panscrub(&["scrub", "-q", p.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
     let md = fs::metadata(&p).unwrap();
     assert_eq!(md.permissions().mode() & 0o777, 0o640);
     assert_eq!(md.modified().unwrap(), old);

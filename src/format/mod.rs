@@ -5,6 +5,8 @@ pub mod text;
 
 /// How many leading bytes `sniff` looks at.
 pub const SNIFF_LEN: usize = 8192;
+/// Files up to this size are read whole, once, and scanned from memory.
+pub const SMALL_FILE: u64 = 64 * 1024;
 
 /// The format of an input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -72,7 +72,10 @@ fn scan_piece(det: &Detector, file: &File, size: u64, start: u64, end: u64) -> i
     let ctx = start.saturating_sub(LEFT_CONTEXT as u64);
     let stop = (end + RIGHT_CONTEXT as u64).min(size);
     let mut reader = RangeReader::new(file, ctx, stop);
-    let mut sc = StreamScanner::for_piece(det, BLOCK, ctx, start, end).track_lines();
+    // Small files get a small buffer: zeroing 256 KiB per 2 KB file would
+    // dominate a tree of small files.
+    let block = BLOCK.min((stop - ctx) as usize + 1);
+    let mut sc = StreamScanner::for_piece(det, block, ctx, start, end).track_lines();
     let mut findings = Vec::new();
     sc.read_from(&mut reader, &mut |f| findings.push(f))?;
     let (newlines, last_newline) = sc.newlines().unwrap_or((0, None));
@@ -149,10 +152,60 @@ pub fn scan_file(
     Ok(())
 }
 
+/// Scans a whole file already in memory (small files: one read, no piece
+/// machinery), with the same batch interface as [`scan_file`].
+pub fn scan_slice(
+    det: &Detector,
+    data: &[u8],
+    on_batch: &mut BatchSink<'_>,
+) -> Result<(), crate::error::InputError> {
+    let mut located = Vec::new();
+    let mut counted = 0usize;
+    let mut newlines = 0u64;
+    let mut line_start = 0usize;
+    det.find_window(data, 0, 0, data.len(), &mut |f| {
+        let at = f.offset as usize;
+        let seg = &data[counted..at];
+        newlines += bytecount::count(seg, b'\n') as u64;
+        if let Some(p) = memchr::memrchr(b'\n', seg) {
+            line_start = counted + p + 1;
+        }
+        counted = at;
+        located.push(Located {
+            finding: f,
+            line: newlines + 1,
+            column: (at - line_start) as u64 + 1,
+        });
+    });
+    on_batch(data.len() as u64, &located)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn slice_and_file_scans_agree() {
+        let data = b"a\nb 4111111111111111\n\nccc 5555 5555 5555 4444 d\n4111111111111111".to_vec();
+        let mut tmp = tempfile::tempfile().unwrap();
+        tmp.write_all(&data).unwrap();
+        let det = Detector::default();
+        let mut from_file = Vec::new();
+        scan_file(&det, &tmp, data.len() as u64, true, &mut |_, b| {
+            from_file.extend(b.iter().map(|l| (l.finding.offset, l.line, l.column)));
+            Ok(())
+        })
+        .unwrap();
+        let mut from_slice = Vec::new();
+        scan_slice(&det, &data, &mut |_, b| {
+            from_slice.extend(b.iter().map(|l| (l.finding.offset, l.line, l.column)));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(from_file, vec![(4, 2, 3), (26, 4, 5), (48, 5, 1)]);
+        assert_eq!(from_slice, from_file);
+    }
 
     #[test]
     fn pieces_give_the_same_lines_as_a_single_pass() {

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Throughput of `panscrub scan`/`scrub` against ripgrep on real logs.
+#
+# Builds, in a scratch directory (default: a new temp dir; override with
+# BENCH_DIR):
+#   - big.log: the loghub corpus concatenated to 256 MiB with a public test
+#     PAN every ~10 KB
+#   - small/: 100,000 files of 1–10 KB cut from the same data
+# and times, with hyperfine:
+#   panscrub scan -j1 / -j2 on big.log, rg -j1 -c '(?:\d[ -]?){12,18}\d'
+#   panscrub scrub -j1 on a fresh copy of big.log
+#   panscrub scan vs rg -c over small/
+# Then peak RSS (GNU time) scanning a 4 GiB file and a 1 GiB single line.
+#
+# Needs: hyperfine, rg (cargo install ripgrep), /usr/bin/time. Set QUICK=1
+# to skip the 4 GiB / 1 GiB memory runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CORPUS=${CORPUS:-../shared/corpora/loghub}
+DIR=${BENCH_DIR:-$(mktemp -d)}
+BIN=$PWD/target/release/panscrub
+RE='(?:\d[\x20-]?){12,18}\d'
+cargo build --release -q
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB"
+echo "panscrub $($BIN --version | cut -d' ' -f2), $(rg --version | head -1)"
+
+python3 - "$CORPUS" "$DIR" <<'PY'
+import os, sys, glob
+corpus, out = sys.argv[1], sys.argv[2]
+data = b"".join(open(p, "rb").read() + b"\n" for p in sorted(glob.glob(os.path.join(corpus, "*.log"))))
+pans = [b"4111111111111111", b"5555 5555 5555 4444", b"3782-822463-10005", b"6011111111111117"]
+big = os.path.join(out, "big.log")
+if not os.path.exists(big):
+    chunks, size, i, k = [], 0, 0, 0
+    while size < 256 << 20:
+        piece = data[i:i + 10000]
+        nl = piece.rfind(b"\n") + 1 or len(piece)
+        piece = piece[:nl] + b"payment card=" + pans[k % 4] + b" ok\n"
+        chunks.append(piece); size += len(piece); k += 1
+        i = (i + nl) % (len(data) - 10000)
+    open(big, "wb").write(b"".join(chunks))
+small = os.path.join(out, "small")
+if not os.path.isdir(small):
+    os.makedirs(small)
+    off = 0
+    for n in range(100_000):
+        d = os.path.join(small, "%03d" % (n // 1000))
+        os.makedirs(d, exist_ok=True)
+        ln = 1000 + (n * 7919) % 9000
+        if off + ln > len(data): off = 0
+        open(os.path.join(d, "%d.log" % n), "wb").write(data[off:off + ln])
+        off += ln
+PY
+SIZE=$(stat -c %s "$DIR/big.log")
+echo "big.log: $SIZE bytes"
+cat "$DIR/big.log" > /dev/null
+
+hyperfine -N -w 2 -r 7 -i --export-json "$DIR/big.json" \
+  -n "panscrub scan -j1" "$BIN scan -q -j1 $DIR/big.log" \
+  -n "panscrub scan -j2" "$BIN scan -q -j2 $DIR/big.log" \
+  -n "rg -j1 -c" "rg -j1 -c $RE $DIR/big.log"
+hyperfine -w 1 -r 5 --export-json "$DIR/scrub.json" \
+  --prepare "cp $DIR/big.log $DIR/scrub.log" \
+  -n "panscrub scrub -j1" "$BIN scrub -q -j1 $DIR/scrub.log" \
+  -n "cp only (prepare cost reference)" "true"
+python3 - "$DIR" "$SIZE" <<'PY'
+import json, sys
+d, size = sys.argv[1], int(sys.argv[2])
+r = {x["command"]: x["median"] for x in json.load(open(d + "/big.json"))["results"]}
+s = {x["command"]: x["median"] for x in json.load(open(d + "/scrub.json"))["results"]}
+for k, v in r.items():
+    print(f"{k:22s} {v*1000:8.1f} ms {size/v/1e6:8.0f} MB/s")
+print(f"scan -j1 vs rg -j1: {r['rg -j1 -c']/r['panscrub scan -j1']:.2f}x faster")
+print(f"scan -j2 speedup over -j1: {r['panscrub scan -j1']/r['panscrub scan -j2']:.2f}x")
+print(f"scrub -j1: {s['panscrub scrub -j1']*1000:.1f} ms = {s['panscrub scrub -j1']/r['panscrub scan -j1']:.2f}x scan -j1")
+PY
+
+find "$DIR/small" -type f -exec cat {} + > /dev/null
+hyperfine -N -w 1 -r 5 -i \
+  -n "panscrub scan small/" "$BIN scan -q $DIR/small" \
+  -n "rg -c small/" "rg -c $RE $DIR/small"
+
+if [ -z "${QUICK:-}" ]; then
+  python3 - "$DIR" <<'PY'
+import sys, os
+d = sys.argv[1]
+big = os.path.join(d, "big.log")
+if not os.path.exists(d + "/4g.log"):
+    with open(d + "/4g.log", "wb") as f:
+        b = open(big, "rb").read()
+        for _ in range(16): f.write(b)
+if not os.path.exists(d + "/line.log"):
+    with open(d + "/line.log", "wb") as f:
+        chunk = (b"x=1 " * 2500) + b"4111111111111111 "
+        n = (1 << 30) // len(chunk)
+        for _ in range(n): f.write(chunk)
+        f.write(b"\n")
+PY
+  for f in 4g.log line.log; do
+    /usr/bin/time -f "$f: peak RSS %M KiB, %e s" "$BIN" scan -q "$DIR/$f" || true
+  done
+fi
+echo "scratch data kept in $DIR"
