@@ -85,8 +85,13 @@ pub struct CommonArgs {
     pub quiet: bool,
     /// Record the sha256 of every file in the manifest, not only of changed
     /// files (forensic sweeps).
-    #[arg(long, help_heading = "Output")]
+    #[arg(long, help_heading = "Output", conflicts_with = "no_hash")]
     pub hash: bool,
+    /// Record no sha256 at all, not even of changed files: an in-place
+    /// scrub then reads back only the masked spans (fastest for nightly
+    /// runs over large logs).
+    #[arg(long, help_heading = "Output")]
+    pub no_hash: bool,
     /// Digits kept visible: 6+4 (first six, last four), 8+4 (only for PANs
     /// of 16+ digits, else 6+4) or 0+4.
     #[arg(

@@ -8,6 +8,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::cli::{Command, CommonArgs};
 use crate::mask::{Keep, MaskPolicy};
+use crate::write::Hashing;
 
 /// Scan or scrub.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,8 +40,8 @@ pub struct Config {
     pub manifest: Option<PathBuf>,
     /// Print only errors.
     pub quiet: bool,
-    /// sha256 of every file, not only changed ones.
-    pub hash_all: bool,
+    /// Which files get sha256 in the manifest.
+    pub hashing: Hashing,
     /// Keep policy and mask byte.
     pub policy: MaskPolicy,
     /// Walked files must match one of these (when non-empty).
@@ -77,6 +78,7 @@ impl Config {
             manifest,
             quiet,
             hash,
+            no_hash,
             keep,
             mask_char,
             include,
@@ -98,7 +100,13 @@ impl Config {
             roots: paths,
             manifest,
             quiet,
-            hash_all: hash,
+            hashing: if hash {
+                Hashing::All
+            } else if no_hash {
+                Hashing::Off
+            } else {
+                Hashing::Changed
+            },
             policy,
             include: globset(&include, "--include")?,
             exclude: globset(&exclude, "--exclude")?,

@@ -366,7 +366,7 @@ fn process_file(
         Target::InPlace(InPlace::new(&input.path, md.dev(), md.ino()))
     };
     let policy = if report_only { None } else { Some(cfg.policy) };
-    let mut applier = Applier::new(&file, target, policy.unwrap_or(cfg.policy), cfg.hash_all);
+    let mut applier = Applier::new(&file, target, policy.unwrap_or(cfg.policy), cfg.hashing);
     let mut found = 0u64;
     let mut reported = 0u64;
     let whole_in_memory = size <= format::SMALL_FILE && head.len() as u64 == size;

@@ -9,7 +9,8 @@
 //!
 //! The pass is lazy in place: it starts reading (for the hashes) only when
 //! the first finding appears, and then catches up from offset 0, so clean
-//! files are read once, by the scan.
+//! files are read once, by the scan. With `--no-hash` it does not stream at
+//! all: each span is read back (at most 23 bytes) and overwritten.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -88,17 +89,31 @@ pub fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Which files get sha256 before/after in the manifest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hashing {
+    /// Every file (`--hash`, forensic sweeps).
+    All,
+    /// Files that scrub changes (default).
+    Changed,
+    /// None (`--no-hash`): in-place scrub then touches only the spans.
+    Off,
+}
+
 /// The apply pass over one source file.
 pub struct Applier<'a> {
     src: &'a File,
     target: Target<'a>,
     policy: MaskPolicy,
-    hash_all: bool,
+    hashing: Hashing,
+    /// Whether the pass streams the whole file (hashes or a copy).
+    streaming: bool,
     active: bool,
     before: Sha256,
     after: Sha256,
     upto: u64,
     buf: Vec<u8>,
+    orig: Vec<u8>,
     /// Findings masked.
     pub truncated: u64,
     /// Findings whose bytes changed before they could be masked.
@@ -106,24 +121,26 @@ pub struct Applier<'a> {
 }
 
 impl<'a> Applier<'a> {
-    /// A pass reading `src`; `hash_all` hashes even without findings.
+    /// A pass reading `src`.
     pub fn new(
         src: &'a File,
         target: Target<'a>,
         policy: MaskPolicy,
-        hash_all: bool,
+        hashing: Hashing,
     ) -> Applier<'a> {
-        let active = hash_all || matches!(target, Target::Copy(_));
+        let copy = matches!(target, Target::Copy(_));
         Applier {
             src,
             target,
             policy,
-            hash_all,
-            active,
+            hashing,
+            streaming: copy || hashing != Hashing::Off,
+            active: copy || hashing == Hashing::All,
             before: Sha256::new(),
             after: Sha256::new(),
             upto: 0,
             buf: Vec::new(),
+            orig: Vec::new(),
             truncated: 0,
             mismatched: 0,
         }
@@ -133,7 +150,9 @@ impl<'a> Applier<'a> {
     /// finding), masking `findings` (sorted, at or after the previous end).
     /// Returns the action taken for each finding, in order.
     pub fn advance(&mut self, end: u64, findings: &[Located]) -> Result<Vec<Action>, InputError> {
-        let writes = !matches!(self.target, Target::None);
+        if !self.streaming {
+            return findings.iter().map(|l| self.apply_span(l)).collect();
+        }
         if !findings.is_empty() {
             self.active = true;
         }
@@ -163,34 +182,30 @@ impl<'a> Applier<'a> {
                         InputError::io("read")(e)
                     }
                 })?;
-            self.before.update(&self.buf);
+            let hashing = self.hashing != Hashing::Off;
+            let touches = next < findings.len() && findings[next].finding.offset < block_end;
+            if hashing && touches {
+                // Keep the original bytes for the "before" hash.
+                self.orig.clear();
+                self.orig.extend_from_slice(&self.buf);
+            }
             while next < findings.len() && findings[next].finding.offset < block_end {
-                let f = &findings[next].finding;
-                let rel = (f.offset - self.upto) as usize;
-                let here = &mut self.buf[rel..rel + f.len()];
-                if !writes {
-                    actions.push(Action::Reported);
-                } else if here == f.span_bytes() {
-                    let masked = self.policy.mask(f);
-                    here.copy_from_slice(masked.as_bytes());
-                    if let Target::InPlace(ip) = &mut self.target {
-                        ip.handle()?
-                            .write_all_at(masked.as_bytes(), f.offset)
-                            .map_err(InputError::io("write"))?;
-                    }
-                    self.truncated += 1;
-                    actions.push(Action::Truncated);
-                } else {
-                    self.mismatched += 1;
-                    actions.push(Action::Reported);
-                }
+                let l = &findings[next];
+                let rel = (l.finding.offset - self.upto) as usize;
+                actions.push(self.mask_in_buffer(rel, l)?);
                 next += 1;
             }
             if let Target::Copy(out) = &mut self.target {
                 out.write_all(&self.buf)
                     .map_err(InputError::io("write copy"))?;
             }
-            self.after.update(&self.buf);
+            if hashing {
+                let before_bytes: &[u8] = if touches { &self.orig } else { &self.buf };
+                let (b, a) = (&mut self.before, &mut self.after);
+                // Two independent hashes: on two threads when the pool has
+                // them.
+                rayon::join(|| b.update(before_bytes), || a.update(&self.buf));
+            }
             self.upto = block_end;
         }
         // Findings before `upto` cannot happen (batches are in order).
@@ -200,17 +215,70 @@ impl<'a> Applier<'a> {
         Ok(actions)
     }
 
+    /// Masks one finding in the current buffer (and in place on disk).
+    fn mask_in_buffer(&mut self, rel: usize, l: &Located) -> Result<Action, InputError> {
+        let f = &l.finding;
+        let here = &mut self.buf[rel..rel + f.len()];
+        if matches!(self.target, Target::None) {
+            return Ok(Action::Reported);
+        }
+        if here != f.span_bytes() {
+            self.mismatched += 1;
+            return Ok(Action::Reported);
+        }
+        let masked = self.policy.mask(f);
+        here.copy_from_slice(masked.as_bytes());
+        if let Target::InPlace(ip) = &mut self.target {
+            ip.handle()?
+                .write_all_at(masked.as_bytes(), f.offset)
+                .map_err(InputError::io("write"))?;
+        }
+        self.truncated += 1;
+        Ok(Action::Truncated)
+    }
+
+    /// Without hashes: check the span on disk, then write its mask.
+    fn apply_span(&mut self, l: &Located) -> Result<Action, InputError> {
+        let f = &l.finding;
+        let Target::InPlace(ip) = &mut self.target else {
+            return Ok(Action::Reported);
+        };
+        let mut now = [0u8; crate::detect::MAX_SPAN];
+        let now = &mut now[..f.len()];
+        match self.src.read_exact_at(now, f.offset) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Err(InputError::Changed("the file shrank".into()))
+            }
+            Err(e) => return Err(InputError::io("read")(e)),
+        }
+        if now != f.span_bytes() {
+            self.mismatched += 1;
+            return Ok(Action::Reported);
+        }
+        let masked = self.policy.mask(f);
+        ip.handle()?
+            .write_all_at(masked.as_bytes(), f.offset)
+            .map_err(InputError::io("write"))?;
+        self.truncated += 1;
+        Ok(Action::Truncated)
+    }
+
     /// Finishes the pass over `size` bytes; returns (sha256 before, sha256
-    /// after) where known: before when hashing ran, after when bytes changed.
+    /// after) where known: before when hashing ran for this file, after when
+    /// bytes changed.
     pub fn finish(&mut self, size: u64) -> Result<(Option<String>, Option<String>), InputError> {
-        if !self.active {
+        if !self.streaming || !self.active {
             return Ok((None, None));
         }
         self.advance(size, &[])?;
+        if self.hashing == Hashing::Off {
+            return Ok((None, None));
+        }
         let changed = self.truncated > 0;
         let before = hex(&std::mem::take(&mut self.before).finalize());
         let after = hex(&std::mem::take(&mut self.after).finalize());
-        let keep_before = changed || self.hash_all;
+        let keep_before = changed || self.hashing == Hashing::All;
         Ok((keep_before.then_some(before), changed.then_some(after)))
     }
 }

@@ -688,3 +688,50 @@ fn scrub_keeps_mode_and_mtime() {
     assert_eq!(md.modified().unwrap(), old);
     assert_eq!(fs::read(&p).unwrap(), b"411111******1111\n");
 }
+
+#[test]
+fn no_hash_scrubs_without_sha256_and_hash_covers_every_file() {
+    let d = tmp();
+    let p = d.path().join("a.log");
+    write(&p, b"ok 4111111111111111 ok\n");
+    write(&d.path().join("clean.log"), b"nothing here\n");
+    let m = d.path().join("m.jsonl");
+    let out = panscrub(&[
+        "scrub",
+        "-q",
+        "--no-hash",
+        "-m",
+        m.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(fs::read(&p).unwrap(), b"ok 411111******1111 ok\n");
+    let f = kind(&manifest(&m), "file")[0].clone();
+    assert_eq!(f["status"], "truncated");
+    assert!(f.get("sha256_before").is_none() && f.get("sha256_after").is_none());
+    // --hash: every file has sha256_before, clean ones no sha256_after.
+    let out = panscrub(&[
+        "scan",
+        "--hash",
+        "-m",
+        m.to_str().unwrap(),
+        d.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let man = manifest(&m);
+    let files: Vec<_> = kind(&man, "file")
+        .into_iter()
+        .filter(|f| f["path"].as_str().unwrap().ends_with(".log"))
+        .collect();
+    assert_eq!(files.len(), 2);
+    for f in files {
+        assert_eq!(f["sha256_before"].as_str().unwrap().len(), 64);
+        assert!(f.get("sha256_after").is_none());
+    }
+    assert_eq!(
+        panscrub(&["scan", "--hash", "--no-hash", "."])
+            .status
+            .code(),
+        Some(2)
+    );
+}
