@@ -113,6 +113,26 @@ pub struct CommonArgs {
     /// GLOB; repeatable.
     #[arg(long, short = 'x', value_name = "GLOB", help_heading = "Selection")]
     pub exclude: Vec<String>,
+    /// Most bytes decoded from one compressed input, all members and levels
+    /// together (K, M, G, T suffixes); beyond it the input is an error.
+    #[arg(
+        long,
+        default_value = "64G",
+        value_name = "SIZE",
+        help_heading = "Archives"
+    )]
+    pub max_expanded: String,
+    /// Highest compression ratio of one stream (beyond its first 16 MiB).
+    #[arg(
+        long,
+        default_value_t = 1000,
+        value_name = "N",
+        help_heading = "Archives"
+    )]
+    pub max_ratio: u64,
+    /// Deepest nesting of archives (a zip inside a zip is 2).
+    #[arg(long, default_value_t = 4, value_name = "N", help_heading = "Archives")]
+    pub max_depth: usize,
     /// Worker threads (default: the number of CPUs).
     #[arg(long, short = 'j', value_name = "N", help_heading = "Performance")]
     pub jobs: Option<usize>,

@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::cli::{Command, CommonArgs};
+use crate::format::budget::{parse_size, Budget};
 use crate::mask::{Keep, MaskPolicy};
 use crate::write::Hashing;
 
@@ -54,6 +55,8 @@ pub struct Config {
     pub out: Option<PathBuf>,
     /// Truncate in binary files too.
     pub scrub_binary: bool,
+    /// Decompression limits.
+    pub budget: Budget,
 }
 
 fn globset(globs: &[String], what: &str) -> Result<Option<GlobSet>> {
@@ -84,7 +87,18 @@ impl Config {
             include,
             exclude,
             jobs,
+            max_expanded,
+            max_ratio,
+            max_depth,
         } = common;
+        let budget = Budget {
+            max_expanded: parse_size(&max_expanded).map_err(anyhow::Error::msg)?,
+            max_ratio,
+            max_depth,
+        };
+        if max_depth == 0 || max_ratio == 0 {
+            bail!("--max-depth and --max-ratio must be at least 1");
+        }
         let keep: Keep = keep.parse().map_err(anyhow::Error::msg)?;
         let policy = MaskPolicy::new(keep, mask_char)?;
         let jobs = match jobs {
@@ -113,6 +127,7 @@ impl Config {
             jobs,
             out,
             scrub_binary,
+            budget,
         })
     }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, FileTimes, OpenOptions};
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal, Read, Seek, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -23,12 +23,13 @@ use crate::config::{mirror_name, Config, Mode};
 use crate::detect::{Detector, IIN_TABLE_VERSION};
 use crate::error::InputError;
 use crate::exit::ExitStatus;
-use crate::format::{self, text, Format};
+use crate::format::budget::Meter;
+use crate::format::{self, container, text, Format};
 use crate::manifest::{
     Action, FileStatus, ManifestSender, ManifestWriter, PathText, PolicyRecord, Record,
 };
 use crate::walk::{self, Entry, Input};
-use crate::write::{Applier, InPlace, Target};
+use crate::write::{Applier, Hashing, InPlace, Target};
 
 /// Totals of a run.
 #[derive(Default, Debug, Clone)]
@@ -258,6 +259,23 @@ fn handle_entry(ctx: &Ctx, e: Entry) {
                 Some(reason),
             )]);
         }
+        Entry::StaleTemp(path) => {
+            // Left by a run that was killed mid-rebuild; the original it was
+            // meant to replace is intact. Scrub cleans it up.
+            stats.skipped += 1;
+            let reason = if ctx.cfg.mode == Mode::Scrub && std::fs::remove_file(&path).is_ok() {
+                "stale panscrub temp file removed"
+            } else {
+                "panscrub temp file not scanned"
+            };
+            ctx.manifest.send(vec![file_record(
+                pathtext(&path),
+                "unknown",
+                0,
+                FileStatus::Skipped,
+                Some(reason.into()),
+            )]);
+        }
     }
     if let Ok(mut s) = ctx.stats.lock() {
         s.merge(&stats);
@@ -353,6 +371,9 @@ fn process_file(
     stats.files += 1;
     stats.bytes += size;
 
+    if fmt.is_container() {
+        return process_container(ctx, input, pathtext, &file, &md, fmt, stats).map_err(fail);
+    }
     let report_only = cfg.mode == Mode::Scan || (fmt == Format::Binary && !cfg.scrub_binary);
     let mut copy = match (&cfg.out, cfg.mode) {
         (Some(out), Mode::Scrub) => Some(CopyDest::create(out, ctx, input).map_err(fail)?),
@@ -496,6 +517,247 @@ fn process_file(
     })
 }
 
+/// gzip, zstd, zip: scan decoded; scrub rebuilds into a temp file that is
+/// verified and renamed over the original (or into the `--out` mirror).
+fn process_container(
+    ctx: &Ctx,
+    input: &Input,
+    pathtext: &PathText,
+    file: &File,
+    md: &std::fs::Metadata,
+    fmt: Format,
+    stats: &mut Stats,
+) -> Result<Record, InputError> {
+    let cfg = ctx.cfg;
+    let cx = container::Cx {
+        det: &ctx.det,
+        policy: &cfg.policy,
+        scrub_binary: cfg.scrub_binary,
+    };
+    let found = container::scan(&cx, &Meter::new(cfg.budget), file, fmt)?;
+    let scrub = cfg.mode == Mode::Scrub;
+    let to_mask: Vec<&container::MemberFinding> =
+        found.iter().filter(|m| scrub && !m.report_only).collect();
+    // Build, verify and install the result; on failure the findings are
+    // still reported (left in place) and the input is an error.
+    let outcome: Result<bool, InputError> = (|| {
+        if let (Some(out), true) = (&cfg.out, scrub) {
+            let mut c = CopyDest::create(out, ctx, input)?;
+            if to_mask.is_empty() {
+                let mut src = file;
+                src.rewind().map_err(InputError::io("seek"))?;
+                io::copy(&mut src, c.tmp.as_file_mut()).map_err(InputError::io("copy"))?;
+            } else {
+                container::rebuild(
+                    &cx,
+                    &Meter::new(cfg.budget),
+                    file,
+                    fmt,
+                    &to_mask,
+                    c.tmp.as_file_mut(),
+                )?;
+                c.tmp
+                    .as_file()
+                    .sync_all()
+                    .map_err(InputError::io("fsync"))?;
+                container::verify(
+                    &cx,
+                    &Meter::new(cfg.budget),
+                    file,
+                    c.tmp.as_file(),
+                    fmt,
+                    &found,
+                )?;
+            }
+            // Verified above at the container level, not as text.
+            c.finish(ctx, md, true)?;
+            return Ok(!to_mask.is_empty());
+        }
+        if to_mask.is_empty() {
+            return Ok(false);
+        }
+        let dir = input
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut tmp = tempfile::Builder::new()
+            .prefix(walk::TEMP_PREFIX)
+            .suffix(walk::TEMP_SUFFIX)
+            .tempfile_in(dir)
+            .map_err(InputError::io("create temp file"))?;
+        container::rebuild(
+            &cx,
+            &Meter::new(cfg.budget),
+            file,
+            fmt,
+            &to_mask,
+            tmp.as_file_mut(),
+        )?;
+        tmp.as_file().sync_all().map_err(InputError::io("fsync"))?;
+        container::verify(
+            &cx,
+            &Meter::new(cfg.budget),
+            file,
+            tmp.as_file(),
+            fmt,
+            &found,
+        )?;
+        // Someone rewrote the original while we rebuilt it: keep theirs.
+        let now = std::fs::symlink_metadata(&input.path).map_err(InputError::io("stat"))?;
+        if !same_version(md, &now) {
+            return Err(InputError::Changed(
+                "the file was modified during the rebuild; not replaced".into(),
+            ));
+        }
+        let t = tmp.as_file();
+        t.set_permissions(std::fs::Permissions::from_mode(md.mode() & 0o7777))
+            .map_err(InputError::io("set permissions"))?;
+        let _ = std::os::unix::fs::fchown(t, Some(md.uid()), Some(md.gid()));
+        restore_times(t, md).map_err(InputError::io("restore times"))?;
+        t.sync_all().map_err(InputError::io("fsync"))?;
+        tmp.persist(&input.path)
+            .map_err(|e| InputError::io("rename")(e.error))?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(true)
+    })();
+    let replaced = *outcome.as_ref().unwrap_or(&false);
+    let mut records = Vec::with_capacity(found.len() + 1);
+    let mut text_out = String::new();
+    let (mut truncated, mut reported) = (0u64, 0u64);
+    for m in &found {
+        let f = &m.located.finding;
+        let action = if replaced && scrub && !m.report_only {
+            Action::Truncated
+        } else {
+            Action::Reported
+        };
+        if action == Action::Truncated {
+            truncated += 1;
+        } else {
+            reported += 1;
+        }
+        *stats.by_brand.entry(f.network.as_str()).or_default() += 1;
+        let masked = cfg.policy.mask(f);
+        if !cfg.quiet {
+            use std::fmt::Write as _;
+            let member = m
+                .member
+                .as_deref()
+                .map(|x| format!("!{x}"))
+                .unwrap_or_default();
+            let _ = write!(
+                text_out,
+                "{}{}:{}:{}: {} {}",
+                pathtext.display(),
+                member,
+                m.located.line,
+                m.located.column,
+                f.network,
+                masked.as_str()
+            );
+            if scrub {
+                let _ = write!(
+                    text_out,
+                    " {}",
+                    if action == Action::Truncated {
+                        "truncated"
+                    } else {
+                        "left in place"
+                    }
+                );
+            }
+            text_out.push('\n');
+        }
+        records.push(Record::Finding {
+            path: pathtext.clone(),
+            member: m.member.clone(),
+            offset: f.offset,
+            length: f.len(),
+            line: Some(m.located.line),
+            column: Some(m.located.column),
+            brand: f.network.as_str(),
+            masked: masked.compact(),
+            action,
+            in_name: false,
+        });
+    }
+    ctx.manifest.send(records);
+    if !text_out.is_empty() {
+        print_stdout(ctx, &text_out);
+    }
+    stats.findings += found.len() as u64;
+    stats.truncated += truncated;
+    stats.reported += reported;
+    if !found.is_empty() {
+        stats.files_with_findings += 1;
+    }
+    outcome?;
+    let want_hash = replaced || cfg.hashing == Hashing::All;
+    let (sha_before, sha_after) = if want_hash && cfg.hashing != Hashing::Off {
+        let before = sha256_file(file).map_err(InputError::io("hash"))?;
+        let after = if replaced && cfg.out.is_none() {
+            Some(
+                sha256_file(&File::open(&input.path).map_err(InputError::io("open"))?)
+                    .map_err(InputError::io("hash"))?,
+            )
+        } else {
+            None
+        };
+        (Some(before), after)
+    } else {
+        (None, None)
+    };
+    let status = if found.is_empty() {
+        FileStatus::Clean
+    } else if reported > 0 {
+        FileStatus::Reported
+    } else {
+        FileStatus::Truncated
+    };
+    let reason = (scrub && reported > 0)
+        .then(|| "binary member(s): report-only (use --scrub-binary)".to_string());
+    Ok(Record::File {
+        path: pathtext.clone(),
+        format: fmt.as_str(),
+        size: md.len(),
+        sha256_before: sha_before,
+        sha256_after: sha_after,
+        findings: found.len() as u64,
+        status,
+        reason,
+    })
+}
+
+/// Same inode, size, mtime and ctime: nobody wrote to the file.
+fn same_version(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    a.dev() == b.dev()
+        && a.ino() == b.ino()
+        && a.len() == b.len()
+        && a.mtime() == b.mtime()
+        && a.mtime_nsec() == b.mtime_nsec()
+        && a.ctime() == b.ctime()
+        && a.ctime_nsec() == b.ctime_nsec()
+}
+
+fn sha256_file(f: &File) -> io::Result<String> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let mut r = f;
+    r.rewind()?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(crate::write::hex(&h.finalize()))
+}
+
 fn read_head(file: &File, buf: &mut [u8]) -> io::Result<usize> {
     use std::os::unix::fs::FileExt;
     let mut n = 0;
@@ -553,8 +815,8 @@ impl CopyDest {
         // Random temp name: never derived from the input name, which may
         // itself contain a PAN. Created 0600.
         let tmp = tempfile::Builder::new()
-            .prefix(".panscrub-")
-            .suffix(".tmp")
+            .prefix(walk::TEMP_PREFIX)
+            .suffix(walk::TEMP_SUFFIX)
             .tempfile_in(&dir)
             .map_err(InputError::io("create temp file"))?;
         Ok(CopyDest { dest, tmp })

@@ -29,6 +29,18 @@ pub struct Input {
     pub rel: PathBuf,
 }
 
+/// Prefix and suffix of the temp files panscrub creates beside the files it
+/// rebuilds; random in between, never derived from the input name.
+pub const TEMP_PREFIX: &str = ".panscrub-";
+/// See [`TEMP_PREFIX`].
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+/// True for a name panscrub uses for its own temp files.
+pub fn is_temp_name(name: &std::ffi::OsStr) -> bool {
+    let b = std::os::unix::ffi::OsStrExt::as_bytes(name);
+    b.starts_with(TEMP_PREFIX.as_bytes()) && b.ends_with(TEMP_SUFFIX.as_bytes())
+}
+
 /// What the walk yields.
 #[derive(Debug)]
 pub enum Entry {
@@ -41,6 +53,9 @@ pub enum Entry {
         /// Why (symlink, fifo, socket, device).
         reason: &'static str,
     },
+    /// A temp file left by a panscrub that was killed: never scanned;
+    /// removed by scrub.
+    StaleTemp(PathBuf),
     /// Could not be walked.
     Error {
         /// The entry.
@@ -159,6 +174,10 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>, out: &mut dyn FnMut(Entry
                 continue;
             }
             if excluded == Some((md.dev(), md.ino())) {
+                continue;
+            }
+            if is_temp_name(e.file_name()) {
+                out(Entry::StaleTemp(e.path().to_path_buf()));
                 continue;
             }
             out(Entry::Input(Input {

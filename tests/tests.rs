@@ -735,3 +735,6 @@ fn no_hash_scrubs_without_sha256_and_hash_covers_every_file() {
         Some(2)
     );
 }
+
+#[path = "it/archives.rs"]
+mod archives;

@@ -1,6 +1,8 @@
 //! Input formats: decided by content (magic bytes), never by extension
 //! alone. Each adapter owns its bytes and hands them to the detector.
 
+pub mod budget;
+pub mod container;
 pub mod text;
 
 /// How many leading bytes `sniff` looks at.
@@ -16,6 +18,13 @@ pub enum Format {
     /// NUL bytes in the first `SNIFF_LEN` bytes: scanned for ASCII digits,
     /// report-only unless `--scrub-binary`.
     Binary,
+    /// gzip (also several members concatenated): scanned decoded, rebuilt.
+    Gzip,
+    /// Zstandard (one or more frames): scanned decoded, rebuilt.
+    Zstd,
+    /// Zip archive: every member scanned, nested archives too; rebuilt with
+    /// untouched members copied as they are.
+    Zip,
 }
 
 impl Format {
@@ -24,13 +33,31 @@ impl Format {
         match self {
             Format::Text => "text",
             Format::Binary => "binary",
+            Format::Gzip => "gzip",
+            Format::Zstd => "zstd",
+            Format::Zip => "zip",
         }
+    }
+
+    /// Containers are rebuilt into a new file; text is masked in place.
+    pub fn is_container(self) -> bool {
+        matches!(self, Format::Gzip | Format::Zstd | Format::Zip)
     }
 }
 
 /// Decides the format from the first bytes of an input.
 pub fn sniff(head: &[u8]) -> Format {
     let head = &head[..head.len().min(SNIFF_LEN)];
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Format::Gzip;
+    }
+    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return Format::Zstd;
+    }
+    // Local file header, or the end record of an empty archive.
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        return Format::Zip;
+    }
     // UTF-16 text has NULs too; it is binary until the UTF-16 adapter
     // exists, and its ASCII digits are not contiguous, so report-only is
     // the honest answer.
@@ -50,5 +77,8 @@ mod tests {
         assert_eq!(sniff(b"hello 4111111111111111\n"), Format::Text);
         assert_eq!(sniff(b"\x7fELF\x00\x01"), Format::Binary);
         assert_eq!(sniff(b""), Format::Text);
+        assert_eq!(sniff(b"\x1f\x8b\x08\x00"), Format::Gzip);
+        assert_eq!(sniff(b"\x28\xb5\x2f\xfd"), Format::Zstd);
+        assert_eq!(sniff(b"PK\x03\x04rest"), Format::Zip);
     }
 }

@@ -1,0 +1,410 @@
+//! Compressed files and archives, made by the real tools (gzip, zip, zstd
+//! command-line programs) in temp dirs, scanned, scrubbed, then checked by
+//! those same tools and compared byte for byte after decoding.
+
+use super::*;
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+fn sh(dir: &Path, script: &str) {
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(st.success(), "{script}");
+}
+
+fn out(dir: &Path, script: &str) -> Vec<u8> {
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
+
+/// Masks the test PANs the way panscrub must (6+4, separators kept).
+fn masked(s: &str) -> String {
+    s.replace("4111111111111111", "411111******1111")
+        .replace("5555 5555 5555 4444", "5555 55** **** 4444")
+        .replace("378282246310005", "378282*****0005")
+        .replace("6011111111111117", "601111******1117")
+        .replace("4111-1111-1111-1111", "4111-11**-****-1111")
+}
+
+#[test]
+fn gzip_multi_member_with_a_pan_across_members() {
+    if !have("gzip") {
+        return;
+    }
+    let d = tmp();
+    // The PAN is split between the two members.
+    write(&d.path().join("a"), b"first member 4111 1111 11");
+    write(
+        &d.path().join("b"),
+        b"11 1111 ok\nline two 378282246310005\n",
+    );
+    sh(
+        d.path(),
+        "gzip -c a > app.log.1.gz && gzip -c b >> app.log.1.gz && rm a b",
+    );
+    let m = d.path().join("m.jsonl");
+    let o = panscrub(&[
+        "scan",
+        "-m",
+        m.to_str().unwrap(),
+        d.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let man = manifest(&m);
+    let f = kind(&man, "finding");
+    assert_eq!(f.len(), 2);
+    assert_eq!(f[0]["offset"], 13);
+    assert_eq!(f[0]["length"], 19);
+    assert!(f[0].get("member").is_none());
+    assert_eq!(f[1]["line"], 2);
+    assert_eq!(kind(&man, "file")[0]["format"], "gzip");
+
+    let o = panscrub(&["scrub", "-q", d.path().to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    sh(d.path(), "gzip -t app.log.1.gz");
+    assert_eq!(
+        out(d.path(), "gzip -dc app.log.1.gz"),
+        b"first member 4111 11** **** 1111 ok\nline two 378282*****0005\n"
+    );
+    assert_eq!(
+        panscrub(&["scan", d.path().to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn zstd_is_scanned_and_rebuilt() {
+    if !have("zstd") {
+        return;
+    }
+    let d = tmp();
+    let text = "x 4111111111111111 y\nz 5555 5555 5555 4444\n";
+    write(&d.path().join("t"), text.as_bytes());
+    sh(d.path(), "zstd -q t -o app.log.zst && rm t");
+    assert_eq!(
+        panscrub(&["scrub", "-q", d.path().to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    sh(d.path(), "zstd -q -t app.log.zst");
+    assert_eq!(
+        out(d.path(), "zstd -q -dc app.log.zst"),
+        masked(text).as_bytes()
+    );
+}
+
+/// A Salesforce-like weekly export: CSVs, an attachment without extension,
+/// a stored member, an empty member, a directory, and a zip inside the zip.
+#[test]
+fn salesforce_export_zip_with_nested_zip() {
+    if !have("zip") || !have("unzip") {
+        return;
+    }
+    let d = tmp();
+    let w = d.path().join("work");
+    let contact = "\"Id\",\"Description\"\r\n\"0035g00000ABCdeAAA\",\"card 4111111111111111\"\r\n";
+    let account = "\"Id\",\"Notes\"\r\n\"0015g00000XYZ\",\"no card here\"\r\n";
+    let attachment = "scanned letter, card 6011111111111117 exp 04/28\n";
+    let inner_csv = "\"Id\",\"Pan\"\r\n\"a01\",\"378282246310005\"\r\n";
+    let stored = "stored 4111-1111-1111-1111\n";
+    write(&w.join("Contact.csv"), contact.as_bytes());
+    write(&w.join("Account.csv"), account.as_bytes());
+    write(
+        &w.join("Attachments/00P5g00000Att01"),
+        attachment.as_bytes(),
+    );
+    write(&w.join("Empty.csv"), b"");
+    write(&w.join("nested/Payment__c.csv"), inner_csv.as_bytes());
+    write(&w.join("stored.txt"), stored.as_bytes());
+    fs::create_dir_all(w.join("EmptyDir")).unwrap();
+    sh(
+        &w,
+        "cd nested && zip -q ../inner.zip Payment__c.csv && cd .. && \
+         zip -q -r ../WE_00D5g000000ABCD_1.ZIP Contact.csv Account.csv Attachments Empty.csv EmptyDir inner.zip && \
+         zip -q -0 ../WE_00D5g000000ABCD_1.ZIP stored.txt",
+    );
+    let z = d.path().join("WE_00D5g000000ABCD_1.ZIP");
+    let names_before = out(d.path(), "unzip -Z1 WE_00D5g000000ABCD_1.ZIP");
+    let methods_before = out(
+        d.path(),
+        "unzip -v WE_00D5g000000ABCD_1.ZIP | awk 'NR>3{print $2, $8}'",
+    );
+    let m = d.path().join("m.jsonl");
+    let o = panscrub(&["scan", "-m", m.to_str().unwrap(), z.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let man = manifest(&m);
+    let mut members: Vec<String> = kind(&man, "finding")
+        .iter()
+        .map(|f| f["member"].as_str().unwrap().to_string())
+        .collect();
+    members.sort();
+    assert_eq!(
+        members,
+        vec![
+            "Attachments/00P5g00000Att01",
+            "Contact.csv",
+            "inner.zip!Payment__c.csv",
+            "stored.txt"
+        ]
+    );
+    let o = panscrub(&[
+        "scrub",
+        "-q",
+        "-m",
+        m.to_str().unwrap(),
+        z.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    sh(d.path(), "unzip -tq WE_00D5g000000ABCD_1.ZIP");
+    assert_eq!(
+        out(d.path(), "unzip -Z1 WE_00D5g000000ABCD_1.ZIP"),
+        names_before,
+        "names and order kept"
+    );
+    let methods_after = out(
+        d.path(),
+        "unzip -v WE_00D5g000000ABCD_1.ZIP | awk 'NR>3{print $2, $8}'",
+    );
+    let strip = |b: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(b)
+            .lines()
+            .take_while(|l| !l.trim_start().starts_with("---"))
+            .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(
+        strip(&methods_after),
+        strip(&methods_before),
+        "compression methods kept"
+    );
+    assert_eq!(
+        out(d.path(), "unzip -p WE_00D5g000000ABCD_1.ZIP Contact.csv"),
+        masked(contact).as_bytes()
+    );
+    assert_eq!(
+        out(d.path(), "unzip -p WE_00D5g000000ABCD_1.ZIP Account.csv"),
+        account.as_bytes()
+    );
+    assert_eq!(
+        out(
+            d.path(),
+            "unzip -p WE_00D5g000000ABCD_1.ZIP Attachments/00P5g00000Att01"
+        ),
+        masked(attachment).as_bytes()
+    );
+    assert_eq!(
+        out(d.path(), "unzip -p WE_00D5g000000ABCD_1.ZIP stored.txt"),
+        masked(stored).as_bytes()
+    );
+    assert_eq!(
+        out(d.path(), "unzip -p WE_00D5g000000ABCD_1.ZIP Empty.csv"),
+        b""
+    );
+    sh(
+        d.path(),
+        "mkdir x && cd x && unzip -q ../WE_00D5g000000ABCD_1.ZIP inner.zip && unzip -tq inner.zip",
+    );
+    assert_eq!(
+        out(&d.path().join("x"), "unzip -p inner.zip Payment__c.csv"),
+        masked(inner_csv).as_bytes()
+    );
+    assert_eq!(
+        panscrub(&["scan", z.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+    assert_no_pan("manifest", &fs::read(&m).unwrap());
+}
+
+#[test]
+fn corrupt_truncated_and_bomb_inputs_are_errors_and_others_still_processed() {
+    if !have("gzip") || !have("zip") {
+        return;
+    }
+    let d = tmp();
+    let p = d.path();
+    write(
+        &p.join("pans.txt"),
+        "card 4111111111111111\n".repeat(2000).as_bytes(),
+    );
+    sh(p, "gzip -c pans.txt > good.gz && zip -q good.zip pans.txt");
+    // Truncated gzip and zip, a corrupted gzip body, and a zip bomb-ish
+    // member (1 GiB of zeros, ratio ~1000:1) under a tight ratio budget.
+    let gz = fs::read(p.join("good.gz")).unwrap();
+    write(&p.join("trunc.gz"), &gz[..gz.len() / 2]);
+    let mut bad = gz.clone();
+    for b in bad.iter_mut().skip(20).take(40) {
+        *b ^= 0x55;
+    }
+    write(&p.join("corrupt.gz"), &bad);
+    let zb = fs::read(p.join("good.zip")).unwrap();
+    write(&p.join("trunc.zip"), &zb[..zb.len() - 30]);
+    sh(
+        p,
+        "head -c 268435456 /dev/zero > zeros && gzip -c zeros > bomb.gz && rm zeros pans.txt",
+    );
+    let m = p.join("m.jsonl");
+    for mode in ["scan", "scrub"] {
+        let o = panscrub(&[
+            mode,
+            "--max-ratio",
+            "50",
+            "-m",
+            m.to_str().unwrap(),
+            p.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{mode}");
+        assert_no_pan("stderr", &o.stderr);
+        assert_no_pan("stdout", &o.stdout);
+        let man = manifest(&m);
+        let status = |name: &str| {
+            kind(&man, "file")
+                .into_iter()
+                .find(|f| f["path"].as_str().unwrap().ends_with(name))
+                .map(|f| {
+                    (
+                        f["status"].as_str().unwrap().to_string(),
+                        f["reason"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .unwrap()
+        };
+        for bad in ["trunc.gz", "corrupt.gz", "trunc.zip"] {
+            assert_eq!(status(bad).0, "error", "{mode} {bad}");
+        }
+        let (st, why) = status("bomb.gz");
+        assert_eq!(st, "error");
+        assert!(why.contains("budget"), "{why}");
+        let expect = if mode == "scan" {
+            "reported"
+        } else {
+            "truncated"
+        };
+        assert_eq!(status("good.gz").0, expect, "{mode}");
+        assert_eq!(status("good.zip").0, expect, "{mode}");
+        assert_no_pan("manifest", &fs::read(&m).unwrap());
+    }
+    // The bad inputs were left exactly as they were.
+    assert_eq!(fs::read(p.join("corrupt.gz")).unwrap(), bad);
+    // No temp files.
+    for e in fs::read_dir(p).unwrap() {
+        let n = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!n.starts_with(".panscrub-"), "{n}");
+    }
+}
+
+#[test]
+fn clean_archive_is_never_rewritten() {
+    if !have("gzip") {
+        return;
+    }
+    let d = tmp();
+    write(&d.path().join("t"), b"nothing to see 1234\n");
+    sh(d.path(), "gzip t");
+    let p = d.path().join("t.gz");
+    let before = fs::metadata(&p).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        panscrub(&["scrub", "-q", p.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let after = fs::metadata(&p).unwrap();
+    assert_eq!(
+        (before.ino(), before.mtime(), before.ctime()),
+        (after.ino(), after.mtime(), after.ctime())
+    );
+}
+
+/// A SIGKILL during a rebuild leaves the original intact; the next run
+/// removes the temp file and completes.
+#[test]
+fn sigkill_during_rebuild_leaves_original_and_rerun_completes() {
+    if !have("gzip") {
+        return;
+    }
+    let d = tmp();
+    let mut text = Vec::new();
+    while text.len() < 64 << 20 {
+        text.extend_from_slice(
+            b"2024-01-01 pay card=4111111111111111 amount=1.00 some padding text here\n",
+        );
+    }
+    write(&d.path().join("big.log"), &text);
+    sh(d.path(), "gzip -1 big.log");
+    let p = d.path().join("big.log.gz");
+    let original = fs::read(&p).unwrap();
+    let mut killed_mid_rebuild = false;
+    for delay_ms in [150u64, 400, 800, 1500] {
+        let mut child = Command::new(BIN)
+            .args(["scrub", "-q", "-j", "1", p.to_str().unwrap()])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let now = fs::read(&p).unwrap();
+        if now != original {
+            // Killed after the rename: it must be the complete result.
+            sh(d.path(), "gzip -t big.log.gz");
+            break;
+        }
+        let temps: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".panscrub-"))
+            .collect();
+        if !temps.is_empty() {
+            killed_mid_rebuild = true;
+        }
+    }
+    let o = panscrub(&["scrub", "-q", d.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    sh(d.path(), "gzip -t big.log.gz");
+    let names: Vec<String> = fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["big.log.gz".to_string()], "no temp file left");
+    assert_eq!(
+        panscrub(&["scan", "-q", p.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+    // Not asserted: on a very fast or very slow machine the kills may all
+    // land outside the rebuild window.
+    let _ = killed_mid_rebuild;
+}
