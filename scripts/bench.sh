@@ -58,7 +58,7 @@ cat "$DIR/big.log" > /dev/null
 hyperfine -N -w 2 -r 7 -i --export-json "$DIR/big.json" \
   -n "panscrub scan -j1" "$BIN scan -q -j1 $DIR/big.log" \
   -n "panscrub scan -j2" "$BIN scan -q -j2 $DIR/big.log" \
-  -n "rg -j1 -c" "rg -j1 -c $RE $DIR/big.log"
+  -n "rg -j1 -c" "rg -j1 -c '$RE' $DIR/big.log"
 hyperfine -w 1 -r 5 --export-json "$DIR/scrub.json" \
   --prepare "cp $DIR/big.log $DIR/scrub.log" \
   -n "panscrub scrub -j1" "$BIN scrub -q -j1 $DIR/scrub.log" \
@@ -78,7 +78,7 @@ PY
 find "$DIR/small" -type f -exec cat {} + > /dev/null
 hyperfine -N -w 1 -r 5 -i \
   -n "panscrub scan small/" "$BIN scan -q $DIR/small" \
-  -n "rg -c small/" "rg -c $RE $DIR/small"
+  -n "rg -c small/" "rg -c '$RE' $DIR/small"
 
 if [ -z "${QUICK:-}" ]; then
   python3 - "$DIR" <<'PY'

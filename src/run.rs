@@ -388,8 +388,6 @@ fn process_file(
     };
     let policy = if report_only { None } else { Some(cfg.policy) };
     let mut applier = Applier::new(&file, target, policy.unwrap_or(cfg.policy), cfg.hashing);
-    let mut found = 0u64;
-    let mut reported = 0u64;
     let whole_in_memory = size <= format::SMALL_FILE && head.len() as u64 == size;
     let mut on_batch = |batch_end: u64, located: &[text::Located]| {
         let actions = if report_only {
@@ -402,59 +400,11 @@ fn process_file(
         if located.is_empty() {
             return Ok(());
         }
-        let mut records = Vec::with_capacity(located.len());
-        let mut out = String::new();
+        let mut batch = FindingBatch::new(ctx, pathtext);
         for (l, action) in located.iter().zip(actions) {
-            let masked = ctx.cfg.policy.mask(&l.finding);
-            found += 1;
-            if action == Action::Reported {
-                reported += 1;
-            }
-            *stats
-                .by_brand
-                .entry(l.finding.network.as_str())
-                .or_default() += 1;
-            if !cfg.quiet {
-                use std::fmt::Write as _;
-                let _ = write!(
-                    out,
-                    "{}:{}:{}: {} {}",
-                    pathtext.display(),
-                    l.line,
-                    l.column,
-                    l.finding.network,
-                    masked.as_str()
-                );
-                if cfg.mode == Mode::Scrub {
-                    let _ = write!(
-                        out,
-                        " {}",
-                        if action == Action::Truncated {
-                            "truncated"
-                        } else {
-                            "left in place"
-                        }
-                    );
-                }
-                out.push('\n');
-            }
-            records.push(Record::Finding {
-                path: pathtext.clone(),
-                member: None,
-                offset: l.finding.offset,
-                length: l.finding.len(),
-                line: Some(l.line),
-                column: Some(l.column),
-                brand: l.finding.network.as_str(),
-                masked: masked.compact(),
-                action,
-                in_name: false,
-            });
+            batch.add(None, l, action, stats);
         }
-        ctx.manifest.send(records);
-        if !out.is_empty() {
-            print_stdout(ctx, &out);
-        }
+        batch.send();
         Ok(())
     };
     if whole_in_memory {
@@ -464,7 +414,6 @@ fn process_file(
     }
     .map_err(fail)?;
     let (sha_before, sha_after) = applier.finish(size).map_err(fail)?;
-    let truncated = applier.truncated;
     let mismatched = applier.mismatched;
     if let Some(w) = applier.in_place_handle() {
         // Durable before we say so, then put the times back.
@@ -481,9 +430,7 @@ fn process_file(
         }
         c.finish(ctx, &md, report_only).map_err(fail)?;
     }
-    stats.findings += found;
-    stats.truncated += truncated;
-    stats.reported += reported;
+    let (found, reported) = (stats.findings, stats.reported);
     if found > 0 {
         stats.files_with_findings += 1;
     }
@@ -515,6 +462,82 @@ fn process_file(
         status,
         reason,
     })
+}
+
+/// The findings of one batch of one input: manifest records and stdout
+/// lines, sent together; counts go to the input's stats.
+struct FindingBatch<'a> {
+    ctx: &'a Ctx<'a>,
+    path: &'a PathText,
+    records: Vec<Record>,
+    text: String,
+}
+
+impl<'a> FindingBatch<'a> {
+    fn new(ctx: &'a Ctx<'a>, path: &'a PathText) -> FindingBatch<'a> {
+        FindingBatch {
+            ctx,
+            path,
+            records: Vec::new(),
+            text: String::new(),
+        }
+    }
+
+    /// Records one finding (`member` for archives) and what was done.
+    fn add(&mut self, member: Option<&str>, l: &text::Located, action: Action, stats: &mut Stats) {
+        let cfg = self.ctx.cfg;
+        let f = &l.finding;
+        let masked = cfg.policy.mask(f);
+        stats.findings += 1;
+        match action {
+            Action::Truncated => stats.truncated += 1,
+            Action::Reported => stats.reported += 1,
+        }
+        *stats.by_brand.entry(f.network.as_str()).or_default() += 1;
+        if !cfg.quiet {
+            use std::fmt::Write as _;
+            let inside = member.map(|m| format!("!{m}")).unwrap_or_default();
+            let _ = write!(
+                self.text,
+                "{}{}:{}:{}: {} {}",
+                self.path.display(),
+                inside,
+                l.line,
+                l.column,
+                f.network,
+                masked.as_str()
+            );
+            if cfg.mode == Mode::Scrub {
+                let done = match action {
+                    Action::Truncated => "truncated",
+                    Action::Reported => "left in place",
+                };
+                let _ = write!(self.text, " {done}");
+            }
+            self.text.push('\n');
+        }
+        self.records.push(Record::Finding {
+            path: self.path.clone(),
+            member: member.map(str::to_string),
+            offset: f.offset,
+            length: f.len(),
+            line: Some(l.line),
+            column: Some(l.column),
+            brand: f.network.as_str(),
+            masked: masked.compact(),
+            action,
+            in_name: false,
+        });
+    }
+
+    fn send(self) {
+        if !self.records.is_empty() {
+            self.ctx.manifest.send(self.records);
+        }
+        if !self.text.is_empty() {
+            print_stdout(self.ctx, &self.text);
+        }
+    }
 }
 
 /// gzip, zstd, zip: scan decoded; scrub rebuilds into a temp file that is
@@ -624,73 +647,17 @@ fn process_container(
         Ok(true)
     })();
     let replaced = *outcome.as_ref().unwrap_or(&false);
-    let mut records = Vec::with_capacity(found.len() + 1);
-    let mut text_out = String::new();
-    let (mut truncated, mut reported) = (0u64, 0u64);
+    let mut batch = FindingBatch::new(ctx, pathtext);
     for m in &found {
-        let f = &m.located.finding;
         let action = if replaced && scrub && !m.report_only {
             Action::Truncated
         } else {
             Action::Reported
         };
-        if action == Action::Truncated {
-            truncated += 1;
-        } else {
-            reported += 1;
-        }
-        *stats.by_brand.entry(f.network.as_str()).or_default() += 1;
-        let masked = cfg.policy.mask(f);
-        if !cfg.quiet {
-            use std::fmt::Write as _;
-            let member = m
-                .member
-                .as_deref()
-                .map(|x| format!("!{x}"))
-                .unwrap_or_default();
-            let _ = write!(
-                text_out,
-                "{}{}:{}:{}: {} {}",
-                pathtext.display(),
-                member,
-                m.located.line,
-                m.located.column,
-                f.network,
-                masked.as_str()
-            );
-            if scrub {
-                let _ = write!(
-                    text_out,
-                    " {}",
-                    if action == Action::Truncated {
-                        "truncated"
-                    } else {
-                        "left in place"
-                    }
-                );
-            }
-            text_out.push('\n');
-        }
-        records.push(Record::Finding {
-            path: pathtext.clone(),
-            member: m.member.clone(),
-            offset: f.offset,
-            length: f.len(),
-            line: Some(m.located.line),
-            column: Some(m.located.column),
-            brand: f.network.as_str(),
-            masked: masked.compact(),
-            action,
-            in_name: false,
-        });
+        batch.add(m.member.as_deref(), &m.located, action, stats);
     }
-    ctx.manifest.send(records);
-    if !text_out.is_empty() {
-        print_stdout(ctx, &text_out);
-    }
-    stats.findings += found.len() as u64;
-    stats.truncated += truncated;
-    stats.reported += reported;
+    batch.send();
+    let reported = stats.reported;
     if !found.is_empty() {
         stats.files_with_findings += 1;
     }
