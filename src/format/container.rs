@@ -1,4 +1,5 @@
-//! Compressed files and archives: gzip (multi-member), zstd and zip, nested
+//! Compressed files and archives: gzip (multi-member), zstd, xz, bzip2 and
+//! zip, nested
 //! up to a depth. Scanning streams the decoded bytes through the detector;
 //! scrubbing rebuilds the container into a writer, member by member, and
 //! `verify` checks the result before anyone renames it over an original.
@@ -95,8 +96,63 @@ fn decoder<'r, R: Read + 'r>(fmt: Format, r: R) -> Result<Box<dyn Read + 'r>, In
     Ok(match fmt {
         Format::Gzip => Box::new(MultiGzDecoder::new(BufReader::with_capacity(BLOCK, r))),
         Format::Zstd => Box::new(zstd::stream::read::Decoder::new(r).map_err(decode_error)?),
+        Format::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(
+            BufReader::with_capacity(BLOCK, r),
+        )),
+        Format::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(BufReader::with_capacity(
+            BLOCK, r,
+        ))),
         _ => Box::new(r),
     })
+}
+
+/// An encoder for the stream formats rebuilt with their tool's default
+/// level (zstd 3, xz 6, bzip2 9); gzip is handled apart for its header.
+enum Encoder<W: Write> {
+    Zstd(zstd::stream::write::Encoder<'static, W>),
+    Xz(liblzma::write::XzEncoder<W>),
+    Bzip2(bzip2::write::BzEncoder<W>),
+}
+
+impl<W: Write> Encoder<W> {
+    fn new(fmt: Format, w: W) -> Result<Encoder<W>, InputError> {
+        Ok(match fmt {
+            Format::Zstd => Encoder::Zstd(
+                zstd::stream::write::Encoder::new(w, 3).map_err(InputError::io("zstd"))?,
+            ),
+            Format::Xz => Encoder::Xz(liblzma::write::XzEncoder::new(w, 6)),
+            Format::Bzip2 => {
+                Encoder::Bzip2(bzip2::write::BzEncoder::new(w, bzip2::Compression::best()))
+            }
+            _ => return Err(InputError::Corrupt("not a stream format".into())),
+        })
+    }
+
+    fn finish(self) -> io::Result<W> {
+        match self {
+            Encoder::Zstd(e) => e.finish(),
+            Encoder::Xz(e) => e.finish(),
+            Encoder::Bzip2(e) => e.finish(),
+        }
+    }
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Encoder::Zstd(e) => e.write(buf),
+            Encoder::Xz(e) => e.write(buf),
+            Encoder::Bzip2(e) => e.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Encoder::Zstd(e) => e.flush(),
+            Encoder::Xz(e) => e.flush(),
+            Encoder::Bzip2(e) => e.flush(),
+        }
+    }
 }
 
 /// Scans a top-level container file.
@@ -127,12 +183,12 @@ fn scan_blob<R: Read + Seek>(
 ) -> Result<(), InputError> {
     match fmt {
         Format::Zip => scan_zip(cx, meter, r, route, name, out),
-        Format::Gzip | Format::Zstd => {
-            let dec = meter.limit(decoder(fmt, r)?, compressed);
-            scan_stream(cx, dec, route, name, out)
-        }
         Format::Text | Format::Binary => {
             scan_stream(cx, meter.limit(r, compressed), route, name, out)
+        }
+        _ => {
+            let dec = meter.limit(decoder(fmt, r)?, compressed);
+            scan_stream(cx, dec, route, name, out)
         }
     }
 }
@@ -224,7 +280,7 @@ fn scan_zip<R: Read + Seek>(
                     out,
                 )
             }
-            Format::Gzip | Format::Zstd => {
+            Format::Gzip | Format::Zstd | Format::Xz | Format::Bzip2 => {
                 if route.len() >= meter.budget().max_depth {
                     Err(InputError::Budget(format!(
                         "archives nested deeper than {}",
@@ -367,10 +423,11 @@ fn rebuild_blob<R: Read + Seek, W: Write + Seek>(
             )?;
             enc.finish().map_err(InputError::io("write"))
         }
-        Format::Zstd => {
-            let mut dec = zstd::stream::read::Decoder::new(r).map_err(decode_error)?;
-            let mut enc =
-                zstd::stream::write::Encoder::new(w, 3).map_err(InputError::io("zstd"))?;
+        Format::Zip => rebuild_zip(cx, meter, r, findings, depth, w),
+        Format::Text | Format::Binary => Err(InputError::Corrupt("not a container".into())),
+        stream => {
+            let mut dec = decoder(stream, r)?;
+            let mut enc = Encoder::new(stream, w)?;
             let mut masker = Masker::new(cx.policy, findings);
             mask_copy(
                 &mut meter.limit(&mut dec, u64::MAX / 4096),
@@ -379,8 +436,6 @@ fn rebuild_blob<R: Read + Seek, W: Write + Seek>(
             )?;
             enc.finish().map_err(InputError::io("write"))
         }
-        Format::Zip => rebuild_zip(cx, meter, r, findings, depth, w),
-        Format::Text | Format::Binary => Err(InputError::Corrupt("not a container".into())),
     }
 }
 
@@ -472,7 +527,7 @@ pub fn verify(
     o.rewind().map_err(InputError::io("seek"))?;
     n.rewind().map_err(InputError::io("seek"))?;
     match fmt {
-        Format::Gzip | Format::Zstd => {
+        Format::Gzip | Format::Zstd | Format::Xz | Format::Bzip2 => {
             let mut masker = Masker::new(cx.policy, &to_mask);
             let mut a = meter.limit(decoder(fmt, o)?, u64::MAX / 4096);
             let mut b = meter.limit(decoder(fmt, n)?, u64::MAX / 4096);

@@ -22,6 +22,10 @@ pub enum Format {
     Gzip,
     /// Zstandard (one or more frames): scanned decoded, rebuilt.
     Zstd,
+    /// xz (one or more streams): scanned decoded, rebuilt.
+    Xz,
+    /// bzip2 (one or more streams): scanned decoded, rebuilt.
+    Bzip2,
     /// Zip archive: every member scanned, nested archives too; rebuilt with
     /// untouched members copied as they are.
     Zip,
@@ -35,13 +39,23 @@ impl Format {
             Format::Binary => "binary",
             Format::Gzip => "gzip",
             Format::Zstd => "zstd",
+            Format::Xz => "xz",
+            Format::Bzip2 => "bzip2",
             Format::Zip => "zip",
         }
     }
 
     /// Containers are rebuilt into a new file; text is masked in place.
     pub fn is_container(self) -> bool {
-        matches!(self, Format::Gzip | Format::Zstd | Format::Zip)
+        !matches!(self, Format::Text | Format::Binary)
+    }
+
+    /// A single compressed stream (as opposed to an archive of members).
+    pub fn is_compressed_stream(self) -> bool {
+        matches!(
+            self,
+            Format::Gzip | Format::Zstd | Format::Xz | Format::Bzip2
+        )
     }
 }
 
@@ -53,6 +67,19 @@ pub fn sniff(head: &[u8]) -> Format {
     }
     if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         return Format::Zstd;
+    }
+    if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        return Format::Xz;
+    }
+    // "BZh" + block size, then a block or the end-of-stream magic: text
+    // that merely starts with "BZh1" is not taken for bzip2.
+    if head.len() >= 10
+        && head.starts_with(b"BZh")
+        && (b'1'..=b'9').contains(&head[3])
+        && (head[4..10] == [0x31, 0x41, 0x59, 0x26, 0x53, 0x59]
+            || head[4..10] == [0x17, 0x72, 0x45, 0x38, 0x50, 0x90])
+    {
+        return Format::Bzip2;
     }
     // Local file header, or the end record of an empty archive.
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
@@ -80,5 +107,8 @@ mod tests {
         assert_eq!(sniff(b"\x1f\x8b\x08\x00"), Format::Gzip);
         assert_eq!(sniff(b"\x28\xb5\x2f\xfd"), Format::Zstd);
         assert_eq!(sniff(b"PK\x03\x04rest"), Format::Zip);
+        assert_eq!(sniff(b"\xfd7zXZ\x00\x00"), Format::Xz);
+        assert_eq!(sniff(b"BZh91AY&SYxx"), Format::Bzip2);
+        assert_eq!(sniff(b"BZh1 is not bzip2 text"), Format::Text);
     }
 }

@@ -408,3 +408,45 @@ fn sigkill_during_rebuild_leaves_original_and_rerun_completes() {
     // land outside the rebuild window.
     let _ = killed_mid_rebuild;
 }
+
+#[test]
+fn xz_and_bzip2_are_scanned_and_rebuilt() {
+    let d = tmp();
+    let text = "a 4111111111111111 b\nc 378282246310005 d\n";
+    let mut checked = 0;
+    for (tool, ext) in [("xz", "xz"), ("bzip2", "bz2")] {
+        if !have(tool) {
+            continue;
+        }
+        write(&d.path().join(format!("t.{ext}.src")), text.as_bytes());
+        sh(
+            d.path(),
+            &format!("{tool} -c t.{ext}.src > app.log.{ext} && rm t.{ext}.src"),
+        );
+        checked += 1;
+    }
+    let m = d.path().join("m.jsonl");
+    let o = panscrub(&[
+        "scrub",
+        "-q",
+        "-m",
+        m.to_str().unwrap(),
+        d.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(kind(&manifest(&m), "finding").len(), 2 * checked);
+    for (tool, ext) in [("xz", "xz"), ("bzip2", "bz2")] {
+        if have(tool) {
+            sh(d.path(), &format!("{tool} -t app.log.{ext}"));
+            assert_eq!(
+                out(d.path(), &format!("{tool} -dc app.log.{ext}")),
+                masked(text).as_bytes()
+            );
+        }
+    }
+}
