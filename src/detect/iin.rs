@@ -426,6 +426,8 @@ pub struct IinTable {
     scaled: Vec<(u32, u32, u32, u8)>,
     /// Bit `d` set when some entry starts with digit `d`: a cheap first reject.
     first_digits: u16,
+    /// Indexes into `scaled` of the entries that can start with digit `d`.
+    by_first: [Vec<u8>; 10],
 }
 
 impl Default for IinTable {
@@ -457,10 +459,18 @@ impl IinTable {
                 )
             })
             .collect();
+        let mut by_first: [Vec<u8>; 10] = Default::default();
+        for (i, e) in entries.iter().enumerate() {
+            let div = POW10[e.prefix_digits as usize - 1];
+            for d in (e.lo / div)..=(e.hi / div) {
+                by_first[d as usize].push(i as u8);
+            }
+        }
         IinTable {
             entries,
             scaled,
             first_digits,
+            by_first,
         }
     }
 
@@ -484,7 +494,9 @@ impl IinTable {
         }
         let len_bit = 1u32 << digits.len();
         let mut best: Option<(u8, usize)> = None;
-        for (i, &(lo6, hi6, lens, k)) in self.scaled.iter().enumerate() {
+        for &i in &self.by_first[(digits[0] - b'0') as usize] {
+            let i = i as usize;
+            let (lo6, hi6, lens, k) = self.scaled[i];
             if lens & len_bit != 0
                 && prefix6 >= lo6
                 && prefix6 <= hi6

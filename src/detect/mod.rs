@@ -189,7 +189,7 @@ impl Detector {
                 // not a group start.
                 let starts_group = s == 0 || !is_digit(hay[s - 1]);
                 if starts_group && (len == 4 || (13..=MAX_DIGITS).contains(&len)) {
-                    if let Some(f) = self.confirm(hay, base, s) {
+                    if let Some(f) = self.confirm(hay, base, s, len) {
                         // Spans never overlap; resume after this one.
                         s += f.len();
                         sink(f);
@@ -203,9 +203,9 @@ impl Detector {
 
     /// Applies shape, boundary, network and Luhn rules at a group start.
     #[inline]
-    fn confirm(&self, hay: &[u8], base: u64, s: usize) -> Option<Finding> {
-        let c = shape::candidate_at(hay, s)?;
-        let digits = &c.digits[..c.ndigits as usize];
+    fn confirm(&self, hay: &[u8], base: u64, s: usize, group: usize) -> Option<Finding> {
+        let c = shape::candidate_with_group(hay, s, group)?;
+        let digits = c.digits(hay, s);
         // Prefix and length first: far cheaper to reject than Luhn.
         let network = self.table.lookup(digits)?;
         if !luhn::is_valid(digits) {

@@ -29,10 +29,23 @@ const GROUPINGS: [&[u8]; 4] = [&[4, 6, 4], &[4, 6, 5], &[4, 4, 4, 4], &[4, 4, 4,
 pub struct Candidate {
     /// End of the span (exclusive), in hay coordinates.
     pub end: usize,
-    /// The digits, separators removed.
+    /// The digits with separators removed, for separated candidates only
+    /// (a contiguous candidate's digits are the span itself: no copy).
     pub digits: [u8; MAX_DIGITS],
-    /// How many of `digits` are used.
+    /// How many of `digits` are used; 0 for a contiguous candidate.
     pub ndigits: u8,
+}
+
+impl Candidate {
+    /// The candidate's digits, given the hay and its start.
+    #[inline]
+    pub fn digits<'h>(&'h self, hay: &'h [u8], s: usize) -> &'h [u8] {
+        if self.ndigits == 0 {
+            &hay[s..self.end]
+        } else {
+            &self.digits[..self.ndigits as usize]
+        }
+    }
 }
 
 #[inline(always)]
@@ -109,8 +122,14 @@ fn continues_run_on_left(hay: &[u8], s: usize, sep: u8) -> bool {
 /// outside `hay` count as the start/end of input.
 #[inline]
 pub fn candidate_at(hay: &[u8], s: usize) -> Option<Candidate> {
+    candidate_with_group(hay, s, digit_run(hay, s, MAX_DIGITS + 1))
+}
+
+/// Like [`candidate_at`] when the caller already knows the length of the
+/// first digit group (`first`, at least up to 20).
+#[inline]
+pub fn candidate_with_group(hay: &[u8], s: usize, first: usize) -> Option<Candidate> {
     debug_assert!(is_digit(hay[s]) && (s == 0 || !is_digit(hay[s - 1])));
-    let first = digit_run(hay, s, MAX_DIGITS + 1);
     let mut c = Candidate {
         end: 0,
         digits: [0; MAX_DIGITS],
@@ -126,8 +145,6 @@ pub fn candidate_at(hay: &[u8], s: usize) -> Option<Candidate> {
             return None;
         }
         c.end = e;
-        c.digits[..first].copy_from_slice(&hay[s..e]);
-        c.ndigits = first as u8;
         return Some(c);
     }
     if first != 4 {
