@@ -6,7 +6,8 @@
 //! Record kinds, one JSON object per line:
 //! - `run` (first): tool, version, schema, mode, started, roots, policy.
 //! - `finding`: path, member?, offset, length, line, column, brand, masked,
-//!   action (`truncated` | `reported`), in_name? (the PAN is in the path).
+//!   action (`truncated` | `reported`); CSV adds row, field, record_id and
+//!   object.
 //! - `file`: path, format, size, sha256_before?, sha256_after?, findings,
 //!   status (`clean|truncated|reported|skipped|error`), reason?.
 //! - `summary` (last): counts, bytes, elapsed_seconds, throughput_mb_s,
@@ -44,15 +45,25 @@ pub enum PathText {
     Bytes(Vec<u8>),
 }
 
+/// `raw` with every PAN in it masked.
+pub fn mask_bytes(raw: &[u8], det: &Detector, policy: &MaskPolicy) -> Vec<u8> {
+    let mut bytes = raw.to_vec();
+    for f in det.find_iter(raw) {
+        let s = f.offset as usize;
+        bytes[s..s + f.len()].copy_from_slice(policy.mask(&f).as_bytes());
+    }
+    bytes
+}
+
+/// `text` with every PAN in it masked (names, ids, headers).
+pub fn mask_text(text: &str, det: &Detector, policy: &MaskPolicy) -> String {
+    String::from_utf8_lossy(&mask_bytes(text.as_bytes(), det, policy)).into_owned()
+}
+
 impl PathText {
     /// Converts a path, masking every PAN in it with `policy`.
     pub fn new(path: &Path, det: &Detector, policy: &MaskPolicy) -> PathText {
-        let raw = path.as_os_str().as_bytes();
-        let mut bytes = raw.to_vec();
-        for f in det.find_iter(raw) {
-            let s = f.offset as usize;
-            bytes[s..s + f.len()].copy_from_slice(policy.mask(&f).as_bytes());
-        }
+        let bytes = mask_bytes(path.as_os_str().as_bytes(), det, policy);
         match String::from_utf8(bytes) {
             Ok(s) => PathText::Utf8(s),
             Err(e) => PathText::Bytes(e.into_bytes()),
@@ -152,6 +163,18 @@ pub enum Record {
         action: Action,
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         in_name: bool,
+        /// CSV: 1-based data row.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        row: Option<u64>,
+        /// CSV: header name of the field.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        field: Option<String>,
+        /// CSV: the record's `Id`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        record_id: Option<String>,
+        /// CSV: the Salesforce object (file stem, e.g. `Contact`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        object: Option<String>,
     },
     /// One input, after its findings.
     File {

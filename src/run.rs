@@ -24,9 +24,10 @@ use crate::detect::{Detector, IIN_TABLE_VERSION};
 use crate::error::InputError;
 use crate::exit::ExitStatus;
 use crate::format::budget::Meter;
+use crate::format::csv::{self, CsvLocation};
 use crate::format::{self, container, text, Format};
 use crate::manifest::{
-    Action, FileStatus, ManifestSender, ManifestWriter, PathText, PolicyRecord, Record,
+    mask_text, Action, FileStatus, ManifestSender, ManifestWriter, PathText, PolicyRecord, Record,
 };
 use crate::walk::{self, Entry, Input};
 use crate::write::{Applier, Hashing, InPlace, Target};
@@ -389,6 +390,14 @@ fn process_file(
     let policy = if report_only { None } else { Some(cfg.policy) };
     let mut applier = Applier::new(&file, target, policy.unwrap_or(cfg.policy), cfg.hashing);
     let whole_in_memory = size <= format::SMALL_FILE && head.len() as u64 == size;
+    // CSV by extension: rows, fields and record ids for findings, lexed
+    // lazily up to each finding (clean CSVs cost nothing extra).
+    let mut csv = csv::delimiter_for(&input.path)
+        .map(|d| csv::CsvLocator::new(text::RangeReader::new(&file, 0, size), d));
+    let object = csv
+        .as_ref()
+        .and_then(|_| csv::object_name(&input.path))
+        .map(|o| mask_text(&o, &ctx.det, &cfg.policy));
     let mut on_batch = |batch_end: u64, located: &[text::Located]| {
         let actions = if report_only {
             // Still run the pass for hashes / the copy.
@@ -402,7 +411,22 @@ fn process_file(
         }
         let mut batch = FindingBatch::new(ctx, pathtext);
         for (l, action) in located.iter().zip(actions) {
-            batch.add(None, l, action, stats);
+            let loc = match csv.as_mut() {
+                Some(c) => c.locate(l.finding.offset).map_err(InputError::io("read"))?,
+                None => None,
+            };
+            let loc = loc.map(|mut c| {
+                c.field = mask_text(&c.field, &ctx.det, &cfg.policy);
+                c.record_id = c.record_id.map(|r| mask_text(&r, &ctx.det, &cfg.policy));
+                c
+            });
+            batch.add(
+                None,
+                l,
+                action,
+                loc.as_ref().map(|c| (c, object.as_deref())),
+                stats,
+            );
         }
         batch.send();
         Ok(())
@@ -483,8 +507,16 @@ impl<'a> FindingBatch<'a> {
         }
     }
 
-    /// Records one finding (`member` for archives) and what was done.
-    fn add(&mut self, member: Option<&str>, l: &text::Located, action: Action, stats: &mut Stats) {
+    /// Records one finding (`member` for archives, `csv` location and
+    /// object for CSV) and what was done.
+    fn add(
+        &mut self,
+        member: Option<&str>,
+        l: &text::Located,
+        action: Action,
+        csv: Option<(&CsvLocation, Option<&str>)>,
+        stats: &mut Stats,
+    ) {
         let cfg = self.ctx.cfg;
         let f = &l.finding;
         let masked = cfg.policy.mask(f);
@@ -527,6 +559,10 @@ impl<'a> FindingBatch<'a> {
             masked: masked.compact(),
             action,
             in_name: false,
+            row: csv.map(|c| c.0.row),
+            field: csv.map(|c| c.0.field.clone()),
+            record_id: csv.and_then(|c| c.0.record_id.clone()),
+            object: csv.and_then(|c| c.1.map(str::to_string)),
         });
     }
 
@@ -654,7 +690,8 @@ fn process_container(
         } else {
             Action::Reported
         };
-        batch.add(m.member.as_deref(), &m.located, action, stats);
+        let csv = m.csv.as_ref().map(|c| (c, m.object.as_deref()));
+        batch.add(m.member.as_deref(), &m.located, action, csv, stats);
     }
     batch.send();
     let reported = stats.reported;

@@ -18,10 +18,12 @@ use flate2::{Compression, GzBuilder};
 use zip::{ZipArchive, ZipWriter};
 
 use super::budget::{BudgetExceeded, Meter};
+use super::csv::{delimiter_for, object_name, CsvLocation, CsvLocator};
 use super::text::Located;
 use super::{sniff, Format};
 use crate::detect::{Detector, StreamScanner};
 use crate::error::InputError;
+use crate::manifest::mask_text;
 use crate::mask::MaskPolicy;
 
 /// Read size for decoded streams.
@@ -48,6 +50,10 @@ pub struct MemberFinding {
     pub located: Located,
     /// In binary content: left in place unless binary scrubbing is enabled.
     pub report_only: bool,
+    /// For CSV members: row, field and record id.
+    pub csv: Option<CsvLocation>,
+    /// For CSV members: the object (member file stem).
+    pub object: Option<String>,
 }
 
 /// What scanning and rebuilding need.
@@ -83,12 +89,7 @@ fn zip_error(e: zip::result::ZipError) -> InputError {
 
 /// Masks PANs in a member name.
 fn mask_name(cx: &Cx, name: &str) -> String {
-    let mut bytes = name.as_bytes().to_vec();
-    for f in cx.det.find_iter(name.as_bytes()) {
-        let s = f.offset as usize;
-        bytes[s..s + f.len()].copy_from_slice(cx.policy.mask(&f).as_bytes());
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
+    mask_text(name, cx.det, cx.policy)
 }
 
 /// A decoder for a compressed stream format.
@@ -219,6 +220,8 @@ fn scan_stream<R: Read>(
                 column: f.offset - line_start + 1,
             },
             report_only,
+            csv: None,
+            object: None,
         });
     }
     Ok(())
@@ -250,51 +253,97 @@ fn scan_zip<R: Read + Seek>(
         if entry.is_dir() {
             continue;
         }
-        let entry_name = mask_name(cx, entry.name());
+        let raw_name = entry.name().to_string();
+        let entry_name = mask_name(cx, &raw_name);
         let name = match prefix {
             Some(p) => format!("{p}!{entry_name}"),
             None => entry_name,
         };
         let compressed = entry.compressed_size();
-        let mut br = BufReader::with_capacity(BLOCK, meter.limit(entry, compressed));
-        let fmt = member_format(br.fill_buf().map_err(decode_error)?);
-        route.push(Hop {
-            index: i,
-            format: fmt,
-        });
-        let res = match fmt {
-            Format::Zip => {
-                // The zip reader needs to seek: hold the member in memory
-                // (bounded by the budget).
-                let mut bytes = Vec::new();
-                br.read_to_end(&mut bytes).map_err(decode_error)?;
-                let len = bytes.len() as u64;
-                scan_blob(
-                    cx,
-                    meter,
-                    Cursor::new(bytes),
-                    len,
-                    Format::Zip,
-                    route,
-                    Some(&name),
-                    out,
-                )
-            }
-            Format::Gzip | Format::Zstd | Format::Xz | Format::Bzip2 => {
-                if route.len() >= meter.budget().max_depth {
-                    Err(InputError::Budget(format!(
-                        "archives nested deeper than {}",
-                        meter.budget().max_depth
-                    )))
-                } else {
-                    let dec = meter.limit(decoder(fmt, br)?, compressed);
-                    scan_stream(cx, dec, route, Some(&name), out)
+        let first_new = out.len();
+        let res = {
+            let mut br = BufReader::with_capacity(BLOCK, meter.limit(entry, compressed));
+            let fmt = member_format(br.fill_buf().map_err(decode_error)?);
+            route.push(Hop {
+                index: i,
+                format: fmt,
+            });
+            match fmt {
+                Format::Zip => {
+                    // The zip reader needs to seek: hold the member in memory
+                    // (bounded by the budget).
+                    let mut bytes = Vec::new();
+                    br.read_to_end(&mut bytes).map_err(decode_error)?;
+                    let len = bytes.len() as u64;
+                    scan_blob(
+                        cx,
+                        meter,
+                        Cursor::new(bytes),
+                        len,
+                        Format::Zip,
+                        route,
+                        Some(&name),
+                        out,
+                    )
                 }
+                Format::Gzip | Format::Zstd | Format::Xz | Format::Bzip2 => {
+                    if route.len() >= meter.budget().max_depth {
+                        Err(InputError::Budget(format!(
+                            "archives nested deeper than {}",
+                            meter.budget().max_depth
+                        )))
+                    } else {
+                        let dec = meter.limit(decoder(fmt, br)?, compressed);
+                        scan_stream(cx, dec, route, Some(&name), out)
+                    }
+                }
+                Format::Text | Format::Binary => scan_stream(cx, br, route, Some(&name), out),
             }
-            Format::Text | Format::Binary => scan_stream(cx, br, route, Some(&name), out),
         };
         route.pop();
         res?;
+        locate_csv(cx, meter, &mut ar, i, &raw_name, &mut out[first_new..])?;
+    }
+    Ok(())
+}
+
+/// Adds CSV locations to the findings of a CSV member (by name), reading
+/// the member a second time: only members with findings pay for it.
+fn locate_csv<R: Read + Seek>(
+    cx: &Cx,
+    meter: &Meter,
+    ar: &mut ZipArchive<R>,
+    index: usize,
+    name: &str,
+    found: &mut [MemberFinding],
+) -> Result<(), InputError> {
+    let path = std::path::Path::new(name);
+    let Some(delim) = delimiter_for(path) else {
+        return Ok(());
+    };
+    if found.is_empty()
+        || found.iter().any(|m| {
+            m.route
+                .last()
+                .is_none_or(|h| !matches!(h.format, Format::Text | Format::Binary))
+        })
+    {
+        return Ok(());
+    }
+    let entry = ar.by_index(index).map_err(zip_error)?;
+    let compressed = entry.compressed_size();
+    let mut loc = CsvLocator::new(meter.limit(entry, compressed), delim);
+    let object = object_name(path).map(|o| mask_text(&o, cx.det, cx.policy));
+    for m in found.iter_mut() {
+        m.csv = loc
+            .locate(m.located.finding.offset)
+            .map_err(decode_error)?
+            .map(|mut l| {
+                l.field = mask_text(&l.field, cx.det, cx.policy);
+                l.record_id = l.record_id.map(|r| mask_text(&r, cx.det, cx.policy));
+                l
+            });
+        m.object = object.clone();
     }
     Ok(())
 }

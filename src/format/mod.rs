@@ -3,6 +3,7 @@
 
 pub mod budget;
 pub mod container;
+pub mod csv;
 pub mod text;
 
 /// How many leading bytes `sniff` looks at.
