@@ -44,23 +44,86 @@ pub fn object_name(name: &Path) -> Option<String> {
     name.file_stem().map(|s| s.to_string_lossy().into_owned())
 }
 
-struct Record {
-    index: u64,
-    end: u64,
-    field_starts: Vec<u64>,
-    id: Option<String>,
-}
-
 /// Maps stream offsets (ascending) to CSV locations.
 pub struct CsvLocator<R: Read> {
     r: BufReader<R>,
     delim: u8,
+    /// Stream offset of the next unread byte.
     pos: u64,
     header: Vec<String>,
     id_field: Option<usize>,
-    current: Option<Record>,
-    next_index: u64,
+    /// Whether `current_*` describe a record.
+    have_record: bool,
+    /// 0 for the header, then the data row.
+    current_index: u64,
+    /// Offset one past the current record.
+    current_end: u64,
+    /// Start offsets of the current record's fields (reused allocation).
+    field_starts: Vec<u64>,
+    /// The current record's `Id` (reused allocation).
+    id: Vec<u8>,
+    records_read: u64,
     eof: bool,
+    /// Offset one past the header record.
+    header_end: u64,
+    /// State of the bit-parallel sweep over data records.
+    sweep: Sweep,
+}
+
+/// Where the data-record sweep stands.
+#[derive(Default)]
+struct Sweep {
+    in_quotes: bool,
+    /// Current data row (1-based).
+    record: u64,
+    /// Current field index in the record.
+    field: usize,
+    /// Offset where the current field starts.
+    field_start: u64,
+    /// Collecting the bytes of the current record's Id field.
+    capturing: bool,
+    id_raw: Vec<u8>,
+    /// The current record's Id field has ended: `id_raw` holds it.
+    id_done: bool,
+    /// Start offsets of the current record's fields seen so far (the
+    /// first is the record start), to place offsets an earlier call swept
+    /// past while looking ahead for the Id.
+    fields: Vec<u64>,
+}
+
+impl Sweep {
+    /// The current record's Id, when its field has ended (decoded only for
+    /// records that hold a finding).
+    fn last_id(&self) -> Option<String> {
+        self.id_done.then(|| self.id_text())
+    }
+
+    /// The captured Id bytes, unquoted (a doubled quote is one quote).
+    fn id_text(&self) -> String {
+        let raw: Vec<u8> = self
+            .id_raw
+            .iter()
+            .copied()
+            .filter(|&b| b != b'\r')
+            .collect();
+        let inner = match raw.as_slice() {
+            [b'"', mid @ .., b'"'] => mid,
+            other => other,
+        };
+        let mut v = Vec::with_capacity(inner.len());
+        let mut prev_quote = false;
+        for &b in inner {
+            if b == b'"' && prev_quote {
+                prev_quote = false;
+                continue;
+            }
+            prev_quote = b == b'"';
+            v.push(b);
+        }
+        let mut s = header_text(&v, false);
+        s.truncate(MAX_ID);
+        s
+    }
 }
 
 impl<R: Read> CsvLocator<R> {
@@ -72,135 +135,325 @@ impl<R: Read> CsvLocator<R> {
             pos: 0,
             header: Vec::new(),
             id_field: None,
-            current: None,
-            next_index: 0,
+            have_record: false,
+            current_index: 0,
+            current_end: 0,
+            field_starts: Vec::new(),
+            id: Vec::new(),
+            records_read: 0,
             eof: false,
+            header_end: 0,
+            sweep: Sweep::default(),
         }
     }
 
-    /// The location of `offset`; offsets must come in ascending order.
+    /// The location of `offset`; offsets must come in ascending order
+    /// across calls.
     pub fn locate(&mut self, offset: u64) -> io::Result<Option<CsvLocation>> {
-        loop {
-            if let Some(rec) = &self.current {
-                if offset < rec.end || (self.eof && offset <= rec.end) {
-                    break;
-                }
-            }
-            if self.eof {
-                return Ok(None);
-            }
-            let capture_all = self.next_index == 0;
-            let rec = self.read_record(capture_all)?;
-            self.current = rec;
-            if self.current.is_none() {
-                return Ok(None);
+        Ok(self.locate_all(&[offset])?.pop().flatten())
+    }
+
+    /// The locations of `offsets` (ascending, and after those of earlier
+    /// calls), in one forward sweep.
+    pub fn locate_all(&mut self, offsets: &[u64]) -> io::Result<Vec<Option<CsvLocation>>> {
+        if self.records_read == 0 {
+            // The header, with the field-by-field lexer: its names are kept.
+            let more = self.read_record()?;
+            self.sweep = Sweep {
+                record: 1,
+                field: 0,
+                field_start: self.pos,
+                capturing: self.id_field == Some(0),
+                fields: vec![self.pos],
+                ..Sweep::default()
+            };
+            if !more {
+                return Ok(vec![None; offsets.len()]);
             }
         }
-        let rec = self.current.as_ref().expect("set above");
-        if rec.index == 0 {
-            return Ok(Some(CsvLocation {
+        let mut out: Vec<Option<CsvLocation>> = Vec::with_capacity(offsets.len());
+        let mut next = 0;
+        // Findings in the header are reported as row 0.
+        while next < offsets.len() && offsets[next] < self.header_end {
+            out.push(Some(CsvLocation {
                 row: 0,
                 field: String::new(),
                 record_id: None,
             }));
+            next += 1;
         }
-        let k = rec
-            .field_starts
-            .partition_point(|&s| s <= offset)
-            .saturating_sub(1);
-        let field = self
-            .header
-            .get(k)
-            .cloned()
-            .unwrap_or_else(|| (k + 1).to_string());
-        Ok(Some(CsvLocation {
-            row: rec.index,
-            field,
-            record_id: rec.id.clone(),
-        }))
+        // Results waiting for their record's Id: indexes into `out`.
+        let mut waiting: Vec<usize> = Vec::new();
+        // Offsets an earlier call already swept past (it looked ahead for an
+        // Id): they lie in the current record.
+        while next < offsets.len() && offsets[next] < self.pos {
+            let o = offsets[next];
+            if o < self.sweep.fields[0] {
+                out.push(None); // not ascending: cannot be placed
+            } else {
+                let k = self.sweep.fields.partition_point(|&f| f <= o) - 1;
+                let field = self
+                    .header
+                    .get(k)
+                    .cloned()
+                    .unwrap_or_else(|| (k + 1).to_string());
+                let known = self.sweep.id_done;
+                out.push(Some(CsvLocation {
+                    row: self.sweep.record,
+                    field,
+                    record_id: self.sweep.last_id(),
+                }));
+                if !known && self.id_field.is_some() {
+                    waiting.push(out.len() - 1);
+                }
+            }
+            next += 1;
+        }
+        loop {
+            if next == offsets.len() && waiting.is_empty() {
+                break;
+            }
+            let buf = self.r.fill_buf()?;
+            if buf.is_empty() {
+                // End of stream: the last record ends here.
+                out.resize(offsets.len(), None);
+                // The Id field is the last one (still open), or ended
+                // earlier, or the record has none.
+                let id = if self.sweep.capturing {
+                    Some(self.sweep.id_text())
+                } else {
+                    self.sweep.last_id()
+                };
+                for w in waiting.drain(..) {
+                    if let Some(l) = out[w].as_mut() {
+                        l.record_id = id.clone();
+                    }
+                }
+                break;
+            }
+            let chunk = buf;
+            let base = self.pos;
+            let delim = self.delim;
+            let mut stop = None;
+            // Structural bytes come from a SIMD search for quote, delimiter
+            // and newline; quotes toggle the quoted state, and only a
+            // delimiter or newline outside quotes ends a field.
+            let mut events = memchr::memchr3_iter(b'"', delim, b'\n', chunk);
+            loop {
+                let mut found = None;
+                for j in events.by_ref() {
+                    if chunk[j] == b'"' {
+                        self.sweep.in_quotes = !self.sweep.in_quotes;
+                    } else if !self.sweep.in_quotes {
+                        found = Some(j);
+                        break;
+                    }
+                }
+                let p = found.unwrap_or(chunk.len());
+                let at = base + p as u64;
+                // Findings before this structural byte sit in the current
+                // field of the current record.
+                while next < offsets.len() && offsets[next] < at {
+                    let k = self.sweep.field;
+                    let field = self
+                        .header
+                        .get(k)
+                        .cloned()
+                        .unwrap_or_else(|| (k + 1).to_string());
+                    let known = self.id_field.is_some_and(|f| f < k);
+                    out.push(Some(CsvLocation {
+                        row: self.sweep.record,
+                        field,
+                        record_id: if known { self.sweep.last_id() } else { None },
+                    }));
+                    if !known && self.id_field.is_some() {
+                        waiting.push(out.len() - 1);
+                    }
+                    next += 1;
+                }
+                if next == offsets.len() && waiting.is_empty() {
+                    // Done: stop right here, before byte `p`, so that a
+                    // later call resumes exactly where this one ended.
+                    stop = Some(p);
+                    break;
+                }
+                let Some(p) = found else { break };
+                // Leaving a field: capture the Id when it was this one.
+                if self.sweep.capturing {
+                    let from = (self.sweep.field_start.max(base) - base) as usize;
+                    if self.sweep.id_raw.len() < MAX_ID * 4 {
+                        self.sweep.id_raw.extend_from_slice(&chunk[from..p]);
+                    }
+                    self.sweep.capturing = false;
+                    self.sweep.id_done = true;
+                    if !waiting.is_empty() {
+                        let id = self.sweep.last_id();
+                        for w in waiting.drain(..) {
+                            if let Some(l) = out[w].as_mut() {
+                                l.record_id = id.clone();
+                            }
+                        }
+                    }
+                    if next == offsets.len() {
+                        // Resolved: stop before this byte's transition, so
+                        // that offsets up to here stay in the current record
+                        // for the next call.
+                        stop = Some(p);
+                        break;
+                    }
+                }
+                if chunk[p] == b'\n' {
+                    if !waiting.is_empty() {
+                        // The record had no Id field: resolved as none.
+                        waiting.clear();
+                        if next == offsets.len() {
+                            stop = Some(p);
+                            break;
+                        }
+                    }
+                    self.sweep.record += 1;
+                    self.sweep.field = 0;
+                    self.sweep.id_done = false;
+                    self.sweep.fields.clear();
+                } else {
+                    self.sweep.field += 1;
+                }
+                self.sweep.fields.push(at + 1);
+                self.sweep.field_start = at + 1;
+                if Some(self.sweep.field) == self.id_field {
+                    self.sweep.capturing = true;
+                    self.sweep.id_raw.clear();
+                }
+            }
+            let i = stop.unwrap_or(chunk.len());
+            if self.sweep.capturing && self.sweep.id_raw.len() < MAX_ID * 4 {
+                let from = (self.sweep.field_start.max(base) - base) as usize;
+                if from < i {
+                    self.sweep.id_raw.extend_from_slice(&chunk[from..i]);
+                }
+            }
+            self.sweep.field_start = self.sweep.field_start.max(base + i as u64);
+            if stop.is_some_and(|p| p < chunk.len()) {
+                // Stopped on a structural byte: outside quotes there.
+                self.sweep.in_quotes = false;
+            }
+            self.r.consume(i);
+            self.pos += i as u64;
+        }
+        Ok(out)
     }
 
-    /// Lexes one record. For the header (`capture_all`) every field's text
-    /// is kept as the column names.
-    fn read_record(&mut self, capture_all: bool) -> io::Result<Option<Record>> {
-        let start = self.pos;
-        let mut field_starts = vec![start];
-        let mut in_quotes = false;
+    /// Lexes the next record; false at the end of the stream. Jumps between
+    /// structural bytes with memchr (quotes inside a quoted field, or
+    /// quote/delimiter/newline outside), so field contents are skipped, not
+    /// walked. The header keeps every field's text; other records keep only
+    /// the `Id` field.
+    fn read_record(&mut self) -> io::Result<bool> {
+        let is_header = self.records_read == 0;
+        let mut header_fields: Vec<Vec<u8>> = Vec::new();
         let mut field: Vec<u8> = Vec::new();
-        let mut fields: Vec<Vec<u8>> = Vec::new();
-        let mut id: Option<Vec<u8>> = None;
-        let mut any = false;
-        // The previous byte closed a quoted section: a quote right after it
-        // is an escaped (doubled) quote.
+        self.field_starts.clear();
+        self.field_starts.push(self.pos);
+        self.id.clear();
+        let mut in_quotes = false;
         let mut just_closed = false;
+        let mut any = false;
+        let delim = self.delim;
         loop {
             let buf = self.r.fill_buf()?;
             if buf.is_empty() {
                 self.eof = true;
                 break;
             }
-            let mut consumed = 0;
+            any = true;
+            let mut i = 0;
             let mut done = false;
-            for &b in buf {
-                consumed += 1;
-                any = true;
-                let k = field_starts.len() - 1;
-                let keep = capture_all || Some(k) == self.id_field;
+            while i < buf.len() {
+                let k = self.field_starts.len() - 1;
+                let keep = is_header || Some(k) == self.id_field;
                 if in_quotes {
-                    if b == b'"' {
-                        in_quotes = false;
-                        just_closed = true;
-                    } else if keep && field.len() < MAX_ID * 4 {
-                        field.push(b);
+                    match memchr::memchr(b'"', &buf[i..]) {
+                        Some(q) => {
+                            if keep && field.len() < MAX_ID * 4 {
+                                field.extend_from_slice(&buf[i..i + q]);
+                            }
+                            i += q + 1;
+                            in_quotes = false;
+                            just_closed = true;
+                        }
+                        None => {
+                            if keep && field.len() < MAX_ID * 4 {
+                                field.extend_from_slice(&buf[i..]);
+                            }
+                            i = buf.len();
+                        }
                     }
                     continue;
                 }
-                let was_closed = std::mem::replace(&mut just_closed, false);
+                let Some(j) = memchr::memchr3(b'"', delim, b'\n', &buf[i..]) else {
+                    if keep && field.len() < MAX_ID * 4 {
+                        field.extend(buf[i..].iter().filter(|&&b| b != b'\r'));
+                    }
+                    just_closed = false;
+                    i = buf.len();
+                    continue;
+                };
+                if j > 0 {
+                    if keep && field.len() < MAX_ID * 4 {
+                        field.extend(buf[i..i + j].iter().filter(|&&b| b != b'\r'));
+                    }
+                    just_closed = false;
+                }
+                let b = buf[i + j];
+                i += j + 1;
                 if b == b'"' {
                     // Opening quote, or the second of a doubled quote.
-                    if keep && was_closed {
+                    if keep && just_closed {
                         field.push(b'"');
                     }
                     in_quotes = true;
-                } else if b == self.delim || b == b'\n' {
-                    if keep {
-                        let f = std::mem::take(&mut field);
-                        if capture_all {
-                            fields.push(f);
-                        } else {
-                            id = Some(f);
-                        }
-                    }
-                    if b == b'\n' {
-                        done = true;
-                        break;
-                    }
-                    field_starts.push(self.pos + consumed as u64);
-                } else if keep && b != b'\r' && field.len() < MAX_ID * 4 {
-                    field.push(b);
+                    just_closed = false;
+                    continue;
                 }
+                just_closed = false;
+                if keep {
+                    let f = std::mem::take(&mut field);
+                    if is_header {
+                        header_fields.push(f);
+                    } else {
+                        self.id = f;
+                    }
+                }
+                if b == b'\n' {
+                    done = true;
+                    break;
+                }
+                self.field_starts.push(self.pos + i as u64);
             }
-            self.r.consume(consumed);
-            self.pos += consumed as u64;
+            self.r.consume(i);
+            self.pos += i as u64;
             if done {
                 break;
             }
         }
-        if !any {
-            return Ok(None);
+        if !any && self.eof {
+            return Ok(false);
         }
         if self.eof && !field.is_empty() {
             // Last record without a final newline.
-            if capture_all {
-                fields.push(std::mem::take(&mut field));
-            } else if Some(field_starts.len() - 1) == self.id_field {
-                id = Some(std::mem::take(&mut field));
+            if is_header {
+                header_fields.push(std::mem::take(&mut field));
+            } else if Some(self.field_starts.len() - 1) == self.id_field {
+                self.id = std::mem::take(&mut field);
             }
         }
-        let index = self.next_index;
-        self.next_index += 1;
-        if capture_all {
-            self.header = fields
+        self.current_index = self.records_read;
+        self.records_read += 1;
+        self.current_end = self.pos;
+        self.have_record = true;
+        self.header_end = self.pos;
+        if is_header {
+            self.header = header_fields
                 .iter()
                 .enumerate()
                 .map(|(i, f)| header_text(f, i == 0))
@@ -210,16 +463,7 @@ impl<R: Read> CsvLocator<R> {
                 .iter()
                 .position(|h| h.eq_ignore_ascii_case("id"));
         }
-        Ok(Some(Record {
-            index,
-            end: self.pos,
-            field_starts,
-            id: id.map(|v| {
-                let mut s = header_text(&v, false);
-                s.truncate(MAX_ID);
-                s
-            }),
-        }))
+        Ok(true)
     }
 }
 
@@ -301,6 +545,100 @@ mod tests {
         let data = b"\"Id\",\"B\"\n\"a\"\"1\",\"4111111111111111\"\n";
         let p = data.windows(4).position(|w| w == b"4111").unwrap() as u64;
         assert_eq!(locs(data, &[p]), vec![loc(1, "B", Some("a\"1"))]);
+    }
+
+    /// A plainly written reference: split into records and fields byte by
+    /// byte, then look offsets up.
+    fn naive(data: &[u8], offsets: &[u64]) -> Vec<Option<CsvLocation>> {
+        let mut records: Vec<Vec<(usize, usize)>> = vec![];
+        let mut fields = vec![];
+        let mut start = 0;
+        let mut q = false;
+        for (i, &b) in data.iter().enumerate() {
+            if b == b'"' {
+                q = !q;
+            } else if !q && (b == b',' || b == b'\n') {
+                fields.push((start, i));
+                start = i + 1;
+                if b == b'\n' {
+                    records.push(std::mem::take(&mut fields));
+                }
+            }
+        }
+        fields.push((start, data.len()));
+        records.push(fields);
+        let text = |r: (usize, usize)| {
+            let raw: Vec<u8> = data[r.0..r.1]
+                .iter()
+                .copied()
+                .filter(|&b| b != b'\r')
+                .collect();
+            let inner = match raw.as_slice() {
+                [b'"', m @ .., b'"'] => m.to_vec(),
+                o => o.to_vec(),
+            };
+            String::from_utf8_lossy(&inner).replace("\"\"", "\"")
+        };
+        let header: Vec<String> = records[0].iter().map(|&r| text(r)).collect();
+        let id = header.iter().position(|h| h == "Id");
+        offsets
+            .iter()
+            .map(|&o| {
+                let o = o as usize;
+                let (ri, rec) = records
+                    .iter()
+                    .enumerate()
+                    .find(|(_, r)| o >= r[0].0 && o <= r.last().unwrap().1)?;
+                if ri == 0 {
+                    return Some(CsvLocation {
+                        row: 0,
+                        field: String::new(),
+                        record_id: None,
+                    });
+                }
+                let k = rec.iter().rposition(|f| f.0 <= o).unwrap();
+                Some(CsvLocation {
+                    row: ri as u64,
+                    field: header
+                        .get(k)
+                        .cloned()
+                        .unwrap_or_else(|| (k + 1).to_string()),
+                    record_id: id.and_then(|i| rec.get(i).map(|&r| text(r))),
+                })
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sweep_agrees_with_naive_lexer(
+            body in proptest::collection::vec(proptest::sample::select(vec![
+                &b"\""[..], b",", b"\n", b"\r\n", b"ab", b"4111", b"\"\"", b"x,y", b"\"q,\nq\"",
+            ]), 0..200),
+            idx in 0usize..3,
+            picks in proptest::collection::vec(0usize..10_000, 1..6),
+        ) {
+            let headers: [&[u8]; 3] = [b"Id,Name,Pan\n", b"\"Name\",\"Id\"\r\n", b"A,B\n"];
+            let mut data = headers[idx].to_vec();
+            for b in &body {
+                data.extend_from_slice(b);
+            }
+            // Quotes must balance for a well-formed file; close any open one.
+            if data.iter().filter(|&&b| b == b'"').count() % 2 == 1 {
+                data.push(b'"');
+            }
+            let mut offs: Vec<u64> = picks.iter().map(|p| (p % data.len()) as u64).collect();
+            offs.sort();
+            offs.dedup();
+            // Offsets on digits only (findings start on digits).
+            offs.retain(|&o| data[o as usize].is_ascii_digit());
+            let want = naive(&data, &offs);
+            let mut l = CsvLocator::new(&data[..], b',');
+            proptest::prop_assert_eq!(l.locate_all(&offs).unwrap(), want.clone());
+            let mut l = CsvLocator::new(&data[..], b',');
+            let one_by_one: Vec<_> = offs.iter().map(|&o| l.locate(o).unwrap()).collect();
+            proptest::prop_assert_eq!(one_by_one, want);
+        }
     }
 
     #[test]
