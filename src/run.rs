@@ -375,6 +375,9 @@ fn process_file(
     if fmt.is_container() {
         return process_container(ctx, input, pathtext, &file, &md, fmt, stats).map_err(fail);
     }
+    if fmt == Format::Tar {
+        return process_tar(ctx, input, pathtext, &file, &md, stats).map_err(fail);
+    }
     let report_only = cfg.mode == Mode::Scan || (fmt == Format::Binary && !cfg.scrub_binary);
     let mut copy = match (&cfg.out, cfg.mode) {
         (Some(out), Mode::Scrub) => Some(CopyDest::create(out, ctx, input).map_err(fail)?),
@@ -423,6 +426,7 @@ fn process_file(
             batch.add(
                 None,
                 l,
+                l.finding.offset,
                 action,
                 loc.as_ref().map(|c| (c, object.as_deref())),
                 stats,
@@ -513,6 +517,7 @@ impl<'a> FindingBatch<'a> {
         &mut self,
         member: Option<&str>,
         l: &text::Located,
+        offset: u64,
         action: Action,
         csv: Option<(&CsvLocation, Option<&str>)>,
         stats: &mut Stats,
@@ -551,7 +556,7 @@ impl<'a> FindingBatch<'a> {
         self.records.push(Record::Finding {
             path: self.path.clone(),
             member: member.map(str::to_string),
-            offset: f.offset,
+            offset,
             length: f.len(),
             line: Some(l.line),
             column: Some(l.column),
@@ -691,7 +696,14 @@ fn process_container(
             Action::Reported
         };
         let csv = m.csv.as_ref().map(|c| (c, m.object.as_deref()));
-        batch.add(m.member.as_deref(), &m.located, action, csv, stats);
+        batch.add(
+            m.member.as_deref(),
+            &m.located,
+            m.member_offset,
+            action,
+            csv,
+            stats,
+        );
     }
     batch.send();
     let reported = stats.reported;
@@ -727,6 +739,112 @@ fn process_container(
         path: pathtext.clone(),
         format: fmt.as_str(),
         size: md.len(),
+        sha256_before: sha_before,
+        sha256_after: sha_after,
+        findings: found.len() as u64,
+        status,
+        reason,
+    })
+}
+
+/// Uncompressed tar: members scanned by name; scrub masks member data in
+/// place (headers are never written) or into the `--out` copy.
+fn process_tar(
+    ctx: &Ctx,
+    input: &Input,
+    pathtext: &PathText,
+    file: &File,
+    md: &std::fs::Metadata,
+    stats: &mut Stats,
+) -> Result<Record, InputError> {
+    let cfg = ctx.cfg;
+    let cx = container::Cx {
+        det: &ctx.det,
+        policy: &cfg.policy,
+        scrub_binary: cfg.scrub_binary,
+    };
+    let found = container::scan_tar_file(&cx, &Meter::new(cfg.budget), file)?;
+    let size = md.len();
+    let scrub = cfg.mode == Mode::Scrub;
+    let mut copy = match (&cfg.out, scrub) {
+        (Some(out), true) => Some(CopyDest::create(out, ctx, input)?),
+        _ => None,
+    };
+    let target = if let Some(c) = copy.as_mut() {
+        Target::Copy(c.tmp.as_file_mut())
+    } else if scrub {
+        Target::InPlace(InPlace::new(&input.path, md.dev(), md.ino()))
+    } else {
+        Target::None
+    };
+    let mut applier = Applier::new(file, target, cfg.policy, cfg.hashing);
+    // Findings come in archive order: ascending file offsets.
+    let to_mask: Vec<text::Located> = found
+        .iter()
+        .filter(|m| scrub && !m.report_only)
+        .map(|m| m.located)
+        .collect();
+    let mut actions = applier.advance(size, &to_mask)?.into_iter();
+    let (sha_before, sha_after) = applier.finish(size)?;
+    let mismatched = applier.mismatched;
+    if let Some(w) = applier.in_place_handle() {
+        w.sync_data().map_err(InputError::io("fsync"))?;
+        restore_times(w, md).map_err(InputError::io("restore times"))?;
+    }
+    drop(applier);
+    if let Some(c) = copy {
+        if mismatched > 0 {
+            return Err(InputError::Changed(format!(
+                "{mismatched} finding(s) changed before they could be masked; copy discarded"
+            )));
+        }
+        // The copy was checked span by span; a text re-scan would also see
+        // header bytes, which are never masked.
+        c.finish(ctx, md, true)?;
+    }
+    let mut batch = FindingBatch::new(ctx, pathtext);
+    for m in &found {
+        let action = if scrub && !m.report_only {
+            actions.next().unwrap_or(Action::Reported)
+        } else {
+            Action::Reported
+        };
+        batch.add(
+            m.member.as_deref(),
+            &m.located,
+            m.member_offset,
+            action,
+            None,
+            stats,
+        );
+    }
+    batch.send();
+    if !found.is_empty() {
+        stats.files_with_findings += 1;
+    }
+    let status = if mismatched > 0 {
+        stats.errors += 1;
+        FileStatus::Error
+    } else if found.is_empty() {
+        FileStatus::Clean
+    } else if stats.reported > 0 {
+        FileStatus::Reported
+    } else {
+        FileStatus::Truncated
+    };
+    let reason = match status {
+        FileStatus::Error => Some(format!(
+            "changed during scrub: {mismatched} finding(s) left in place"
+        )),
+        FileStatus::Reported if scrub => {
+            Some("binary or sparse member(s): report-only".to_string())
+        }
+        _ => None,
+    };
+    Ok(Record::File {
+        path: pathtext.clone(),
+        format: Format::Tar.as_str(),
+        size,
         sha256_before: sha_before,
         sha256_after: sha_after,
         findings: found.len() as u64,

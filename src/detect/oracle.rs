@@ -65,7 +65,8 @@ pub fn is_pan_at(hay: &[u8], s: usize, e: usize) -> bool {
             return false;
         }
         // The whole run of same-separator groups. A group shared with a run
-        // of the other separator on the left belongs to that run.
+        // of the other separator on the left belongs to that run; a group
+        // glued to a word is part of the word, not of the run.
         if before(1) == Some(&sep) && digit(before(2)) {
             let prev: Vec<u8> = hay[..s - 1]
                 .iter()
@@ -77,12 +78,27 @@ pub fn is_pan_at(hay: &[u8], s: usize, e: usize) -> bool {
             let other = if sep == b' ' { b'-' } else { b' ' };
             let shared =
                 prev.len() <= 6 && g0 >= 2 && hay[g0 - 1] == other && hay[g0 - 2].is_ascii_digit();
-            if !shared {
+            // A group that ends a word (`line2`) is not part of the run.
+            let ends_word = prev.len() <= 6
+                && g0 >= 1
+                && (hay[g0 - 1].is_ascii_alphabetic() || hay[g0 - 1] == b'_');
+            if !shared && !ends_word {
                 return false;
             }
         }
         if after(1) == Some(&sep) && digit(after(2)) {
-            return false;
+            // Unless the next group starts a word (`2nd`), the run goes on.
+            let next: Vec<u8> = hay[e + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .copied()
+                .collect();
+            let after_next = hay.get(e + 1 + next.len());
+            let starts_word = next.len() <= 6
+                && after_next.is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_');
+            if !starts_word {
+                return false;
+            }
         }
         groups.concat()
     };

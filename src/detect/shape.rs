@@ -18,8 +18,9 @@ pub const MAX_DIGITS: usize = 19;
 /// rules, up to ten for the whole-run rule of separated numbers (a separator,
 /// a previous group of up to 6 digits and a join with another separator).
 pub const LEFT_CONTEXT: usize = 10;
-/// Bytes from a start (inclusive) that the rules look at.
-pub const RIGHT_CONTEXT: usize = MAX_SPAN + 2;
+/// Bytes from a start (inclusive) that the rules look at: the span, then a
+/// separator, a following group of up to 7 digits and the byte after it.
+pub const RIGHT_CONTEXT: usize = MAX_SPAN + 10;
 
 /// Digit-group patterns allowed for separated PANs (PRODUCT.md rule 1).
 const GROUPINGS: [&[u8]; 4] = [&[4, 6, 4], &[4, 6, 5], &[4, 4, 4, 4], &[4, 4, 4, 4, 3]];
@@ -113,7 +114,23 @@ fn continues_run_on_left(hay: &[u8], s: usize, sep: u8) -> bool {
     let glen = s - 1 - g0;
     let other = if sep == b' ' { b'-' } else { b' ' };
     let joined_by_other = glen <= 6 && g0 >= 2 && hay[g0 - 1] == other && is_digit(hay[g0 - 2]);
-    !joined_by_other
+    // `line2 4111 1111 1111 1111`: the `2` ends a word, it is not a group.
+    let ends_a_word = glen <= 6 && g0 >= 1 && is_letter_or_underscore(hay[g0 - 1]);
+    !joined_by_other && !ends_a_word
+}
+
+#[inline(always)]
+fn is_letter_or_underscore(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_'
+}
+
+/// Whole-run rule, right side: true when the digit group starting at `i`
+/// (after a separator) continues the run, i.e. it is not the start of a
+/// word such as `2nd`. A group of 7+ digits always continues it.
+#[inline]
+fn continues_run_on_right(hay: &[u8], i: usize) -> bool {
+    let g = digit_run(hay, i, 7);
+    !(g < 7 && hay.get(i + g).is_some_and(|&b| is_letter_or_underscore(b)))
 }
 
 /// Evaluates the shape and boundary rules for the group starting at `s`.
@@ -179,8 +196,12 @@ pub fn candidate_with_group(hay: &[u8], s: usize, first: usize) -> Option<Candid
             c.ndigits += 1;
         }
         pos += g;
-        // The run continues while the same separator is followed by a digit.
-        if hay.get(pos) == Some(&sep) && hay.get(pos + 1).is_some_and(|&b| is_digit(b)) {
+        // The run continues while the same separator is followed by a digit
+        // group (not the start of a word).
+        if hay.get(pos) == Some(&sep)
+            && hay.get(pos + 1).is_some_and(|&b| is_digit(b))
+            && continues_run_on_right(hay, pos + 1)
+        {
             pos += 1;
         } else {
             break;
@@ -232,6 +253,11 @@ mod tests {
         // A group shared with a dashed run on the left belongs to that run.
         assert!(span(b"4012-8888-8888-1881 4012 8888 8888 1881", 20).is_some());
         assert!(span(b"12-34 4111 1111 1111 1111", 6).is_some());
+        // A digit group that is part of a word does not extend the run.
+        assert!(span(b"line2 4111 1111 1111 1111", 6).is_some());
+        assert!(span(b"4111 1111 1111 1111 2nd", 0).is_some());
+        assert_eq!(span(b"#2 4111 1111 1111 1111", 3), None);
+        assert_eq!(span(b"4111 1111 1111 1111 22", 0), None);
         assert_eq!(span(b"41111111111111111111", 0), None);
     }
 

@@ -48,6 +48,9 @@ pub struct MemberFinding {
     pub route: Vec<Hop>,
     /// The finding, offsets in the decoded stream.
     pub located: Located,
+    /// Offset in the member's own data (differs from the stream offset for
+    /// tar members); this is what the manifest reports.
+    pub member_offset: u64,
     /// In binary content: left in place unless binary scrubbing is enabled.
     pub report_only: bool,
     /// For CSV members: row, field and record id.
@@ -184,7 +187,7 @@ fn scan_blob<R: Read + Seek>(
 ) -> Result<(), InputError> {
     match fmt {
         Format::Zip => scan_zip(cx, meter, r, route, name, out),
-        Format::Text | Format::Binary => {
+        Format::Text | Format::Binary | Format::Tar => {
             scan_stream(cx, meter.limit(r, compressed), route, name, out)
         }
         _ => {
@@ -194,7 +197,8 @@ fn scan_blob<R: Read + Seek>(
     }
 }
 
-/// Scans a decoded stream (text or binary by its first bytes).
+/// Scans a decoded stream (text or binary by its first bytes; a tar is
+/// opened and its members scanned one by one).
 fn scan_stream<R: Read>(
     cx: &Cx,
     r: R,
@@ -204,27 +208,104 @@ fn scan_stream<R: Read>(
 ) -> Result<(), InputError> {
     let mut br = BufReader::with_capacity(BLOCK, r);
     let head = br.fill_buf().map_err(decode_error)?;
+    if super::is_tar(head) {
+        return scan_tar(cx, br, route, name, out);
+    }
     let report_only = sniff(head) == Format::Binary && !cx.scrub_binary;
+    scan_data(cx, br, route, name, 0, report_only, out)
+}
+
+/// Scans one member's data; `shift` is where the data starts in the
+/// decoded stream (non-zero for tar members), `report_only` forces findings
+/// to be left in place.
+fn scan_data<R: Read>(
+    cx: &Cx,
+    mut r: R,
+    route: &[Hop],
+    name: Option<&str>,
+    shift: u64,
+    report_only: bool,
+    out: &mut Vec<MemberFinding>,
+) -> Result<(), InputError> {
     let mut sc = StreamScanner::new(cx.det).track_lines();
     let mut found = Vec::new();
-    sc.read_from(&mut br, &mut |f| found.push(f))
+    sc.read_from(&mut r, &mut |f| found.push(f))
         .map_err(decode_error)?;
-    for f in found {
+    for mut f in found {
         let line_start = f.lines.line_start.unwrap_or(0);
+        let line = f.lines.newlines_before + 1;
+        let column = f.offset - line_start + 1;
+        let member_offset = f.offset;
+        f.offset += shift;
         out.push(MemberFinding {
             member: name.map(str::to_string),
             route: route.to_vec(),
             located: Located {
                 finding: f,
-                line: f.lines.newlines_before + 1,
-                column: f.offset - line_start + 1,
+                line,
+                column,
             },
+            member_offset,
             report_only,
             csv: None,
             object: None,
         });
     }
     Ok(())
+}
+
+/// Scans the regular-file members of a tar stream. Offsets in the findings
+/// are in the tar stream (for masking); `member_offset` is in the member.
+/// GNU sparse members are scanned but report-only: their data is not one
+/// contiguous run of the archive.
+fn scan_tar<R: Read>(
+    cx: &Cx,
+    r: R,
+    route: &[Hop],
+    prefix: Option<&str>,
+    out: &mut Vec<MemberFinding>,
+) -> Result<(), InputError> {
+    let mut ar = tar::Archive::new(r);
+    for entry in ar.entries().map_err(decode_error)? {
+        let mut e = entry.map_err(decode_error)?;
+        let kind = e.header().entry_type();
+        if !(kind.is_file() || kind.is_contiguous() || kind.is_gnu_sparse()) {
+            continue;
+        }
+        let name = mask_name(cx, &String::from_utf8_lossy(&e.path_bytes()));
+        let full = match prefix {
+            Some(p) => format!("{p}!{name}"),
+            None => name,
+        };
+        let start = e.raw_file_position();
+        let mut br = BufReader::with_capacity(BLOCK, &mut e);
+        let head = br.fill_buf().map_err(decode_error)?;
+        let report_only =
+            kind.is_gnu_sparse() || (sniff(head) == Format::Binary && !cx.scrub_binary);
+        scan_data(cx, br, route, Some(&full), start, report_only, out)?;
+    }
+    Ok(())
+}
+
+/// Scans an uncompressed tar file: every member, offsets in the file (it is
+/// masked in place: member data is stored raw, headers are never touched).
+pub fn scan_tar_file(
+    cx: &Cx,
+    meter: &Meter,
+    file: &File,
+) -> Result<Vec<MemberFinding>, InputError> {
+    let size = file.metadata().map_err(InputError::io("stat"))?.len();
+    let mut r = file;
+    r.rewind().map_err(InputError::io("seek"))?;
+    let mut out = Vec::new();
+    scan_tar(
+        cx,
+        BufReader::with_capacity(BLOCK, meter.limit(r, size.max(1))),
+        &[],
+        None,
+        &mut out,
+    )?;
+    Ok(out)
 }
 
 /// Peeks at a member's first bytes to decide its content format.
@@ -297,7 +378,9 @@ fn scan_zip<R: Read + Seek>(
                         scan_stream(cx, dec, route, Some(&name), out)
                     }
                 }
-                Format::Text | Format::Binary => scan_stream(cx, br, route, Some(&name), out),
+                Format::Text | Format::Binary | Format::Tar => {
+                    scan_stream(cx, br, route, Some(&name), out)
+                }
             }
         };
         route.pop();
@@ -325,7 +408,7 @@ fn locate_csv<R: Read + Seek>(
         || found.iter().any(|m| {
             m.route
                 .last()
-                .is_none_or(|h| !matches!(h.format, Format::Text | Format::Binary))
+                .is_none_or(|h| !matches!(h.format, Format::Text | Format::Binary | Format::Tar))
         })
     {
         return Ok(());
@@ -473,7 +556,9 @@ fn rebuild_blob<R: Read + Seek, W: Write + Seek>(
             enc.finish().map_err(InputError::io("write"))
         }
         Format::Zip => rebuild_zip(cx, meter, r, findings, depth, w),
-        Format::Text | Format::Binary => Err(InputError::Corrupt("not a container".into())),
+        Format::Text | Format::Binary | Format::Tar => {
+            Err(InputError::Corrupt("not a container".into()))
+        }
         stream => {
             let mut dec = decoder(stream, r)?;
             let mut enc = Encoder::new(stream, w)?;
@@ -518,7 +603,7 @@ fn rebuild_zip<R: Read + Seek, W: Write + Seek>(
         let options = entry.options().large_file(entry.size() > u32::MAX as u64);
         let mut content = meter.limit(entry, compressed);
         match member_fmt {
-            Format::Text | Format::Binary => {
+            Format::Text | Format::Binary | Format::Tar => {
                 zw.start_file(name, options).map_err(zip_error)?;
                 let mut masker = Masker::new(cx.policy, &sub);
                 mask_copy(&mut content, &mut zw, &mut masker)?;
@@ -619,7 +704,7 @@ pub fn verify(
             }
             Ok(())
         }
-        Format::Text | Format::Binary => Ok(()),
+        Format::Text | Format::Binary | Format::Tar => Ok(()),
     }
 }
 

@@ -30,6 +30,9 @@ pub enum Format {
     /// Zip archive: every member scanned, nested archives too; rebuilt with
     /// untouched members copied as they are.
     Zip,
+    /// Uncompressed tar: members scanned by name and masked in place (member
+    /// data is stored raw; headers are never written).
+    Tar,
 }
 
 impl Format {
@@ -43,12 +46,14 @@ impl Format {
             Format::Xz => "xz",
             Format::Bzip2 => "bzip2",
             Format::Zip => "zip",
+            Format::Tar => "tar",
         }
     }
 
-    /// Containers are rebuilt into a new file; text is masked in place.
+    /// Containers are rebuilt into a new file; text and tar are masked in
+    /// place.
     pub fn is_container(self) -> bool {
-        !matches!(self, Format::Text | Format::Binary)
+        !matches!(self, Format::Text | Format::Binary | Format::Tar)
     }
 
     /// A single compressed stream (as opposed to an archive of members).
@@ -58,6 +63,11 @@ impl Format {
             Format::Gzip | Format::Zstd | Format::Xz | Format::Bzip2
         )
     }
+}
+
+/// A POSIX/GNU tar: "ustar" at offset 257 of the first header.
+pub fn is_tar(head: &[u8]) -> bool {
+    head.len() >= 262 && &head[257..262] == b"ustar"
 }
 
 /// Decides the format from the first bytes of an input.
@@ -85,6 +95,9 @@ pub fn sniff(head: &[u8]) -> Format {
     // Local file header, or the end record of an empty archive.
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return Format::Zip;
+    }
+    if is_tar(head) {
+        return Format::Tar;
     }
     // UTF-16 text has NULs too; it is binary until the UTF-16 adapter
     // exists, and its ASCII digits are not contiguous, so report-only is

@@ -45,6 +45,7 @@ fn masked(s: &str) -> String {
         .replace("378282246310005", "378282*****0005")
         .replace("6011111111111117", "601111******1117")
         .replace("4111-1111-1111-1111", "4111-11**-****-1111")
+        .replace("5555 5555 5555 4444", "5555 55** **** 4444")
 }
 
 #[test]
@@ -449,4 +450,81 @@ fn xz_and_bzip2_are_scanned_and_rebuilt() {
             );
         }
     }
+}
+
+/// Evidence tarballs: members reported by name (GNU long names too); an
+/// uncompressed tar is masked in place without touching headers, a .tar.gz
+/// is rebuilt; binary members stay report-only.
+#[test]
+fn tar_members_by_name_in_place_and_compressed() {
+    if !have("tar") || !have("gzip") {
+        return;
+    }
+    let d = tmp();
+    let long = "d".repeat(120);
+    let a = "log 4111111111111111 end\nline2 5555 5555 5555 4444\n";
+    write(&d.path().join("src/a.log"), a.as_bytes());
+    write(
+        &d.path().join(format!("src/{long}/deep.txt")),
+        b"deep 378282246310005\n",
+    );
+    write(
+        &d.path().join("src/core.bin"),
+        b"\x00\x01bin 6011111111111117\x00",
+    );
+    sh(
+        d.path(),
+        "tar cf ev.tar src && tar czf ev.tar.gz src && rm -r src",
+    );
+    let before = fs::read(d.path().join("ev.tar")).unwrap();
+    let m = d.path().join("m.jsonl");
+    let o = panscrub(&[
+        "scrub",
+        "-q",
+        "-m",
+        m.to_str().unwrap(),
+        d.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "binary member left in place");
+    let man = manifest(&m);
+    let mut members: Vec<(String, String, u64)> = kind(&man, "finding")
+        .iter()
+        .filter(|f| f["path"].as_str().unwrap().ends_with("ev.tar"))
+        .map(|f| {
+            (
+                f["member"].as_str().unwrap().to_string(),
+                f["action"].as_str().unwrap().to_string(),
+                f["offset"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    members.sort();
+    assert_eq!(
+        members,
+        vec![
+            ("src/a.log".to_string(), "truncated".to_string(), 4),
+            ("src/a.log".to_string(), "truncated".to_string(), 31),
+            ("src/core.bin".to_string(), "reported".to_string(), 6),
+            (format!("src/{long}/deep.txt"), "truncated".to_string(), 5),
+        ]
+    );
+    sh(
+        d.path(),
+        "tar tf ev.tar >/dev/null && tar tzf ev.tar.gz >/dev/null",
+    );
+    assert_eq!(
+        out(d.path(), "tar xOf ev.tar src/a.log"),
+        masked(a).as_bytes()
+    );
+    assert_eq!(
+        out(d.path(), "tar xzOf ev.tar.gz src/a.log"),
+        masked(a).as_bytes()
+    );
+    // In place: only the masked middle digits changed (6 + 6 + 5).
+    let after = fs::read(d.path().join("ev.tar")).unwrap();
+    assert_eq!(after.len(), before.len());
+    assert_eq!(
+        before.iter().zip(&after).filter(|(x, y)| x != y).count(),
+        17
+    );
 }
