@@ -87,6 +87,10 @@ pub struct CommonArgs {
     /// files (forensic sweeps).
     #[arg(long, help_heading = "Output", conflicts_with = "no_hash")]
     pub hash: bool,
+    /// Write the manifest in path order (reproducible evidence reports);
+    /// lines are then held until the run ends.
+    #[arg(long, help_heading = "Output")]
+    pub sort: bool,
     /// Record no sha256 at all, not even of changed files: an in-place
     /// scrub then reads back only the masked spans (fastest for nightly
     /// runs over large logs).

@@ -43,6 +43,8 @@ pub struct Config {
     pub quiet: bool,
     /// Which files get sha256 in the manifest.
     pub hashing: Hashing,
+    /// Manifest in path order.
+    pub sort: bool,
     /// Keep policy and mask byte.
     pub policy: MaskPolicy,
     /// Walked files must match one of these (when non-empty).
@@ -82,6 +84,7 @@ impl Config {
             quiet,
             hash,
             no_hash,
+            sort,
             keep,
             mask_char,
             include,
@@ -128,6 +131,7 @@ impl Config {
             out,
             scrub_binary,
             budget,
+            sort,
         })
     }
 }

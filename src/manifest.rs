@@ -240,7 +240,10 @@ impl ManifestWriter {
     }
 
     /// Creates (or truncates) `path` with mode 0600 and starts the writer.
-    pub fn create(path: &Path) -> io::Result<ManifestWriter> {
+    /// With `sorted`, finding and file lines are held back and written in
+    /// path order at the end (a reproducible evidence report; an
+    /// interrupted sorted run leaves only its `run` line).
+    pub fn create(path: &Path, sorted: bool) -> io::Result<ManifestWriter> {
         let file = OpenOptions::new()
             .write(true)
             .create(true)
@@ -252,7 +255,7 @@ impl ManifestWriter {
         let (tx, rx) = sync_channel::<Vec<Record>>(256);
         let handle = std::thread::Builder::new()
             .name("manifest".into())
-            .spawn(move || write_loop(file, rx))?;
+            .spawn(move || write_loop(file, rx, sorted))?;
         Ok(ManifestWriter {
             sender: ManifestSender { tx: Some(tx) },
             handle: Some(handle),
@@ -276,7 +279,27 @@ impl ManifestWriter {
     }
 }
 
-fn write_loop(mut file: File, rx: Receiver<Vec<Record>>) -> io::Result<()> {
+/// Sort key of a held-back line: path, then findings before the file line,
+/// then member and offset.
+type SortKey = (PathText, u8, Option<String>, u64);
+
+fn sort_key(r: &Record) -> Option<SortKey> {
+    match r {
+        Record::Finding {
+            path,
+            member,
+            offset,
+            ..
+        } => Some((path.clone(), 0, member.clone(), *offset)),
+        Record::File { path, .. } => Some((path.clone(), 1, None, 0)),
+        _ => None,
+    }
+}
+
+fn write_loop(mut file: File, rx: Receiver<Vec<Record>>, sorted: bool) -> io::Result<()> {
+    if sorted {
+        return write_sorted(file, rx);
+    }
     let mut buf = Vec::with_capacity(64 * 1024);
     while let Ok(batch) = rx.recv() {
         encode(&mut buf, &batch)?;
@@ -291,6 +314,34 @@ fn write_loop(mut file: File, rx: Receiver<Vec<Record>>) -> io::Result<()> {
         file.write_all(&buf)?;
         buf.clear();
     }
+    file.sync_all()
+}
+
+fn write_sorted(mut file: File, rx: Receiver<Vec<Record>>) -> io::Result<()> {
+    let mut held: Vec<(SortKey, Vec<u8>)> = Vec::new();
+    let mut tail = Vec::new();
+    while let Ok(batch) = rx.recv() {
+        for r in batch {
+            let mut line = Vec::new();
+            encode(&mut line, std::slice::from_ref(&r))?;
+            match sort_key(&r) {
+                Some(k) => held.push((k, line)),
+                None if matches!(r, Record::Run { .. }) => file.write_all(&line)?,
+                None => tail.extend_from_slice(&line),
+            }
+        }
+    }
+    held.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut buf = Vec::with_capacity(1 << 20);
+    for (_, line) in held {
+        buf.extend_from_slice(&line);
+        if buf.len() > 1 << 20 {
+            file.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    buf.extend_from_slice(&tail);
+    file.write_all(&buf)?;
     file.sync_all()
 }
 

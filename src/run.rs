@@ -86,7 +86,7 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
     let started = Instant::now();
     let det = Detector::default();
     let writer = match &cfg.manifest {
-        Some(p) => ManifestWriter::create(p)
+        Some(p) => ManifestWriter::create(p, cfg.sort)
             .with_context(|| format!("cannot create manifest {}", p.display()))?,
         None => ManifestWriter::disabled(),
     };

@@ -816,3 +816,6 @@ print("ok")
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "ok");
 }
+
+#[path = "it/reliability.rs"]
+mod reliability;

@@ -1,0 +1,312 @@
+//! Reliability and safety promises: SIGKILL at random moments during scrub,
+//! hostile file names, read-only forensic scans, deterministic manifests.
+
+use super::*;
+use panscrub::detect::Detector;
+use std::os::unix::ffi::OsStrExt;
+
+/// A small deterministic generator (no extra dependency).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+fn pan_text(lines: usize, seed: u64) -> Vec<u8> {
+    let pans = [
+        "4111111111111111",
+        "5555 5555 5555 4444",
+        "3782-822463-10005",
+        "6011111111111117",
+    ];
+    let mut r = Lcg(seed);
+    let mut v = Vec::new();
+    for i in 0..lines {
+        let p = pans[(r.next() % 4) as usize];
+        v.extend_from_slice(
+            format!(
+                "2024-01-01T00:00:{:02}Z req={} card={} ok\n",
+                i % 60,
+                r.next(),
+                p
+            )
+            .as_bytes(),
+        );
+    }
+    v
+}
+
+/// Every byte that differs from the original lies inside a PAN span of the
+/// original and is the mask character: "partly truncated, every non-PAN
+/// byte intact".
+fn assert_only_pan_digits_changed(name: &str, original: &[u8], now: &[u8]) {
+    assert_eq!(original.len(), now.len(), "{name}: length changed");
+    let spans = Detector::default().find_iter(original);
+    let mut k = 0;
+    for (i, (a, b)) in original.iter().zip(now).enumerate() {
+        if a == b {
+            continue;
+        }
+        while k < spans.len() && (spans[k].end() as usize) <= i {
+            k += 1;
+        }
+        let inside = k < spans.len() && spans[k].offset as usize <= i;
+        assert!(
+            inside && *b == b'*',
+            "{name}: byte {i} changed outside a PAN"
+        );
+    }
+}
+
+fn tree_files(root: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// SIGKILL `scrub` at random moments; after each kill every input is
+/// original, fully scrubbed, or (text) partly masked with every other byte
+/// intact; a final run completes the job and leaves no temp file. Short by
+/// default; `PANSCRUB_CRASH_ITERATIONS=200` for the long form
+/// (`scripts/crash_harness.sh`).
+#[test]
+fn sigkill_during_scrub_never_loses_data() {
+    let iterations: u64 = std::env::var("PANSCRUB_CRASH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6);
+    let d = tmp();
+    let root = d.path().join("tree");
+    let mut originals: Vec<(String, Vec<u8>)> = Vec::new();
+    for i in 0..3 {
+        let data = pan_text(60_000 + i * 20_000, i as u64);
+        write(&root.join(format!("app{i}.log")), &data);
+        originals.push((format!("app{i}.log"), data));
+    }
+    let gz_plain = pan_text(80_000, 99);
+    let have_gzip = Command::new("gzip").arg("--version").output().is_ok();
+    if have_gzip {
+        write(&root.join("old.log"), &gz_plain);
+        let st = Command::new("gzip")
+            .arg(root.join("old.log"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let gz_original = if have_gzip {
+        fs::read(root.join("old.log.gz")).unwrap()
+    } else {
+        vec![]
+    };
+    let mut r = Lcg(7);
+    for it in 0..iterations {
+        let mut child = Command::new(BIN)
+            .args(["scrub", "-q", "-j", "2", root.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(5 + r.next() % 400));
+        let _ = child.kill();
+        let _ = child.wait();
+        for (name, data) in &originals {
+            let now = fs::read(root.join(name)).unwrap();
+            assert_only_pan_digits_changed(&format!("iteration {it}: {name}"), data, &now);
+        }
+        if have_gzip {
+            let now = fs::read(root.join("old.log.gz")).unwrap();
+            if now != gz_original {
+                // Replaced: must be the complete, valid result.
+                let o = Command::new("gzip")
+                    .args(["-dc"])
+                    .arg(root.join("old.log.gz"))
+                    .output()
+                    .unwrap();
+                assert!(
+                    o.status.success(),
+                    "iteration {it}: replaced gzip is invalid"
+                );
+                assert_only_pan_digits_changed("old.log.gz (decoded)", &gz_plain, &o.stdout);
+                assert!(
+                    Detector::default().find_iter(&o.stdout).is_empty(),
+                    "replaced gzip not fully scrubbed"
+                );
+            }
+        }
+        // Only our own temp files may appear, never anything else.
+        for n in tree_files(&root) {
+            assert!(
+                n.ends_with(".log")
+                    || n.ends_with(".gz")
+                    || (n.starts_with(".panscrub-") && n.ends_with(".tmp")),
+                "{n}"
+            );
+        }
+    }
+    let o = panscrub(&["scrub", "-q", root.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let names = tree_files(&root);
+    assert!(
+        names.iter().all(|n| !n.starts_with(".panscrub-")),
+        "temp left: {names:?}"
+    );
+    assert_eq!(
+        panscrub(&["scan", "-q", root.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    for (name, data) in &originals {
+        assert_only_pan_digits_changed(name, data, &fs::read(root.join(name)).unwrap());
+    }
+}
+
+/// Names with newlines, quotes and non-UTF-8 bytes: the manifest stays
+/// valid JSON, such paths are recoverable (base64 of the raw bytes), and a
+/// PAN in a name is masked.
+#[test]
+fn hostile_file_names_keep_the_manifest_valid() {
+    let d = tmp();
+    let names: Vec<&[u8]> = vec![
+        b"new\nline.log",
+        b"quo\"te.log",
+        b"bad\xff\xfe.log",
+        b"sp ace 4111111111111111 x.log",
+    ];
+    for n in &names {
+        write(
+            &d.path().join(std::ffi::OsStr::from_bytes(n)),
+            b"card 5555555555554444\n",
+        );
+    }
+    let m = d.path().join("m.jsonl");
+    let o = panscrub(&[
+        "scan",
+        "-m",
+        m.to_str().unwrap(),
+        d.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_no_pan("stdout", &o.stdout);
+    assert_no_pan("stderr", &o.stderr);
+    let raw = fs::read(&m).unwrap();
+    assert_no_pan("manifest", &raw);
+    let man = manifest(&m); // every line parses
+    let mut paths: Vec<Vec<u8>> = kind(&man, "file")
+        .iter()
+        .map(|f| match &f["path"] {
+            Value::String(s) => s.as_bytes().to_vec(),
+            Value::Object(o) => {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(o["bytes"].as_str().unwrap())
+                    .unwrap()
+            }
+            other => panic!("unexpected path {other}"),
+        })
+        .collect();
+    paths.sort();
+    let prefix = d.path().as_os_str().as_bytes();
+    let mut want: Vec<Vec<u8>> = vec![
+        b"bad\xff\xfe.log".to_vec(),
+        b"new\nline.log".to_vec(),
+        b"quo\"te.log".to_vec(),
+        b"sp ace 411111******1111 x.log".to_vec(),
+    ]
+    .into_iter()
+    .map(|n| [prefix, b"/", &n].concat())
+    .collect();
+    want.sort();
+    assert_eq!(paths, want);
+}
+
+/// Forensic scan: content, mtime and atime unchanged (O_NOATIME; the old
+/// atime would otherwise be updated under relatime), nothing created.
+#[test]
+fn forensic_scan_changes_nothing_not_even_atime() {
+    let d = tmp();
+    let p = d.path().join("evidence.log");
+    write(&p, &pan_text(1000, 3));
+    let old = std::time::SystemTime::now() - Duration::from_secs(10 * 86400);
+    let f = fs::File::options().write(true).open(&p).unwrap();
+    f.set_times(
+        fs::FileTimes::new()
+            .set_accessed(old)
+            .set_modified(old + Duration::from_secs(3600)),
+    )
+    .unwrap();
+    drop(f);
+    let before = fs::metadata(&p).unwrap();
+    let content = fs::read(&p).unwrap();
+    // Reading it ourselves above may have bumped atime: reset it.
+    let f = fs::File::options().write(true).open(&p).unwrap();
+    f.set_times(fs::FileTimes::new().set_accessed(old)).unwrap();
+    drop(f);
+    let m = d.path().join("m.jsonl");
+    let o = panscrub(&[
+        "scan",
+        "--hash",
+        "--sort",
+        "-m",
+        m.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let after = fs::metadata(&p).unwrap();
+    assert_eq!(after.modified().unwrap(), before.modified().unwrap());
+    assert_eq!(after.accessed().unwrap(), old, "atime untouched");
+    assert_eq!(fs::read(&p).unwrap(), content);
+    assert_eq!(
+        tree_files(d.path()),
+        vec!["evidence.log".to_string(), "m.jsonl".to_string()]
+    );
+    let f = kind(&manifest(&m), "file")[0].clone();
+    assert_eq!(f["sha256_before"].as_str().unwrap().len(), 64);
+}
+
+/// `--sort` gives the same manifest whatever the thread count and timing.
+#[test]
+fn sorted_manifest_is_deterministic() {
+    let d = tmp();
+    copy_tree(&testdata(), &d.path().join("t"));
+    for i in 0..20 {
+        write(
+            &d.path().join(format!("t/extra/{i}.log")),
+            format!("n {i} card 4111111111111111\n").as_bytes(),
+        );
+    }
+    let run = |jobs: &str| {
+        let m = d.path().join(format!("m{jobs}.jsonl"));
+        panscrub(&[
+            "scan",
+            "--sort",
+            "-j",
+            jobs,
+            "-m",
+            m.to_str().unwrap(),
+            d.path().join("t").to_str().unwrap(),
+        ]);
+        let text = fs::read_to_string(&m).unwrap();
+        text.lines()
+            .filter(|l| !l.contains("\"kind\":\"run\"") && !l.contains("\"kind\":\"summary\""))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let a = run("1");
+    let b = run("2");
+    assert_eq!(
+        a.len(),
+        20 + 20 + 8 + 12,
+        "20 extra files + their findings + testdata"
+    );
+    assert_eq!(a, b);
+}
