@@ -62,6 +62,7 @@ hyperfine -N -w 2 -r 7 -i --export-json "$DIR/big.json" \
 hyperfine -w 1 -r 5 --export-json "$DIR/scrub.json" \
   --prepare "cp $DIR/big.log $DIR/scrub.log" \
   -n "panscrub scrub -j1" "$BIN scrub -q -j1 $DIR/scrub.log" \
+  -n "panscrub scrub -j1 --no-hash" "$BIN scrub -q -j1 --no-hash $DIR/scrub.log" \
   -n "cp only (prepare cost reference)" "true"
 python3 - "$DIR" "$SIZE" <<'PY'
 import json, sys
@@ -73,6 +74,7 @@ for k, v in r.items():
 print(f"scan -j1 vs rg -j1: {r['rg -j1 -c']/r['panscrub scan -j1']:.2f}x faster")
 print(f"scan -j2 speedup over -j1: {r['panscrub scan -j1']/r['panscrub scan -j2']:.2f}x")
 print(f"scrub -j1: {s['panscrub scrub -j1']*1000:.1f} ms = {s['panscrub scrub -j1']/r['panscrub scan -j1']:.2f}x scan -j1")
+print(f"scrub -j1 --no-hash: {s['panscrub scrub -j1 --no-hash']*1000:.1f} ms = {s['panscrub scrub -j1 --no-hash']/r['panscrub scan -j1']:.2f}x scan -j1")
 PY
 
 find "$DIR/small" -type f -exec cat {} + > /dev/null
