@@ -137,6 +137,22 @@ pub struct CommonArgs {
     /// Deepest nesting of archives (a zip inside a zip is 2).
     #[arg(long, default_value_t = 4, value_name = "N", help_heading = "Archives")]
     pub max_depth: usize,
+    /// Leave alone the PANs and BIN prefixes listed in FILE (one per line,
+    /// `#` comments); repeatable. Reported as `allowed`.
+    #[arg(long, value_name = "FILE", help_heading = "Policy")]
+    pub allow: Vec<PathBuf>,
+    /// Leave alone the well-known public test card numbers.
+    #[arg(long, help_heading = "Policy")]
+    pub allow_test_cards: bool,
+    /// Add to each finding a keyed fingerprint (HMAC-SHA-256 of the PAN,
+    /// 128 bits) with the key read from FILE, to correlate cards across
+    /// files without storing them.
+    #[arg(long, value_name = "FILE", help_heading = "Policy")]
+    pub fingerprint_key: Option<PathBuf>,
+    /// Process only shard K of N (0-based), chosen by a hash of each path:
+    /// N processes with the same roots cover the tree exactly once.
+    #[arg(long, value_name = "K/N", help_heading = "Performance")]
+    pub shard: Option<String>,
     /// Worker threads (default: the number of CPUs).
     #[arg(long, short = 'j', value_name = "N", help_heading = "Performance")]
     pub jobs: Option<usize>,

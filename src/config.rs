@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
+use crate::allow::{AllowList, Fingerprinter, Shard};
 use crate::cli::{Command, CommonArgs};
 use crate::format::budget::{parse_size, Budget};
 use crate::mask::{Keep, MaskPolicy};
@@ -31,7 +32,6 @@ impl Mode {
 }
 
 /// Everything a run needs, validated.
-#[derive(Debug)]
 pub struct Config {
     /// Scan or scrub.
     pub mode: Mode,
@@ -45,6 +45,12 @@ pub struct Config {
     pub hashing: Hashing,
     /// Manifest in path order.
     pub sort: bool,
+    /// PANs and prefixes left alone.
+    pub allow: AllowList,
+    /// Keyed fingerprints, when a key was given.
+    pub fingerprint: Option<Fingerprinter>,
+    /// This process's shard of the inputs.
+    pub shard: Option<Shard>,
     /// Keep policy and mask byte.
     pub policy: MaskPolicy,
     /// Walked files must match one of these (when non-empty).
@@ -93,7 +99,28 @@ impl Config {
             max_expanded,
             max_ratio,
             max_depth,
+            allow,
+            allow_test_cards,
+            fingerprint_key,
+            shard,
         } = common;
+        let mut allow_list = AllowList::default();
+        for f in &allow {
+            allow_list.load(f).map_err(anyhow::Error::msg)?;
+        }
+        if allow_test_cards {
+            allow_list.add_test_cards();
+        }
+        let fingerprint = fingerprint_key
+            .as_deref()
+            .map(Fingerprinter::load)
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
+        let shard = shard
+            .as_deref()
+            .map(Shard::parse)
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
         let budget = Budget {
             max_expanded: parse_size(&max_expanded).map_err(anyhow::Error::msg)?,
             max_ratio,
@@ -132,6 +159,9 @@ impl Config {
             scrub_binary,
             budget,
             sort,
+            allow: allow_list,
+            fingerprint,
+            shard,
         })
     }
 }

@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod allow;
 pub mod cli;
 pub mod config;
 pub mod detect;

@@ -114,6 +114,9 @@ pub enum Action {
     Truncated,
     /// Left in place (scan, report-only input, or the file changed).
     Reported,
+    /// Left in place on purpose: on the allowlist (`--allow`,
+    /// `--allow-test-cards`); does not change the exit code.
+    Allowed,
 }
 
 /// Final state of one input.
@@ -175,6 +178,9 @@ pub enum Record {
         /// CSV: the Salesforce object (file stem, e.g. `Contact`).
         #[serde(skip_serializing_if = "Option::is_none")]
         object: Option<String>,
+        /// Keyed HMAC-SHA-256 of the PAN (with `--fingerprint-key`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<String>,
     },
     /// One input, after its findings.
     File {
@@ -197,6 +203,7 @@ pub enum Record {
         findings: u64,
         truncated: u64,
         reported: u64,
+        allowed: u64,
         skipped: u64,
         errors: u64,
         bytes: u64,

@@ -45,6 +45,8 @@ pub struct Stats {
     pub truncated: u64,
     /// Findings left in place.
     pub reported: u64,
+    /// Findings on the allowlist (left alone on purpose).
+    pub allowed: u64,
     /// Entries skipped on purpose.
     pub skipped: u64,
     /// Inputs that failed.
@@ -62,6 +64,7 @@ impl Stats {
         self.findings += o.findings;
         self.truncated += o.truncated;
         self.reported += o.reported;
+        self.allowed += o.allowed;
         self.skipped += o.skipped;
         self.errors += o.errors;
         self.bytes += o.bytes;
@@ -161,6 +164,7 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         findings: stats.findings,
         truncated: stats.truncated,
         reported: stats.reported,
+        allowed: stats.allowed,
         skipped: stats.skipped,
         errors: stats.errors,
         bytes: stats.bytes,
@@ -180,7 +184,9 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
 fn exit_status(mode: Mode, s: &Stats) -> ExitStatus {
     if s.errors > 0 {
         ExitStatus::Error
-    } else if (mode == Mode::Scan && s.findings > 0) || (mode == Mode::Scrub && s.reported > 0) {
+    } else if (mode == Mode::Scan && s.findings > s.allowed)
+        || (mode == Mode::Scrub && s.reported > 0)
+    {
         ExitStatus::Found
     } else {
         ExitStatus::Clean
@@ -234,6 +240,17 @@ fn file_record(
 }
 
 fn handle_entry(ctx: &Ctx, e: Entry) {
+    if let Some(shard) = ctx.cfg.shard {
+        let path = match &e {
+            Entry::Input(i) => &i.path,
+            Entry::Skipped { path, .. } | Entry::Error { path, .. } | Entry::StaleTemp(path) => {
+                path
+            }
+        };
+        if !shard.owns(path) {
+            return; // another shard's
+        }
+    }
     let pathtext = |p: &Path| PathText::new(p, &ctx.det, &ctx.cfg.policy);
     let mut stats = Stats::default();
     match e {
@@ -402,13 +419,40 @@ fn process_file(
         .and_then(|_| csv::object_name(&input.path))
         .map(|o| mask_text(&o, &ctx.det, &cfg.policy));
     let mut on_batch = |batch_end: u64, located: &[text::Located]| {
+        let allowed: Vec<bool> = located
+            .iter()
+            .map(|l| cfg.allow.allows(&l.finding))
+            .collect();
         let actions = if report_only {
             // Still run the pass for hashes / the copy.
             applier.advance(batch_end, &[])?;
             vec![Action::Reported; located.len()]
+        } else if allowed.iter().any(|a| *a) {
+            let to_mask: Vec<text::Located> = located
+                .iter()
+                .zip(&allowed)
+                .filter(|(_, a)| !**a)
+                .map(|(l, _)| *l)
+                .collect();
+            let mut done = applier.advance(batch_end, &to_mask)?.into_iter();
+            allowed
+                .iter()
+                .map(|a| {
+                    if *a {
+                        Action::Allowed
+                    } else {
+                        done.next().unwrap_or(Action::Reported)
+                    }
+                })
+                .collect()
         } else {
             applier.advance(batch_end, located)?
         };
+        let actions: Vec<Action> = actions
+            .into_iter()
+            .zip(&allowed)
+            .map(|(act, a)| if *a { Action::Allowed } else { act })
+            .collect();
         if located.is_empty() {
             return Ok(());
         }
@@ -469,7 +513,8 @@ fn process_file(
             pathtext.display()
         );
         (FileStatus::Error, Some(format!("changed during scrub: {mismatched} finding(s) no longer held the scanned digits and were left in place")))
-    } else if found == 0 {
+    } else if found == stats.allowed {
+        // No PAN, or only allowed ones: nothing to remediate.
         (FileStatus::Clean, None)
     } else if reported > 0 {
         let why = match cfg.mode {
@@ -529,6 +574,7 @@ impl<'a> FindingBatch<'a> {
         match action {
             Action::Truncated => stats.truncated += 1,
             Action::Reported => stats.reported += 1,
+            Action::Allowed => stats.allowed += 1,
         }
         *stats.by_brand.entry(f.network.as_str()).or_default() += 1;
         if !cfg.quiet {
@@ -548,6 +594,7 @@ impl<'a> FindingBatch<'a> {
                 let done = match action {
                     Action::Truncated => "truncated",
                     Action::Reported => "left in place",
+                    Action::Allowed => "allowed",
                 };
                 let _ = write!(self.text, " {done}");
             }
@@ -568,6 +615,7 @@ impl<'a> FindingBatch<'a> {
             field: csv.map(|c| c.0.field.clone()),
             record_id: csv.and_then(|c| c.0.record_id.clone()),
             object: csv.and_then(|c| c.1.map(str::to_string)),
+            fingerprint: cfg.fingerprint.as_ref().map(|k| k.fingerprint(f)),
         });
     }
 
@@ -597,6 +645,7 @@ fn process_container(
         det: &ctx.det,
         policy: &cfg.policy,
         scrub_binary: cfg.scrub_binary,
+        allow: &cfg.allow,
     };
     let found = container::scan(&cx, &Meter::new(cfg.budget), file, fmt)?;
     let scrub = cfg.mode == Mode::Scrub;
@@ -690,7 +739,9 @@ fn process_container(
     let replaced = *outcome.as_ref().unwrap_or(&false);
     let mut batch = FindingBatch::new(ctx, pathtext);
     for m in &found {
-        let action = if replaced && scrub && !m.report_only {
+        let action = if cfg.allow.allows(&m.located.finding) {
+            Action::Allowed
+        } else if replaced && scrub && !m.report_only {
             Action::Truncated
         } else {
             Action::Reported
@@ -726,7 +777,7 @@ fn process_container(
     } else {
         (None, None)
     };
-    let status = if found.is_empty() {
+    let status = if found.len() as u64 == stats.allowed {
         FileStatus::Clean
     } else if reported > 0 {
         FileStatus::Reported
@@ -762,6 +813,7 @@ fn process_tar(
         det: &ctx.det,
         policy: &cfg.policy,
         scrub_binary: cfg.scrub_binary,
+        allow: &cfg.allow,
     };
     let found = container::scan_tar_file(&cx, &Meter::new(cfg.budget), file)?;
     let size = md.len();
@@ -779,9 +831,12 @@ fn process_tar(
     };
     let mut applier = Applier::new(file, target, cfg.policy, cfg.hashing);
     // Findings come in archive order: ascending file offsets.
+    let masks = |m: &container::MemberFinding| {
+        scrub && !m.report_only && !cfg.allow.allows(&m.located.finding)
+    };
     let to_mask: Vec<text::Located> = found
         .iter()
-        .filter(|m| scrub && !m.report_only)
+        .filter(|m| masks(m))
         .map(|m| m.located)
         .collect();
     let mut actions = applier.advance(size, &to_mask)?.into_iter();
@@ -804,7 +859,9 @@ fn process_tar(
     }
     let mut batch = FindingBatch::new(ctx, pathtext);
     for m in &found {
-        let action = if scrub && !m.report_only {
+        let action = if cfg.allow.allows(&m.located.finding) {
+            Action::Allowed
+        } else if masks(m) {
             actions.next().unwrap_or(Action::Reported)
         } else {
             Action::Reported
@@ -825,7 +882,7 @@ fn process_tar(
     let status = if mismatched > 0 {
         stats.errors += 1;
         FileStatus::Error
-    } else if found.is_empty() {
+    } else if found.len() as u64 == stats.allowed {
         FileStatus::Clean
     } else if stats.reported > 0 {
         FileStatus::Reported

@@ -819,3 +819,6 @@ print("ok")
 
 #[path = "it/reliability.rs"]
 mod reliability;
+
+#[path = "it/policy.rs"]
+mod policy;

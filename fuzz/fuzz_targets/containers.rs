@@ -19,7 +19,8 @@ fuzz_target!(|data: &[u8]| {
     f.write_all(data).unwrap();
     let det = Detector::default();
     let policy = MaskPolicy::default();
-    let cx = container::Cx { det: &det, policy: &policy, scrub_binary: false };
+    let allow = panscrub::allow::AllowList::default();
+    let cx = container::Cx { det: &det, policy: &policy, scrub_binary: false, allow: &allow };
     let budget = Budget { max_expanded: 64 << 20, max_ratio: 1000, max_depth: 3 };
     let _ = container::scan(&cx, &Meter::new(budget), &f, fmt);
 });

@@ -67,6 +67,9 @@ pub struct Cx<'a> {
     pub policy: &'a MaskPolicy,
     /// Truncate in binary members too.
     pub scrub_binary: bool,
+    /// Findings on this list are left alone (treated as report-only here,
+    /// so that verification expects them to remain).
+    pub allow: &'a crate::allow::AllowList,
 }
 
 /// Maps decoding errors: budget errors keep their meaning, anything else is
@@ -246,7 +249,7 @@ fn scan_data<R: Read>(
                 column,
             },
             member_offset,
-            report_only,
+            report_only: report_only || cx.allow.allows(&f),
             csv: None,
             object: None,
         });

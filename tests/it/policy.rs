@@ -1,0 +1,223 @@
+//! Allowlists, fingerprints and shards, as an operator uses them.
+
+use super::*;
+
+#[test]
+fn allowlist_leaves_pans_alone_without_changing_exit_codes() {
+    let d = tmp();
+    let p = d.path().join("a.log");
+    write(
+        &p,
+        b"test 4111111111111111 real 5105105105105100 bin 6011111111111117\n",
+    );
+    let allow = d.path().join("allow.txt");
+    write(
+        &allow,
+        b"# known test card\n4111 1111 1111 1111\n601111  # a BIN prefix\n",
+    );
+    let m = d.path().join("m.jsonl");
+    let o = panscrub(&[
+        "scrub",
+        "-q",
+        "--allow",
+        allow.to_str().unwrap(),
+        "-m",
+        m.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        fs::read(&p).unwrap(),
+        b"test 4111111111111111 real 510510******5100 bin 6011111111111117\n"
+    );
+    let man = manifest(&m);
+    let actions: Vec<&str> = kind(&man, "finding")
+        .iter()
+        .map(|f| f["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, vec!["allowed", "truncated", "allowed"]);
+    assert_eq!(kind(&man, "summary")[0]["allowed"], 2);
+    // A scan that only finds allowed PANs exits 0.
+    let o = panscrub(&[
+        "scan",
+        "--allow",
+        allow.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_no_pan("stdout", &o.stdout);
+    // The built-in list of public test cards.
+    write(&p, b"4111111111111111 5555555555554444\n");
+    assert_eq!(
+        panscrub(&["scan", "-q", "--allow-test-cards", p.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        panscrub(&["scan", "-q", p.to_str().unwrap()]).status.code(),
+        Some(1)
+    );
+    // A bad allowlist is a usage error that does not echo its content.
+    write(&allow, b"4111 1111 1111 1111 9999 oops\n");
+    let o = panscrub(&[
+        "scan",
+        "--allow",
+        allow.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_no_pan("stderr", &o.stderr);
+}
+
+#[test]
+fn allowed_pans_stay_in_rebuilt_archives() {
+    if Command::new("gzip").arg("--version").output().is_err() {
+        return;
+    }
+    let d = tmp();
+    write(
+        &d.path().join("t"),
+        b"a 4111111111111111 b 5105105105105100\n",
+    );
+    let st = Command::new("gzip")
+        .arg(d.path().join("t"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = panscrub(&[
+        "scrub",
+        "-q",
+        "--allow-test-cards",
+        d.path().to_str().unwrap(),
+    ]);
+    // 5105… is also a public test card: both allowed, nothing rewritten.
+    assert_eq!(o.status.code(), Some(0));
+    let allow = d.path().join("allow.txt");
+    write(&allow, b"4111111111111111\n");
+    let o = panscrub(&[
+        "scrub",
+        "-q",
+        "--allow",
+        allow.to_str().unwrap(),
+        d.path().join("t.gz").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = Command::new("gzip")
+        .arg("-dc")
+        .arg(d.path().join("t.gz"))
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"a 4111111111111111 b 510510******5100\n");
+}
+
+#[test]
+fn fingerprints_stable_per_key_and_absent_without_key() {
+    let d = tmp();
+    write(&d.path().join("a.log"), b"x 4111111111111111\n");
+    write(
+        &d.path().join("b.log"),
+        b"y 4111 1111 1111 1111 z 5555555555554444\n",
+    );
+    let k1 = d.path().join("k1");
+    let k2 = d.path().join("k2");
+    write(&k1, b"a secret key of some length 1");
+    write(&k2, b"a secret key of some length 2");
+    let run = |key: Option<&Path>| {
+        let m = d.path().join("m.jsonl");
+        let mut args = vec!["scan", "--sort", "-m", m.to_str().unwrap()];
+        if let Some(k) = key {
+            args.push("--fingerprint-key");
+            args.push(k.to_str().unwrap());
+        }
+        args.push(d.path().to_str().unwrap());
+        panscrub(&args);
+        let raw = fs::read(&m).unwrap();
+        assert_no_pan("manifest", &raw);
+        kind(&manifest(&m), "finding")
+            .iter()
+            .map(|f| {
+                f.get("fingerprint")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            })
+            .collect::<Vec<_>>()
+    };
+    let a = run(Some(&k1));
+    assert_eq!(a.len(), 3);
+    assert_eq!(a[0], a[1], "the same card in two files and two spellings");
+    assert_ne!(a[1], a[2]);
+    assert_eq!(run(Some(&k1)), a, "stable for the same key");
+    assert_ne!(run(Some(&k2))[0], a[0], "different across keys");
+    assert!(
+        run(None).iter().all(Option::is_none),
+        "absent without a key"
+    );
+}
+
+#[test]
+fn four_shards_cover_the_tree_exactly_once() {
+    let d = tmp();
+    let root = d.path().join("tree");
+    for i in 0..60 {
+        let body = if i % 3 == 0 {
+            format!("n{i} card 4111111111111111\n")
+        } else {
+            format!("n{i} nothing\n")
+        };
+        write(&root.join(format!("d{}/f{i}.log", i % 5)), body.as_bytes());
+    }
+    let files_of = |m: &Path| -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = kind(&manifest(m), "file")
+            .iter()
+            .map(|f| {
+                (
+                    f["path"].as_str().unwrap().to_string(),
+                    f["findings"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let single = d.path().join("all.jsonl");
+    panscrub(&[
+        "scan",
+        "-q",
+        "-m",
+        single.to_str().unwrap(),
+        root.to_str().unwrap(),
+    ]);
+    let mut union = Vec::new();
+    let mut sizes = Vec::new();
+    for k in 0..4 {
+        let m = d.path().join(format!("s{k}.jsonl"));
+        let shard = format!("{k}/4");
+        panscrub(&[
+            "scan",
+            "-q",
+            "--shard",
+            &shard,
+            "-m",
+            m.to_str().unwrap(),
+            root.to_str().unwrap(),
+        ]);
+        let part = files_of(&m);
+        sizes.push(part.len());
+        union.extend(part);
+    }
+    union.sort();
+    let all = files_of(&single);
+    assert_eq!(all.len(), 60);
+    assert_eq!(union, all, "union of shards equals one run, no overlap");
+    assert!(sizes.iter().all(|&n| n > 0 && n < 60), "{sizes:?}");
+    assert_eq!(
+        panscrub(&["scan", "--shard", "4/4", "."]).status.code(),
+        Some(2)
+    );
+}
