@@ -327,13 +327,18 @@ fn process(ctx: &Ctx, input: &Input) {
         Err((format, size, err)) => {
             stats.errors += 1;
             eprintln!("panscrub: {}: {}", pathtext.display(), err);
-            file_record(
+            // Findings reported before the failure still count here.
+            let mut rec = file_record(
                 pathtext.clone(),
                 format,
                 size,
                 FileStatus::Error,
                 Some(err.to_string()),
-            )
+            );
+            if let Record::File { findings, .. } = &mut rec {
+                *findings = stats.findings;
+            }
+            rec
         }
     };
     ctx.manifest.send(vec![record]);

@@ -310,3 +310,115 @@ fn sorted_manifest_is_deterministic() {
     );
     assert_eq!(a, b);
 }
+
+/// An archive rewritten by someone else while panscrub rebuilds it is not
+/// replaced: the input is an error and the other writer's bytes stay.
+#[test]
+fn archive_changed_during_rebuild_is_not_replaced() {
+    if Command::new("gzip").arg("--version").output().is_err() {
+        return;
+    }
+    let d = tmp();
+    write(&d.path().join("big.log"), &pan_text(400_000, 5));
+    let st = Command::new("gzip")
+        .arg("-1")
+        .arg(d.path().join("big.log"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let p = d.path().join("big.log.gz");
+    let original = fs::read(&p).unwrap();
+    let m = d.path().join("m.jsonl");
+    let mut child = Command::new(BIN)
+        .args([
+            "scrub",
+            "-q",
+            "-j",
+            "1",
+            "-m",
+            m.to_str().unwrap(),
+            p.to_str().unwrap(),
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the rebuild to start (its temp file appears), then rewrite the
+    // file's metadata as another writer would (same bytes, new mtime/ctime).
+    let t = Instant::now();
+    let mut appended = false;
+    while t.elapsed() < Duration::from_secs(60) {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if tree_files(d.path())
+            .iter()
+            .any(|n| n.starts_with(".panscrub-"))
+        {
+            let f = fs::OpenOptions::new().write(true).open(&p).unwrap();
+            f.set_modified(std::time::SystemTime::now() + Duration::from_secs(3600))
+                .unwrap();
+            appended = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let out = child.wait_with_output().unwrap();
+    if !appended {
+        return; // the machine was too fast to catch the window; nothing to check
+    }
+    assert_eq!(out.status.code(), Some(2));
+    let f = kind(&manifest(&m), "file")[0].clone();
+    assert_eq!(f["status"], "error");
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap()
+            .contains("modified during the rebuild"),
+        "{f}"
+    );
+    assert_eq!(fs::read(&p).unwrap(), original, "not replaced");
+    assert!(
+        tree_files(d.path())
+            .iter()
+            .all(|n| !n.starts_with(".panscrub-")),
+        "temp removed"
+    );
+    assert_no_pan("stderr", &out.stderr);
+}
+
+#[test]
+fn empty_files_and_devices() {
+    let d = tmp();
+    write(&d.path().join("empty.log"), b"");
+    let dev = d.path().join("null");
+    let made = Command::new("mknod")
+        .arg(&dev)
+        .args(["c", "1", "3"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    let m = d.path().join("m.jsonl");
+    let o = panscrub(&[
+        "scrub",
+        "-m",
+        m.to_str().unwrap(),
+        d.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let man = manifest(&m);
+    let files = kind(&man, "file");
+    let empty = files
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("empty.log"))
+        .unwrap();
+    assert_eq!(empty["status"], "clean");
+    assert_eq!(empty["size"], 0);
+    if made {
+        let devrec = files
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with("/null"))
+            .unwrap();
+        assert_eq!(devrec["status"], "skipped");
+        assert!(devrec["reason"].as_str().unwrap().contains("device"));
+    }
+}
