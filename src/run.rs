@@ -84,6 +84,18 @@ struct Ctx<'a> {
     progress: ProgressBar,
 }
 
+impl Ctx<'_> {
+    /// What the archive adapters need from the run.
+    fn container_cx(&self) -> container::Cx<'_> {
+        container::Cx {
+            det: &self.det,
+            policy: &self.cfg.policy,
+            scrub_binary: self.cfg.scrub_binary,
+            allow: &self.cfg.allow,
+        }
+    }
+}
+
 /// Runs a whole job and returns its exit status.
 pub fn run(cfg: &Config) -> Result<ExitStatus> {
     let started = Instant::now();
@@ -646,12 +658,7 @@ fn process_container(
     stats: &mut Stats,
 ) -> Result<Record, InputError> {
     let cfg = ctx.cfg;
-    let cx = container::Cx {
-        det: &ctx.det,
-        policy: &cfg.policy,
-        scrub_binary: cfg.scrub_binary,
-        allow: &cfg.allow,
-    };
+    let cx = ctx.container_cx();
     let found = container::scan(&cx, &Meter::new(cfg.budget), file, fmt)?;
     let scrub = cfg.mode == Mode::Scrub;
     let to_mask: Vec<&container::MemberFinding> =
@@ -814,12 +821,7 @@ fn process_tar(
     stats: &mut Stats,
 ) -> Result<Record, InputError> {
     let cfg = ctx.cfg;
-    let cx = container::Cx {
-        det: &ctx.det,
-        policy: &cfg.policy,
-        scrub_binary: cfg.scrub_binary,
-        allow: &cfg.allow,
-    };
+    let cx = ctx.container_cx();
     let found = container::scan_tar_file(&cx, &Meter::new(cfg.budget), file)?;
     let size = md.len();
     let scrub = cfg.mode == Mode::Scrub;
