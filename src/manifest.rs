@@ -178,6 +178,11 @@ pub enum Record {
         /// CSV: the Salesforce object (file stem, e.g. `Contact`).
         #[serde(skip_serializing_if = "Option::is_none")]
         object: Option<String>,
+        /// `number` when the PAN was a bare JSON number or SQL numeric
+        /// literal, masked with digits (zeros, check digit broken) so the
+        /// file still parses.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        masked_as: Option<&'static str>,
         /// Keyed HMAC-SHA-256 of the PAN (with `--fingerprint-key`).
         #[serde(skip_serializing_if = "Option::is_none")]
         fingerprint: Option<String>,

@@ -177,6 +177,49 @@ impl MaskPolicy {
     pub fn mask(&self, f: &Finding) -> Masked {
         self.mask_span(f.span_bytes())
     }
+
+    /// Masks a finding that is a bare number (a JSON number, a SQL numeric
+    /// literal), where a mask character would break the syntax: the masked
+    /// digits become `0`, and if that happens to leave a Luhn-valid number,
+    /// the last masked digit becomes `1`, so the value stays a number of the
+    /// same length but is no longer a valid PAN.
+    pub fn mask_numeric(&self, f: &Finding) -> Masked {
+        let span = f.span_bytes();
+        let ndigits = span.iter().filter(|b| b.is_ascii_digit()).count();
+        let (front, back) = self.keep.for_length(ndigits);
+        let mut out = Masked {
+            bytes: [0; MAX_SPAN],
+            len: span.len() as u8,
+        };
+        let mut last_masked = None;
+        let mut k = 0;
+        for (i, &b) in span.iter().enumerate() {
+            out.bytes[i] = if b.is_ascii_digit() {
+                let keep = k < front || k >= ndigits - back;
+                k += 1;
+                if keep {
+                    b
+                } else {
+                    last_masked = Some(i);
+                    b'0'
+                }
+            } else {
+                b
+            };
+        }
+        let digits: Vec<u8> = out
+            .as_bytes()
+            .iter()
+            .copied()
+            .filter(u8::is_ascii_digit)
+            .collect();
+        if crate::detect::luhn::is_valid(&digits) {
+            if let Some(i) = last_masked {
+                out.bytes[i] = b'1';
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -219,6 +262,31 @@ mod tests {
             p.mask_span(b"4111 1111 1111 1111").compact(),
             "411111******1111"
         );
+    }
+
+    #[test]
+    fn numeric_masks_stay_numbers_and_are_not_pans() {
+        let det = Detector::default();
+        let p = MaskPolicy::default();
+        for pan in [
+            "4111111111111111",
+            "378282246310005",
+            "5555555555554444",
+            "30569309025904",
+            "6011111111111117",
+        ] {
+            let f = det.find_iter(pan.as_bytes())[0];
+            let m = p.mask_numeric(&f);
+            let s = m.as_str();
+            assert_eq!(s.len(), pan.len());
+            assert!(s.bytes().all(|b| b.is_ascii_digit()), "{s}");
+            assert_eq!(&s[..6], &pan[..6]);
+            assert_eq!(&s[s.len() - 4..], &pan[pan.len() - 4..]);
+            assert!(
+                det.find_iter(s.as_bytes()).is_empty(),
+                "{s} must not be a PAN"
+            );
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::error::InputError;
 use crate::exit::ExitStatus;
 use crate::format::budget::Meter;
 use crate::format::csv::{self, CsvLocation};
-use crate::format::{self, container, text, Format};
+use crate::format::{self, container, syntax, text, Format};
 use crate::manifest::{
     mask_text, Action, FileStatus, ManifestSender, ManifestWriter, PathText, PolicyRecord, Record,
 };
@@ -435,7 +435,22 @@ fn process_file(
         .as_ref()
         .and_then(|_| csv::object_name(&input.path))
         .map(|o| mask_text(&o, &ctx.det, &cfg.policy));
+    // JSON numbers and SQL numeric literals are masked with digits.
+    let syntax = syntax::syntax_for(&input.path, &head);
     let mut on_batch = |batch_end: u64, located: &[text::Located]| {
+        let marked: Vec<text::Located>;
+        let located = if syntax == syntax::Syntax::Plain {
+            located
+        } else {
+            marked = located
+                .iter()
+                .map(|l| text::Located {
+                    numeric: syntax::is_bare_number(&l.finding, syntax),
+                    ..*l
+                })
+                .collect();
+            &marked
+        };
         let allowed: Vec<bool> = located
             .iter()
             .map(|l| cfg.allow.allows(&l.finding))
@@ -586,7 +601,7 @@ impl<'a> FindingBatch<'a> {
     ) {
         let cfg = self.ctx.cfg;
         let f = &l.finding;
-        let masked = cfg.policy.mask(f);
+        let masked = l.masked(&cfg.policy);
         stats.findings += 1;
         match action {
             Action::Truncated => stats.truncated += 1,
@@ -632,6 +647,7 @@ impl<'a> FindingBatch<'a> {
             field: csv.map(|c| c.0.field.clone()),
             record_id: csv.and_then(|c| c.0.record_id.clone()),
             object: csv.and_then(|c| c.1.map(str::to_string)),
+            masked_as: l.numeric.then_some("number"),
             fingerprint: cfg.fingerprint.as_ref().map(|k| k.fingerprint(f)),
         });
     }

@@ -226,7 +226,7 @@ impl<'a> Applier<'a> {
             self.mismatched += 1;
             return Ok(Action::Reported);
         }
-        let masked = self.policy.mask(f);
+        let masked = l.masked(&self.policy);
         here.copy_from_slice(masked.as_bytes());
         if let Target::InPlace(ip) = &mut self.target {
             ip.handle()?
@@ -256,7 +256,7 @@ impl<'a> Applier<'a> {
             self.mismatched += 1;
             return Ok(Action::Reported);
         }
-        let masked = self.policy.mask(f);
+        let masked = l.masked(&self.policy);
         ip.handle()?
             .write_all_at(masked.as_bytes(), f.offset)
             .map_err(InputError::io("write"))?;

@@ -822,3 +822,72 @@ mod reliability;
 
 #[path = "it/policy.rs"]
 mod policy;
+
+/// A PAN written as a bare JSON number or SQL numeric literal is masked with
+/// digits (the file still parses, the value is no longer a PAN); PANs in
+/// strings get the mask character. Checked by Python's json and sqlite3.
+#[test]
+fn json_numbers_and_sql_literals_stay_valid() {
+    let d = tmp();
+    let json = d.path().join("events.ndjson");
+    write(
+        &json,
+        b"{\"card\": 4111111111111111, \"note\": \"card 5555555555554444\"}\n{\"cards\":[378282246310005,-6011111111111117]}\n",
+    );
+    let sql = d.path().join("dump.sql");
+    write(
+        &sql,
+        b"CREATE TABLE p (id INTEGER, pan INTEGER, note TEXT);\nINSERT INTO p VALUES (1, 4111111111111111, 'card 5555 5555 5555 4444');\nINSERT INTO p VALUES (2,378282246310005,'x');\n",
+    );
+    let m = d.path().join("m.jsonl");
+    let o = panscrub(&[
+        "scrub",
+        "-q",
+        "-m",
+        m.to_str().unwrap(),
+        d.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let j = fs::read_to_string(&json).unwrap();
+    assert!(j.contains("\"card 555555******4444\""), "{j}");
+    assert!(
+        !j.contains('*') || j.matches('*').count() == 6,
+        "only the string PAN got '*': {j}"
+    );
+    let s = fs::read_to_string(&sql).unwrap();
+    assert!(s.contains("'card 5555 55** **** 4444'"), "{s}");
+    assert_eq!(
+        panscrub(&["scan", "-q", d.path().to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let man = manifest(&m);
+    let numbers = kind(&man, "finding")
+        .iter()
+        .filter(|f| f.get("masked_as").is_some_and(|v| v == "number"))
+        .count();
+    assert_eq!(numbers, 5, "3 JSON numbers + 2 SQL literals");
+    let py = r#"
+import json, sqlite3, sys
+for line in open(sys.argv[1]):
+    json.loads(line)
+db = sqlite3.connect(":memory:")
+db.executescript(open(sys.argv[2]).read())
+rows = db.execute("select pan from p order by id").fetchall()
+assert all(isinstance(r[0], int) for r in rows), rows
+print("ok")
+"#;
+    let Ok(o) = Command::new("python3")
+        .args(["-c", py, json.to_str().unwrap(), sql.to_str().unwrap()])
+        .output()
+    else {
+        return;
+    };
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

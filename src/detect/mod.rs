@@ -42,7 +42,16 @@ pub struct Finding {
     pub lines: LinePos,
     span: [u8; MAX_SPAN],
     span_len: u8,
+    /// Up to `CONTEXT` bytes before and after the span (for adapters that
+    /// decide syntax, e.g. a bare JSON number), and how many are real.
+    before: [u8; CONTEXT],
+    before_len: u8,
+    after: [u8; CONTEXT],
+    after_len: u8,
 }
+
+/// Bytes of context a finding carries on each side.
+pub const CONTEXT: usize = 8;
 
 impl Finding {
     /// Length of the span in bytes, separators included.
@@ -69,6 +78,17 @@ impl Finding {
     /// The number of digits.
     pub fn digit_count(&self) -> usize {
         self.span_bytes().iter().filter(|b| is_digit(**b)).count()
+    }
+
+    /// The bytes just before the span (up to `CONTEXT`, fewer at the start
+    /// of input). May be part of a PAN's surroundings; never print them.
+    pub fn before(&self) -> &[u8] {
+        &self.before[CONTEXT - self.before_len as usize..]
+    }
+
+    /// The bytes just after the span (up to `CONTEXT`).
+    pub fn after(&self) -> &[u8] {
+        &self.after[..self.after_len as usize]
     }
 
     /// The digits with separators removed, in `out`; returns how many.
@@ -214,12 +234,22 @@ impl Detector {
         let len = c.end - s;
         let mut span = [0u8; MAX_SPAN];
         span[..len].copy_from_slice(&hay[s..c.end]);
+        let b0 = s.saturating_sub(CONTEXT);
+        let mut before = [0u8; CONTEXT];
+        before[CONTEXT - (s - b0)..].copy_from_slice(&hay[b0..s]);
+        let a1 = (c.end + CONTEXT).min(hay.len());
+        let mut after = [0u8; CONTEXT];
+        after[..a1 - c.end].copy_from_slice(&hay[c.end..a1]);
         Some(Finding {
             offset: base + s as u64,
             network,
             lines: LinePos::default(),
             span,
             span_len: len as u8,
+            before,
+            before_len: (s - b0) as u8,
+            after,
+            after_len: (a1 - c.end) as u8,
         })
     }
 

@@ -247,6 +247,7 @@ fn scan_data<R: Read>(
                 finding: f,
                 line,
                 column,
+                numeric: false,
             },
             member_offset,
             report_only: report_only || cx.allow.allows(&f),
