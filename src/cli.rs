@@ -39,6 +39,42 @@ pub enum Command {
     Scan(ScanArgs),
     /// Truncate PANs in place (or into a mirror tree with --out).
     Scrub(ScrubArgs),
+    /// Summarise manifests (several shards, interrupted runs too): tables by
+    /// brand, directory or Salesforce object, top files, errors.
+    Report(ReportArgs),
+    /// Merge manifests of `--shard` runs into one with summed totals.
+    Merge(MergeArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+/// Options of `report`.
+#[derive(ClapArgs, Debug)]
+#[deny(missing_docs)]
+pub struct ReportArgs {
+    /// Manifest files (JSON Lines).
+    #[arg(required = true, value_name = "MANIFEST")]
+    pub manifests: Vec<PathBuf>,
+    /// text (tables), csv (one row per finding) or json (one object).
+    #[arg(long, default_value = "text", value_parser = ["text", "csv", "json"])]
+    pub format: String,
+}
+
+/// Options of `merge`.
+#[derive(ClapArgs, Debug)]
+#[deny(missing_docs)]
+pub struct MergeArgs {
+    /// Manifest files (JSON Lines).
+    #[arg(required = true, value_name = "MANIFEST")]
+    pub manifests: Vec<PathBuf>,
+    /// Where to write the merged manifest (mode 0600).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 /// Options of `scan`.
@@ -96,19 +132,18 @@ pub struct CommonArgs {
     /// runs over large logs).
     #[arg(long, help_heading = "Output")]
     pub no_hash: bool,
-    /// Digits kept visible: 6+4 (first six, last four), 8+4 (only for PANs
-    /// of 16+ digits, else 6+4) or 0+4.
-    #[arg(
-        long,
-        default_value = "6+4",
-        value_name = "POLICY",
-        help_heading = "Masking"
-    )]
-    pub keep: String,
-    /// Character replacing masked digits: printable ASCII, not a digit,
-    /// space or dash.
-    #[arg(long, default_value = "*", value_name = "C", help_heading = "Masking")]
-    pub mask_char: char,
+    /// Settings file (TOML); `./panscrub.toml` is used when present and no
+    /// file is named. Flags override it.
+    #[arg(long, value_name = "FILE", help_heading = "Policy")]
+    pub config: Option<PathBuf>,
+    /// Digits kept visible: 6+4 (first six, last four; the default), 8+4
+    /// (only for PANs of 16+ digits, else 6+4) or 0+4.
+    #[arg(long, value_name = "POLICY", help_heading = "Masking")]
+    pub keep: Option<String>,
+    /// Character replacing masked digits (default `*`): printable ASCII, not
+    /// a digit, space or dash.
+    #[arg(long, value_name = "C", help_heading = "Masking")]
+    pub mask_char: Option<char>,
     /// Only walk files whose path (relative to the root) matches GLOB;
     /// repeatable.
     #[arg(long, short = 'g', value_name = "GLOB", help_heading = "Selection")]
@@ -118,25 +153,17 @@ pub struct CommonArgs {
     #[arg(long, short = 'x', value_name = "GLOB", help_heading = "Selection")]
     pub exclude: Vec<String>,
     /// Most bytes decoded from one compressed input, all members and levels
-    /// together (K, M, G, T suffixes); beyond it the input is an error.
-    #[arg(
-        long,
-        default_value = "64G",
-        value_name = "SIZE",
-        help_heading = "Archives"
-    )]
-    pub max_expanded: String,
-    /// Highest compression ratio of one stream (beyond its first 16 MiB).
-    #[arg(
-        long,
-        default_value_t = 1000,
-        value_name = "N",
-        help_heading = "Archives"
-    )]
-    pub max_ratio: u64,
-    /// Deepest nesting of archives (a zip inside a zip is 2).
-    #[arg(long, default_value_t = 4, value_name = "N", help_heading = "Archives")]
-    pub max_depth: usize,
+    /// together (K, M, G, T suffixes; default 64G); beyond it the input is
+    /// an error.
+    #[arg(long, value_name = "SIZE", help_heading = "Archives")]
+    pub max_expanded: Option<String>,
+    /// Highest compression ratio of one stream beyond its first 16 MiB
+    /// (default 1000).
+    #[arg(long, value_name = "N", help_heading = "Archives")]
+    pub max_ratio: Option<u64>,
+    /// Deepest nesting of archives, a zip inside a zip being 2 (default 4).
+    #[arg(long, value_name = "N", help_heading = "Archives")]
+    pub max_depth: Option<usize>,
     /// Leave alone the PANs and BIN prefixes listed in FILE (one per line,
     /// `#` comments); repeatable. Reported as `allowed`.
     #[arg(long, value_name = "FILE", help_heading = "Policy")]

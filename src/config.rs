@@ -10,6 +10,7 @@ use crate::allow::{AllowList, Fingerprinter, Shard};
 use crate::cli::{Command, CommonArgs};
 use crate::format::budget::{parse_size, Budget};
 use crate::mask::{Keep, MaskPolicy};
+use crate::settings::Settings;
 use crate::write::Hashing;
 
 /// Scan or scrub.
@@ -47,6 +48,10 @@ pub struct Config {
     pub sort: bool,
     /// PANs and prefixes left alone.
     pub allow: AllowList,
+    /// Files whose findings are all left alone.
+    pub allow_paths: Option<GlobSet>,
+    /// CSV columns whose findings are left alone.
+    pub allow_fields: Vec<String>,
     /// Keyed fingerprints, when a key was given.
     pub fingerprint: Option<Fingerprinter>,
     /// This process's shard of the inputs.
@@ -84,6 +89,7 @@ impl Config {
         let (mode, paths, common, out, scrub_binary) = match cmd {
             Command::Scan(a) => (Mode::Scan, a.paths, a.common, None, false),
             Command::Scrub(a) => (Mode::Scrub, a.paths, a.common, a.out, a.scrub_binary),
+            _ => bail!("not a scan or scrub command"),
         };
         let CommonArgs {
             manifest,
@@ -103,14 +109,51 @@ impl Config {
             allow_test_cards,
             fingerprint_key,
             shard,
+            config,
         } = common;
+        // Flags win over the settings file; allowlists from both add up.
+        let file = Settings::load(config.as_deref())?;
+        let include = if include.is_empty() {
+            file.include.unwrap_or_default()
+        } else {
+            include
+        };
+        let exclude = if exclude.is_empty() {
+            file.exclude.unwrap_or_default()
+        } else {
+            exclude
+        };
+        let keep = keep.or(file.keep).unwrap_or_else(|| "6+4".into());
+        let mask_char = mask_char.or(file.mask_char).unwrap_or('*');
+        let jobs = jobs.or(file.jobs);
+        let max_expanded = max_expanded
+            .or(file.max_expanded)
+            .unwrap_or_else(|| "64G".into());
+        let max_ratio = max_ratio.or(file.max_ratio).unwrap_or(1000);
+        let max_depth = max_depth.or(file.max_depth).unwrap_or(4);
+        let fingerprint_key = fingerprint_key.or(file.fingerprint_key);
+        let hashing = match (hash, no_hash, file.hash.as_deref()) {
+            (true, _, _) => Hashing::All,
+            (_, true, _) => Hashing::Off,
+            (_, _, Some("all")) => Hashing::All,
+            (_, _, Some("off")) => Hashing::Off,
+            (_, _, Some("changed") | None) => Hashing::Changed,
+            (_, _, Some(other)) => bail!("hash = {other:?}: expected all, changed or off"),
+        };
         let mut allow_list = AllowList::default();
-        for f in &allow {
+        for f in allow.iter().chain(&file.allow.files) {
             allow_list.load(f).map_err(anyhow::Error::msg)?;
         }
-        if allow_test_cards {
+        for e in file.allow.pans.iter().chain(&file.allow.bins) {
+            allow_list
+                .add(e)
+                .map_err(|err| anyhow::anyhow!("[allow] in the settings file: {err}"))?;
+        }
+        if allow_test_cards || file.allow.test_cards {
             allow_list.add_test_cards();
         }
+        let allow_paths = globset(&file.allow.paths, "[allow] paths")?;
+        let allow_fields = file.allow.csv_fields.clone();
         let fingerprint = fingerprint_key
             .as_deref()
             .map(Fingerprinter::load)
@@ -144,13 +187,7 @@ impl Config {
             roots: paths,
             manifest,
             quiet,
-            hashing: if hash {
-                Hashing::All
-            } else if no_hash {
-                Hashing::Off
-            } else {
-                Hashing::Changed
-            },
+            hashing,
             policy,
             include: globset(&include, "--include")?,
             exclude: globset(&exclude, "--exclude")?,
@@ -160,6 +197,8 @@ impl Config {
             budget,
             sort,
             allow: allow_list,
+            allow_paths,
+            allow_fields,
             fingerprint,
             shard,
         })

@@ -17,6 +17,8 @@ pub mod exit;
 pub mod format;
 pub mod manifest;
 pub mod mask;
+pub mod report;
 pub mod run;
+pub mod settings;
 pub mod walk;
 pub mod write;

@@ -85,6 +85,14 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Whether every finding in this file is allowed (`[allow] paths`).
+    fn path_allowed(&self, path: &Path) -> bool {
+        self.cfg
+            .allow_paths
+            .as_ref()
+            .is_some_and(|g| g.is_match(path))
+    }
+
     /// What the archive adapters need from the run.
     fn container_cx(&self) -> container::Cx<'_> {
         container::Cx {
@@ -437,6 +445,7 @@ fn process_file(
         .map(|o| mask_text(&o, &ctx.det, &cfg.policy));
     // JSON numbers and SQL numeric literals are masked with digits.
     let syntax = syntax::syntax_for(&input.path, &head);
+    let path_allowed = ctx.path_allowed(&input.path);
     let mut on_batch = |batch_end: u64, located: &[text::Located]| {
         let marked: Vec<text::Located>;
         let located = if syntax == syntax::Syntax::Plain {
@@ -451,9 +460,25 @@ fn process_file(
                 .collect();
             &marked
         };
+        // CSV locations first: an allowed column decides what is masked.
+        let mut locs = Vec::with_capacity(located.len());
+        for l in located {
+            let loc = match csv.as_mut() {
+                Some(c) => c.locate(l.finding.offset).map_err(InputError::io("read"))?,
+                None => None,
+            };
+            locs.push(loc);
+        }
         let allowed: Vec<bool> = located
             .iter()
-            .map(|l| cfg.allow.allows(&l.finding))
+            .zip(&locs)
+            .map(|(l, loc)| {
+                path_allowed
+                    || cfg.allow.allows(&l.finding)
+                    || loc
+                        .as_ref()
+                        .is_some_and(|c| cfg.allow_fields.iter().any(|f| *f == c.field))
+            })
             .collect();
         let actions = if report_only {
             // Still run the pass for hashes / the copy.
@@ -489,11 +514,7 @@ fn process_file(
             return Ok(());
         }
         let mut batch = FindingBatch::new(ctx, pathtext);
-        for (l, action) in located.iter().zip(actions) {
-            let loc = match csv.as_mut() {
-                Some(c) => c.locate(l.finding.offset).map_err(InputError::io("read"))?,
-                None => None,
-            };
+        for ((l, action), loc) in located.iter().zip(actions).zip(locs) {
             let loc = loc.map(|mut c| {
                 c.field = mask_text(&c.field, &ctx.det, &cfg.policy);
                 c.record_id = c.record_id.map(|r| mask_text(&r, &ctx.det, &cfg.policy));
@@ -677,8 +698,11 @@ fn process_container(
     let cx = ctx.container_cx();
     let found = container::scan(&cx, &Meter::new(cfg.budget), file, fmt)?;
     let scrub = cfg.mode == Mode::Scrub;
-    let to_mask: Vec<&container::MemberFinding> =
-        found.iter().filter(|m| scrub && !m.report_only).collect();
+    let path_allowed = ctx.path_allowed(&input.path);
+    let to_mask: Vec<&container::MemberFinding> = found
+        .iter()
+        .filter(|m| scrub && !m.report_only && !path_allowed)
+        .collect();
     // Build, verify and install the result; on failure the findings are
     // still reported (left in place) and the input is an error.
     let outcome: Result<bool, InputError> = (|| {
@@ -767,7 +791,7 @@ fn process_container(
     let replaced = *outcome.as_ref().unwrap_or(&false);
     let mut batch = FindingBatch::new(ctx, pathtext);
     for m in &found {
-        let action = if cfg.allow.allows(&m.located.finding) {
+        let action = if path_allowed || cfg.allow.allows(&m.located.finding) {
             Action::Allowed
         } else if replaced && scrub && !m.report_only {
             Action::Truncated
@@ -854,8 +878,9 @@ fn process_tar(
     };
     let mut applier = Applier::new(file, target, cfg.policy, cfg.hashing);
     // Findings come in archive order: ascending file offsets.
+    let path_allowed = ctx.path_allowed(&input.path);
     let masks = |m: &container::MemberFinding| {
-        scrub && !m.report_only && !cfg.allow.allows(&m.located.finding)
+        scrub && !m.report_only && !path_allowed && !cfg.allow.allows(&m.located.finding)
     };
     let to_mask: Vec<text::Located> = found
         .iter()
@@ -882,7 +907,7 @@ fn process_tar(
     }
     let mut batch = FindingBatch::new(ctx, pathtext);
     for m in &found {
-        let action = if cfg.allow.allows(&m.located.finding) {
+        let action = if path_allowed || cfg.allow.allows(&m.located.finding) {
             Action::Allowed
         } else if masks(m) {
             actions.next().unwrap_or(Action::Reported)

@@ -221,3 +221,173 @@ fn four_shards_cover_the_tree_exactly_once() {
         Some(2)
     );
 }
+
+/// The settings file: found as ./panscrub.toml or named with --config;
+/// flags override it; unknown keys and bad globs are usage errors naming
+/// the problem; path and CSV-column allowlists.
+#[test]
+fn settings_file_parsing_overrides_and_allowlists() {
+    let d = tmp();
+    let data = d.path().join("data");
+    write(&data.join("a.log"), b"x 4111111111111111\n");
+    write(&data.join("fixtures/f.log"), b"x 5555555555554444\n");
+    write(
+        &data.join("Test.csv"),
+        b"Id,TestCard,Note\n001,378282246310005,card 6011111111111117\n",
+    );
+    write(&d.path().join("panscrub.toml"), b"keep = \"0+4\"\nmask_char = \"#\"\n[allow]\npaths = [\"**/fixtures/**\"]\ncsv_fields = [\"TestCard\"]\n");
+    let m = d.path().join("m.jsonl");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .current_dir(d.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["scrub", "-q", "-m", m.to_str().unwrap(), "data"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        fs::read(data.join("a.log")).unwrap(),
+        b"x ############1111\n",
+        "keep and mask from the file"
+    );
+    assert_eq!(
+        fs::read(data.join("fixtures/f.log")).unwrap(),
+        b"x 5555555555554444\n",
+        "allowed path"
+    );
+    assert_eq!(
+        fs::read(data.join("Test.csv")).unwrap(),
+        b"Id,TestCard,Note\n001,378282246310005,card ############1117\n",
+        "allowed CSV column, others masked"
+    );
+    let actions: Vec<String> = kind(&manifest(&m), "finding")
+        .iter()
+        .map(|f| f["action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(actions.iter().filter(|a| *a == "allowed").count(), 2);
+    // Flags override the file.
+    write(&data.join("b.log"), b"y 4111111111111111\n");
+    let o = run(&[
+        "scrub",
+        "-q",
+        "--keep",
+        "6+4",
+        "--mask-char",
+        "*",
+        "data/b.log",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        fs::read(data.join("b.log")).unwrap(),
+        b"y 411111******1111\n"
+    );
+    // A named file; unknown keys and bad globs are errors that say which.
+    let bad = d.path().join("bad.toml");
+    write(&bad, b"kep = \"6+4\"\n");
+    let o = run(&["scan", "--config", bad.to_str().unwrap(), "data"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("kep"));
+    write(&bad, b"include = [\"[\"]\n");
+    let o = run(&["scan", "--config", bad.to_str().unwrap(), "data"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("glob"));
+}
+
+/// `report` and `merge` over the manifests of 2 shards, one interrupted.
+#[test]
+fn report_and_merge_manifests() {
+    let d = tmp();
+    copy_tree(&testdata(), &d.path().join("t"));
+    let mut ms = Vec::new();
+    for k in 0..2 {
+        let m = d.path().join(format!("s{k}.jsonl"));
+        let shard = format!("{k}/2");
+        panscrub(&[
+            "scan",
+            "-q",
+            "--shard",
+            &shard,
+            "-m",
+            m.to_str().unwrap(),
+            d.path().join("t").to_str().unwrap(),
+        ]);
+        ms.push(m);
+    }
+    // Interrupt the second: drop its summary and cut its last line.
+    let text = fs::read_to_string(&ms[1]).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.pop();
+    let mut cut = lines.join("\n");
+    cut.push_str("\n{\"kind\":\"fin");
+    fs::write(&ms[1], cut).unwrap();
+    let args: Vec<&str> = ms.iter().map(|p| p.to_str().unwrap()).collect();
+    let o = panscrub(&[&["report"][..], &args].concat());
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.starts_with("2 run(s), 1 complete (some runs were interrupted"),
+        "{out}"
+    );
+    for needle in ["By brand", "visa", "Top files", "object Contact"] {
+        assert!(out.contains(needle), "{needle} in {out}");
+    }
+    assert_no_pan("report", out.as_bytes());
+    let o = panscrub(&[&["report", "--format", "json"][..], &args].concat());
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["runs"], 2);
+    assert_eq!(v["unreadable_lines"], 1);
+    let o = panscrub(&[&["report", "--format", "csv"][..], &args].concat());
+    let csv_text = String::from_utf8(o.stdout).unwrap();
+    assert!(csv_text.starts_with("path,member,offset"));
+    assert_eq!(
+        csv_text.lines().count() as u64,
+        1 + v["findings"].as_u64().unwrap()
+    );
+    // Merge the complete runs: totals add up.
+    let whole = d.path().join("whole.jsonl");
+    panscrub(&[
+        "scan",
+        "-q",
+        "-m",
+        whole.to_str().unwrap(),
+        d.path().join("t").to_str().unwrap(),
+    ]);
+    for k in 0..2 {
+        let m = d.path().join(format!("s{k}.jsonl"));
+        panscrub(&[
+            "scan",
+            "-q",
+            "--shard",
+            &format!("{k}/2"),
+            "-m",
+            m.to_str().unwrap(),
+            d.path().join("t").to_str().unwrap(),
+        ]);
+    }
+    let merged = d.path().join("merged.jsonl");
+    let o = panscrub(&[&["merge", "-o", merged.to_str().unwrap()][..], &args].concat());
+    assert_eq!(o.status.code(), Some(0));
+    let a = kind(&manifest(&merged), "summary")[0].clone();
+    let b = kind(&manifest(&whole), "summary")[0].clone();
+    for k in ["files", "findings", "bytes", "by_brand", "exit_code"] {
+        assert_eq!(a[k], b[k], "{k}");
+    }
+}
+
+#[test]
+fn completions_and_man_page_generate() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = panscrub(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("scrub"));
+    }
+    let o = panscrub(&["man"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(".TH panscrub"));
+}
