@@ -477,7 +477,7 @@ fn process_file(
                     || cfg.allow.allows(&l.finding)
                     || loc
                         .as_ref()
-                        .is_some_and(|c| cfg.allow_fields.iter().any(|f| *f == c.field))
+                        .is_some_and(|c| cfg.allow_fields.contains(&c.field))
             })
             .collect();
         let actions = if report_only {
