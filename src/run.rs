@@ -55,6 +55,8 @@ pub struct Stats {
     pub bytes: u64,
     /// Findings per brand.
     pub by_brand: BTreeMap<&'static str, u64>,
+    /// Bytes already shown on the progress bar (per input).
+    progressed: u64,
 }
 
 impl Stats {
@@ -129,10 +131,14 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
     }]);
 
     let progress = if !cfg.quiet && io::stderr().is_terminal() {
-        let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        // The walker grows the length as it finds files, so the bar, the
+        // rate and the ETA firm up as soon as the walk is done.
+        let pb = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         pb.set_style(
-            ProgressStyle::with_template("{spinner} {bytes} scanned, {bytes_per_sec}, {elapsed}")
-                .expect("static template"),
+            ProgressStyle::with_template(
+                "{spinner} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} ({elapsed})",
+            )
+            .expect("static template"),
         );
         pb
     } else {
@@ -156,8 +162,12 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
     // files arrive does not leave cores idle.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Entry>(4096);
     std::thread::scope(|scope| {
+        let walk_progress = ctx.progress.clone();
         scope.spawn(move || {
             walk::walk(cfg, cfg.manifest.as_deref(), &mut |e| {
+                if let Entry::Input(i) = &e {
+                    walk_progress.inc_length(i.size);
+                }
                 let _ = tx.send(e);
             })
         });
@@ -362,7 +372,8 @@ fn process(ctx: &Ctx, input: &Input) {
         }
     };
     ctx.manifest.send(vec![record]);
-    ctx.progress.inc(input.size);
+    ctx.progress
+        .inc(input.size.saturating_sub(stats.progressed));
     if let Ok(mut s) = ctx.stats.lock() {
         s.merge(&stats);
     }
@@ -447,6 +458,9 @@ fn process_file(
     let syntax = syntax::syntax_for(&input.path, &head);
     let path_allowed = ctx.path_allowed(&input.path);
     let mut on_batch = |batch_end: u64, located: &[text::Located]| {
+        // Large files move the progress bar batch by batch.
+        ctx.progress.inc(batch_end.saturating_sub(stats.progressed));
+        stats.progressed = stats.progressed.max(batch_end);
         let marked: Vec<text::Located>;
         let located = if syntax == syntax::Syntax::Plain {
             located

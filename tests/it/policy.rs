@@ -397,7 +397,13 @@ fn completions_and_man_page_generate() {
 fn report_snapshot_of_testdata() {
     let d = tmp();
     copy_tree(&testdata(), &d.path().join("testdata"));
-    let run = |args: &[&str]| Command::new(BIN).current_dir(d.path()).args(args).output().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .current_dir(d.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
     run(&["scan", "-q", "--sort", "-m", "m.jsonl", "testdata"]);
     let o = run(&["report", "m.jsonl"]);
     assert_eq!(o.status.code(), Some(0));
@@ -406,14 +412,23 @@ fn report_snapshot_of_testdata() {
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() || !snap.exists() {
         fs::write(&snap, &got).unwrap();
     }
-    assert_eq!(got, fs::read_to_string(&snap).unwrap(), "rerun with UPDATE_SNAPSHOTS=1 after a deliberate change");
+    assert_eq!(
+        got,
+        fs::read_to_string(&snap).unwrap(),
+        "rerun with UPDATE_SNAPSHOTS=1 after a deliberate change"
+    );
 }
 
 /// The settings example in the README parses (it is the documentation).
 #[test]
 fn readme_settings_example_parses() {
-    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let start = readme.find("```toml\n").expect("a toml block in the README") + 8;
+    let readme =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find("```toml\n")
+        .expect("a toml block in the README")
+        + 8;
     let end = start + readme[start..].find("```").unwrap();
-    panscrub::settings::Settings::parse(&readme[start..end]).expect("README settings example parses");
+    panscrub::settings::Settings::parse(&readme[start..end])
+        .expect("README settings example parses");
 }
