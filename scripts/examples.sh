@@ -8,6 +8,7 @@ BIN=$PWD/target/release/panscrub
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 cp -r testdata "$W/testdata"
+REPO=$PWD
 cd "$W"
 expect() { local want=$1; shift; set +e; "$@" >/dev/null 2>&1; local got=$?; set -e
   [ "$got" = "$want" ] || { echo "FAIL ($got, wanted $want): $*"; exit 1; }; echo "ok: $*"; }
@@ -34,4 +35,15 @@ rm panscrub.toml
 for k in 0 1; do "$BIN" scan --quiet --shard $k/2 --manifest shard$k.jsonl testdata || [ $? -le 1 ]; done
 echo "ok: two shards"
 expect 0 "$BIN" merge -o merged.jsonl shard0.jsonl shard1.jsonl
+# The shipped scale-out examples, run locally on copies of testdata/.
+cp -r testdata shards-par
+SHARDS=4 DATA=shards-par OUT=out-par PANSCRUB=$BIN bash "$REPO/scripts/scale-out/parallel-hosts.sh"
+[ "$("$BIN" scan --quiet shards-par; echo $?)" = 0 ] || { echo "FAIL: shards left PANs"; exit 1; }; echo "ok: parallel-hosts.sh"
+cp -r testdata shards-slurm
+for i in 0 1 2; do SLURM_ARRAY_TASK_ID=$i SHARDS=3 DATA=shards-slurm OUT=out-slurm PANSCRUB=$BIN \
+  bash "$REPO/scripts/scale-out/slurm-array.sh" || [ $? -le 1 ]; done
+[ "$("$BIN" scan --quiet shards-slurm; echo $?)" = 0 ] || { echo "FAIL: slurm shards left PANs"; exit 1; }; echo "ok: slurm-array.sh"
+cp -r testdata shards-k8s
+for i in 0 1; do JOB_COMPLETION_INDEX=$i sh -c "$BIN scrub --quiet --shard \"\$JOB_COMPLETION_INDEX/2\" --manifest \"k8s-\$JOB_COMPLETION_INDEX.jsonl\" shards-k8s" || [ $? -le 1 ]; done
+[ "$("$BIN" scan --quiet shards-k8s; echo $?)" = 0 ] || { echo "FAIL: k8s shards left PANs"; exit 1; }; echo "ok: k8s command"
 echo "all README examples ran"
