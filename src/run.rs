@@ -102,6 +102,7 @@ impl Ctx<'_> {
             policy: &self.cfg.policy,
             scrub_binary: self.cfg.scrub_binary,
             allow: &self.cfg.allow,
+            stream_name: None,
         }
     }
 }
@@ -710,7 +711,7 @@ fn process_container(
 ) -> Result<Record, InputError> {
     let cfg = ctx.cfg;
     let cx = ctx.container_cx();
-    let found = container::scan(&cx, &Meter::new(cfg.budget), file, fmt)?;
+    let found = container::scan(&cx, &Meter::new(cfg.budget), file, fmt, &input.path)?;
     let scrub = cfg.mode == Mode::Scrub;
     let path_allowed = ctx.path_allowed(&input.path);
     let to_mask: Vec<&container::MemberFinding> = found
@@ -746,6 +747,7 @@ fn process_container(
                     c.tmp.as_file(),
                     fmt,
                     &found,
+                    &input.path,
                 )?;
             }
             // Verified above at the container level, not as text.
@@ -781,6 +783,7 @@ fn process_container(
             tmp.as_file(),
             fmt,
             &found,
+            &input.path,
         )?;
         // Someone rewrote the original while we rebuilt it: keep theirs.
         let now = std::fs::symlink_metadata(&input.path).map_err(InputError::io("stat"))?;

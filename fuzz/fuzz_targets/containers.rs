@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let det = Detector::default();
     let policy = MaskPolicy::default();
     let allow = panscrub::allow::AllowList::default();
-    let cx = container::Cx { det: &det, policy: &policy, scrub_binary: false, allow: &allow };
+    let cx = container::Cx { det: &det, policy: &policy, scrub_binary: false, allow: &allow, stream_name: None };
     let budget = Budget { max_expanded: 64 << 20, max_ratio: 1000, max_depth: 3 };
-    let _ = container::scan(&cx, &Meter::new(budget), &f, fmt);
+    let _ = container::scan(&cx, &Meter::new(budget), &f, fmt, std::path::Path::new("fuzz.bin"));
 });

@@ -19,12 +19,14 @@ use zip::{ZipArchive, ZipWriter};
 
 use super::budget::{BudgetExceeded, Meter};
 use super::csv::{delimiter_for, object_name, CsvLocation, CsvLocator};
+use super::syntax::{is_bare_number, syntax_for, Syntax};
 use super::text::Located;
 use super::{sniff, Format};
 use crate::detect::{Detector, StreamScanner};
 use crate::error::InputError;
 use crate::manifest::mask_text;
 use crate::mask::MaskPolicy;
+use std::path::Path;
 
 /// Read size for decoded streams.
 const BLOCK: usize = 256 * 1024;
@@ -70,6 +72,9 @@ pub struct Cx<'a> {
     /// Findings on this list are left alone (treated as report-only here,
     /// so that verification expects them to remain).
     pub allow: &'a crate::allow::AllowList,
+    /// Name of the top-level decoded stream (the file name without its
+    /// compression extension), for syntax decisions; members use their own.
+    pub stream_name: Option<&'a Path>,
 }
 
 /// Maps decoding errors: budget errors keep their meaning, anything else is
@@ -162,18 +167,29 @@ impl<W: Write> Write for Encoder<W> {
     }
 }
 
-/// Scans a top-level container file.
+/// Scans a top-level container file. `path` names it: a compressed
+/// `events.ndjson.gz` holds JSON, which decides how bare numbers are masked.
 pub fn scan(
     cx: &Cx,
     meter: &Meter,
     file: &File,
     fmt: Format,
+    path: &Path,
 ) -> Result<Vec<MemberFinding>, InputError> {
     let size = file.metadata().map_err(InputError::io("stat"))?.len();
     let mut out = Vec::new();
     let mut r = file;
     r.rewind().map_err(InputError::io("seek"))?;
-    scan_blob(cx, meter, r, size, fmt, &mut Vec::new(), None, &mut out)?;
+    let inner = if fmt.is_compressed_stream() {
+        path.with_extension("")
+    } else {
+        path.to_path_buf()
+    };
+    let cx = Cx {
+        stream_name: Some(&inner),
+        ..*cx
+    };
+    scan_blob(&cx, meter, r, size, fmt, &mut Vec::new(), None, &mut out)?;
     Ok(out)
 }
 
@@ -215,12 +231,24 @@ fn scan_stream<R: Read>(
         return scan_tar(cx, br, route, name, out);
     }
     let report_only = sniff(head) == Format::Binary && !cx.scrub_binary;
-    scan_data(cx, br, route, name, 0, report_only, out)
+    let syn = stream_syntax(cx, name, head);
+    scan_data(cx, br, route, name, 0, report_only, syn, out)
+}
+
+/// The syntax of a decoded stream: by member name, else by the top-level
+/// stream's name, else by content.
+fn stream_syntax(cx: &Cx, name: Option<&str>, head: &[u8]) -> Syntax {
+    let hint = match name {
+        Some(n) => Path::new(n.rsplit('!').next().unwrap_or(n)).to_path_buf(),
+        None => cx.stream_name.map(Path::to_path_buf).unwrap_or_default(),
+    };
+    syntax_for(&hint, head)
 }
 
 /// Scans one member's data; `shift` is where the data starts in the
 /// decoded stream (non-zero for tar members), `report_only` forces findings
 /// to be left in place.
+#[allow(clippy::too_many_arguments)]
 fn scan_data<R: Read>(
     cx: &Cx,
     mut r: R,
@@ -228,6 +256,7 @@ fn scan_data<R: Read>(
     name: Option<&str>,
     shift: u64,
     report_only: bool,
+    syn: Syntax,
     out: &mut Vec<MemberFinding>,
 ) -> Result<(), InputError> {
     let mut sc = StreamScanner::new(cx.det).track_lines();
@@ -247,7 +276,7 @@ fn scan_data<R: Read>(
                 finding: f,
                 line,
                 column,
-                numeric: false,
+                numeric: is_bare_number(&f, syn),
             },
             member_offset,
             report_only: report_only || cx.allow.allows(&f),
@@ -286,7 +315,8 @@ fn scan_tar<R: Read>(
         let head = br.fill_buf().map_err(decode_error)?;
         let report_only =
             kind.is_gnu_sparse() || (sniff(head) == Format::Binary && !cx.scrub_binary);
-        scan_data(cx, br, route, Some(&full), start, report_only, out)?;
+        let syn = stream_syntax(cx, Some(&full), head);
+        scan_data(cx, br, route, Some(&full), start, report_only, syn, out)?;
     }
     Ok(())
 }
@@ -448,7 +478,7 @@ impl<'a> Masker<'a> {
             .iter()
             .map(|m| {
                 let f = &m.located.finding;
-                (f.offset, policy.mask(f), f.span_bytes())
+                (f.offset, m.located.masked(policy), f.span_bytes())
             })
             .collect();
         spans.sort_by_key(|s| s.0);
@@ -644,8 +674,9 @@ pub fn verify(
     rebuilt: &File,
     fmt: Format,
     findings: &[MemberFinding],
+    path: &Path,
 ) -> Result<(), InputError> {
-    let after = scan(cx, meter, rebuilt, fmt)
+    let after = scan(cx, meter, rebuilt, fmt, path)
         .map_err(|e| InputError::Changed(format!("rebuilt file does not decode: {e}")))?;
     let left = after.iter().filter(|m| !m.report_only).count();
     if left > 0 {

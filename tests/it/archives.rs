@@ -528,3 +528,37 @@ fn tar_members_by_name_in_place_and_compressed() {
         17
     );
 }
+
+/// Bare JSON numbers inside compressed files and zip members are masked
+/// with digits too, so the decoded JSON still parses.
+#[test]
+fn json_numbers_inside_archives_stay_valid() {
+    if !have("gzip") || !have("zip") {
+        return;
+    }
+    let d = tmp();
+    let line = "{\"card\": 4111111111111111, \"s\": \"5555555555554444\"}\n";
+    write(&d.path().join("events.ndjson"), line.as_bytes());
+    write(&d.path().join("m/records.json"), line.as_bytes());
+    sh(
+        d.path(),
+        "cd m && zip -q ../export.zip records.json && cd .. && rm -r m && gzip events.ndjson",
+    );
+    let o = panscrub(&["scrub", "-q", d.path().to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for cmd in [
+        "gzip -dc events.ndjson.gz",
+        "unzip -p export.zip records.json",
+    ] {
+        let got = String::from_utf8(out(d.path(), cmd)).unwrap();
+        assert!(got.starts_with("{\"card\": 4111110000001"), "{cmd}: {got}");
+        assert!(got.contains("\"555555******4444\""), "{cmd}: {got}");
+        let v: Value = serde_json::from_str(got.trim()).expect("still JSON");
+        assert!(v["card"].is_u64());
+    }
+}
