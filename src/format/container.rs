@@ -634,7 +634,7 @@ fn rebuild_zip<R: Read + Seek, W: Write + Seek>(
         let entry = ar.by_index(i).map_err(zip_error)?;
         let name = entry.name().to_string();
         let compressed = entry.compressed_size();
-        let options = entry.options().large_file(entry.size() > u32::MAX as u64);
+        let options = changed_member_options(&entry);
         let mut content = meter.limit(entry, compressed);
         match member_fmt {
             Format::Text | Format::Binary | Format::Tar => {
@@ -661,6 +661,38 @@ fn rebuild_zip<R: Read + Seek, W: Write + Seek>(
         }
     }
     zw.finish().map_err(zip_error)
+}
+
+/// Options for a recompressed member: its method, DOS time, unix mode and
+/// its extra fields (UT timestamps, ux uid/gid, …) as they were; the zip64
+/// field is left to the writer, which sizes it for the new data.
+fn changed_member_options<R: Read>(
+    entry: &zip::read::ZipFile<'_, R>,
+) -> zip::write::FullFileOptions<'static> {
+    let mut options = zip::write::FullFileOptions::default()
+        .compression_method(entry.compression())
+        .large_file(entry.size() > u32::MAX as u64);
+    if let Some(t) = entry.last_modified() {
+        options = options.last_modified_time(t);
+    }
+    if let Some(mode) = entry.unix_mode() {
+        options = options.unix_permissions(mode);
+    }
+    let mut extra = entry.extra_data().unwrap_or(&[]);
+    while extra.len() >= 4 {
+        let id = u16::from_le_bytes([extra[0], extra[1]]);
+        let len = u16::from_le_bytes([extra[2], extra[3]]) as usize;
+        if extra.len() < 4 + len {
+            break;
+        }
+        if id != 0x0001 {
+            // A field the writer refuses is dropped, not fatal.
+            let _ =
+                options.add_extra_data(id, extra[4..4 + len].to_vec().into_boxed_slice(), false);
+        }
+        extra = &extra[4 + len..];
+    }
+    options
 }
 
 /// Checks a rebuilt container: it decodes fully, holds no finding that was
