@@ -422,3 +422,45 @@ fn empty_files_and_devices() {
         assert!(devrec["reason"].as_str().unwrap().contains("device"));
     }
 }
+
+/// A file swapped for a symlink (to a file outside the tree) while it is
+/// being scanned is never written through: the write handle is opened with
+/// O_NOFOLLOW and must be the inode that was scanned.
+#[test]
+fn file_swapped_for_a_symlink_is_not_written_through() {
+    let d = tmp();
+    let outside = tmp();
+    let victim = outside.path().join("victim.log");
+    let victim_bytes = pan_text(2000, 11);
+    write(&victim, &victim_bytes);
+    let p = d.path().join("big.log");
+    // Long and clean at first, one PAN at the very end: the scan takes a
+    // while before the first write.
+    let mut data = vec![b'x'; 96 << 20];
+    data.extend_from_slice(b"\ncard 4111111111111111\n");
+    write(&p, &data);
+    drop(data);
+    for delay in [5u64, 20, 60] {
+        let mut child = Command::new(BIN)
+            .args(["scrub", "-q", "-j", "1", p.to_str().unwrap()])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        let moved = d.path().join("moved.log");
+        let swapped =
+            fs::rename(&p, &moved).is_ok() && std::os::unix::fs::symlink(&victim, &p).is_ok();
+        let out = child.wait_with_output().unwrap();
+        assert_no_pan("stderr", &out.stderr);
+        assert_eq!(
+            fs::read(&victim).unwrap(),
+            victim_bytes,
+            "never written through the symlink"
+        );
+        // Put the real file back for the next round.
+        if swapped {
+            fs::remove_file(&p).unwrap();
+            fs::rename(&moved, &p).unwrap();
+        }
+    }
+}
