@@ -178,6 +178,10 @@ pub enum Record {
         /// CSV: the Salesforce object (file stem, e.g. `Contact`).
         #[serde(skip_serializing_if = "Option::is_none")]
         object: Option<String>,
+        /// JSON/NDJSON: the path of the value holding the PAN
+        /// (`$.records[3].Description`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        json_path: Option<String>,
         /// `number` when the PAN was a bare JSON number or SQL numeric
         /// literal, masked with digits (zeros, check digit broken) so the
         /// file still parses.

@@ -25,7 +25,7 @@ use crate::error::InputError;
 use crate::exit::ExitStatus;
 use crate::format::budget::Meter;
 use crate::format::csv::{self, CsvLocation};
-use crate::format::{self, container, syntax, text, Format};
+use crate::format::{self, container, json, syntax, text, Format};
 use crate::manifest::{
     mask_text, Action, FileStatus, ManifestSender, ManifestWriter, PathText, PolicyRecord, Record,
 };
@@ -458,6 +458,9 @@ fn process_file(
     // JSON numbers and SQL numeric literals are masked with digits.
     let syntax = syntax::syntax_for(&input.path, &head);
     let path_allowed = ctx.path_allowed(&input.path);
+    // JSON: the path of each finding's value, found by one forward sweep.
+    let mut json = (syntax == syntax::Syntax::Json)
+        .then(|| json::JsonLocator::new(text::RangeReader::new(&file, 0, size)));
     let mut on_batch = |batch_end: u64, located: &[text::Located]| {
         // Large files move the progress bar batch by batch.
         ctx.progress.inc(batch_end.saturating_sub(stats.progressed));
@@ -535,12 +538,21 @@ fn process_file(
                 c.record_id = c.record_id.map(|r| mask_text(&r, &ctx.det, &cfg.policy));
                 c
             });
+            let json_path = match json.as_mut() {
+                Some(j) => Some(mask_text(
+                    &j.locate(l.finding.offset).map_err(InputError::io("read"))?,
+                    &ctx.det,
+                    &cfg.policy,
+                )),
+                None => None,
+            };
             batch.add(
                 None,
                 l,
                 l.finding.offset,
                 action,
                 loc.as_ref().map(|c| (c, object.as_deref())),
+                json_path,
                 stats,
             );
         }
@@ -626,6 +638,7 @@ impl<'a> FindingBatch<'a> {
 
     /// Records one finding (`member` for archives, `csv` location and
     /// object for CSV) and what was done.
+    #[allow(clippy::too_many_arguments)]
     fn add(
         &mut self,
         member: Option<&str>,
@@ -633,6 +646,7 @@ impl<'a> FindingBatch<'a> {
         offset: u64,
         action: Action,
         csv: Option<(&CsvLocation, Option<&str>)>,
+        json_path: Option<String>,
         stats: &mut Stats,
     ) {
         let cfg = self.ctx.cfg;
@@ -683,6 +697,7 @@ impl<'a> FindingBatch<'a> {
             field: csv.map(|c| c.0.field.clone()),
             record_id: csv.and_then(|c| c.0.record_id.clone()),
             object: csv.and_then(|c| c.1.map(str::to_string)),
+            json_path,
             masked_as: l.numeric.then_some("number"),
             fingerprint: cfg.fingerprint.as_ref().map(|k| k.fingerprint(f)),
         });
@@ -822,6 +837,7 @@ fn process_container(
             m.member_offset,
             action,
             csv,
+            None,
             stats,
         );
     }
@@ -936,6 +952,7 @@ fn process_tar(
             &m.located,
             m.member_offset,
             action,
+            None,
             None,
             stats,
         );

@@ -4,6 +4,7 @@
 pub mod budget;
 pub mod container;
 pub mod csv;
+pub mod json;
 pub mod syntax;
 pub mod text;
 
