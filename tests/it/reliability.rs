@@ -441,7 +441,7 @@ fn file_swapped_for_a_symlink_is_not_written_through() {
     write(&p, &data);
     drop(data);
     for delay in [5u64, 20, 60] {
-        let mut child = Command::new(BIN)
+        let child = Command::new(BIN)
             .args(["scrub", "-q", "-j", "1", p.to_str().unwrap()])
             .stderr(Stdio::piped())
             .spawn()
