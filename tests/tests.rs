@@ -58,6 +58,26 @@ fn assert_no_pan(what: &str, s: &[u8]) {
     }
 }
 
+/// `panscrub scrub -q -m <dir>/m.jsonl <target>`: asserts exit 0 and
+/// returns the manifest path.
+fn scrub_ok(dir: &Path, target: &Path) -> PathBuf {
+    let m = dir.join("m.jsonl");
+    let o = panscrub(&[
+        "scrub",
+        "-q",
+        "-m",
+        m.to_str().unwrap(),
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    m
+}
+
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
 }
@@ -746,20 +766,7 @@ mod archives;
 fn csv_locations_and_structure_after_scrub() {
     let d = tmp();
     copy_tree(&testdata().join("export"), d.path());
-    let m = d.path().join("m.jsonl");
-    let o = panscrub(&[
-        "scrub",
-        "-q",
-        "-m",
-        m.to_str().unwrap(),
-        d.path().to_str().unwrap(),
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let m = scrub_ok(d.path(), &d.path());
     let man = manifest(&m);
     let mut locs: Vec<(String, u64, String, String)> = kind(&man, "finding")
         .iter()
@@ -839,20 +846,7 @@ fn json_numbers_and_sql_literals_stay_valid() {
         &sql,
         b"CREATE TABLE p (id INTEGER, pan INTEGER, note TEXT);\nINSERT INTO p VALUES (1, 4111111111111111, 'card 5555 5555 5555 4444');\nINSERT INTO p VALUES (2,378282246310005,'x');\n",
     );
-    let m = d.path().join("m.jsonl");
-    let o = panscrub(&[
-        "scrub",
-        "-q",
-        "-m",
-        m.to_str().unwrap(),
-        d.path().to_str().unwrap(),
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let m = scrub_ok(d.path(), &d.path());
     let j = fs::read_to_string(&json).unwrap();
     assert!(j.contains("\"card 555555******4444\""), "{j}");
     assert!(
