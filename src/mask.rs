@@ -150,27 +150,31 @@ impl MaskPolicy {
 
     /// Masks a raw span (digits and separators).
     pub fn mask_span(&self, span: &[u8]) -> Masked {
+        self.replace_digits(span, self.mask).0
+    }
+
+    /// Replaces the digits the keep policy hides with `with`; returns the
+    /// result and the index of the last replaced byte.
+    fn replace_digits(&self, span: &[u8], with: u8) -> (Masked, Option<usize>) {
         let ndigits = span.iter().filter(|b| b.is_ascii_digit()).count();
         let (front, back) = self.keep.for_length(ndigits);
         let mut out = Masked {
             bytes: [0; MAX_SPAN],
             len: span.len() as u8,
         };
+        let mut last = None;
         let mut k = 0;
         for (i, &b) in span.iter().enumerate() {
-            out.bytes[i] = if b.is_ascii_digit() {
-                let keep = k < front || k >= ndigits - back;
-                k += 1;
-                if keep {
-                    b
-                } else {
-                    self.mask
+            out.bytes[i] = b;
+            if b.is_ascii_digit() {
+                if k >= front && k < ndigits - back {
+                    out.bytes[i] = with;
+                    last = Some(i);
                 }
-            } else {
-                b
-            };
+                k += 1;
+            }
         }
-        out
+        (out, last)
     }
 
     /// Masks a finding.
@@ -184,29 +188,7 @@ impl MaskPolicy {
     /// the last masked digit becomes `1`, so the value stays a number of the
     /// same length but is no longer a valid PAN.
     pub fn mask_numeric(&self, f: &Finding) -> Masked {
-        let span = f.span_bytes();
-        let ndigits = span.iter().filter(|b| b.is_ascii_digit()).count();
-        let (front, back) = self.keep.for_length(ndigits);
-        let mut out = Masked {
-            bytes: [0; MAX_SPAN],
-            len: span.len() as u8,
-        };
-        let mut last_masked = None;
-        let mut k = 0;
-        for (i, &b) in span.iter().enumerate() {
-            out.bytes[i] = if b.is_ascii_digit() {
-                let keep = k < front || k >= ndigits - back;
-                k += 1;
-                if keep {
-                    b
-                } else {
-                    last_masked = Some(i);
-                    b'0'
-                }
-            } else {
-                b
-            };
-        }
+        let (mut out, last_masked) = self.replace_digits(f.span_bytes(), b'0');
         let digits: Vec<u8> = out
             .as_bytes()
             .iter()

@@ -766,7 +766,7 @@ mod archives;
 fn csv_locations_and_structure_after_scrub() {
     let d = tmp();
     copy_tree(&testdata().join("export"), d.path());
-    let m = scrub_ok(d.path(), &d.path());
+    let m = scrub_ok(d.path(), d.path());
     let man = manifest(&m);
     let mut locs: Vec<(String, u64, String, String)> = kind(&man, "finding")
         .iter()
@@ -846,7 +846,7 @@ fn json_numbers_and_sql_literals_stay_valid() {
         &sql,
         b"CREATE TABLE p (id INTEGER, pan INTEGER, note TEXT);\nINSERT INTO p VALUES (1, 4111111111111111, 'card 5555 5555 5555 4444');\nINSERT INTO p VALUES (2,378282246310005,'x');\n",
     );
-    let m = scrub_ok(d.path(), &d.path());
+    let m = scrub_ok(d.path(), d.path());
     let j = fs::read_to_string(&json).unwrap();
     assert!(j.contains("\"card 555555******4444\""), "{j}");
     assert!(

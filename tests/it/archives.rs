@@ -426,7 +426,7 @@ fn xz_and_bzip2_are_scanned_and_rebuilt() {
         );
         checked += 1;
     }
-    let m = scrub_ok(d.path(), &d.path());
+    let m = scrub_ok(d.path(), d.path());
     assert_eq!(kind(&manifest(&m), "finding").len(), 2 * checked);
     for (tool, ext) in [("xz", "xz"), ("bzip2", "bz2")] {
         if have(tool) {
