@@ -16,7 +16,14 @@ fn main() {
     let code = match dispatch(cli.command) {
         Ok(status) => status.code(),
         Err(e) => {
-            eprintln!("panscrub: error: {e:#}");
+            // A settings-file parse error quotes the offending line, which
+            // may hold a PAN: mask before printing.
+            let msg = panscrub::manifest::mask_text(
+                &format!("{e:#}"),
+                &panscrub::detect::Detector::default(),
+                &panscrub::mask::MaskPolicy::default(),
+            );
+            eprintln!("panscrub: error: {msg}");
             ExitStatus::Error.code()
         }
     };

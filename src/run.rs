@@ -299,6 +299,7 @@ fn handle_entry(ctx: &Ctx, e: Entry) {
         Entry::Error { path, reason } => {
             stats.errors += 1;
             let p = pathtext(&path);
+            let reason = mask_text(&reason, &ctx.det, &ctx.cfg.policy);
             eprintln!("panscrub: {}: {}", p.display(), reason);
             ctx.manifest.send(vec![file_record(
                 p,
@@ -357,15 +358,13 @@ fn process(ctx: &Ctx, input: &Input) {
         Ok(rec) => rec,
         Err((format, size, err)) => {
             stats.errors += 1;
+            // Messages from decoders and the OS carry no content by design;
+            // masking them too costs nothing and guards against a library
+            // that quotes a member name.
+            let err = mask_text(&err.to_string(), &ctx.det, &ctx.cfg.policy);
             eprintln!("panscrub: {}: {}", pathtext.display(), err);
             // Findings reported before the failure still count here.
-            let mut rec = file_record(
-                pathtext.clone(),
-                format,
-                size,
-                FileStatus::Error,
-                Some(err.to_string()),
-            );
+            let mut rec = file_record(pathtext.clone(), format, size, FileStatus::Error, Some(err));
             if let Record::File { findings, .. } = &mut rec {
                 *findings = stats.findings;
             }
@@ -743,26 +742,15 @@ fn process_container(
                 src.rewind().map_err(InputError::io("seek"))?;
                 io::copy(&mut src, c.tmp.as_file_mut()).map_err(InputError::io("copy"))?;
             } else {
-                container::rebuild(
+                rebuild_verified(
                     &cx,
-                    &Meter::new(cfg.budget),
+                    cfg,
                     file,
                     fmt,
                     &to_mask,
-                    c.tmp.as_file_mut(),
-                )?;
-                c.tmp
-                    .as_file()
-                    .sync_all()
-                    .map_err(InputError::io("fsync"))?;
-                container::verify(
-                    &cx,
-                    &Meter::new(cfg.budget),
-                    file,
-                    c.tmp.as_file(),
-                    fmt,
                     &found,
                     &input.path,
+                    c.tmp.as_file_mut(),
                 )?;
             }
             // Verified above at the container level, not as text.
@@ -777,28 +765,16 @@ fn process_container(
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let mut tmp = tempfile::Builder::new()
-            .prefix(walk::TEMP_PREFIX)
-            .suffix(walk::TEMP_SUFFIX)
-            .tempfile_in(dir)
-            .map_err(InputError::io("create temp file"))?;
-        container::rebuild(
+        let mut tmp = temp_beside(dir)?;
+        rebuild_verified(
             &cx,
-            &Meter::new(cfg.budget),
+            cfg,
             file,
             fmt,
             &to_mask,
-            tmp.as_file_mut(),
-        )?;
-        tmp.as_file().sync_all().map_err(InputError::io("fsync"))?;
-        container::verify(
-            &cx,
-            &Meter::new(cfg.budget),
-            file,
-            tmp.as_file(),
-            fmt,
             &found,
             &input.path,
+            tmp.as_file_mut(),
         )?;
         // Someone rewrote the original while we rebuilt it: keep theirs.
         let now = std::fs::symlink_metadata(&input.path).map_err(InputError::io("stat"))?;
@@ -992,6 +968,35 @@ fn process_tar(
     })
 }
 
+/// Rebuilds a container into `out` with `to_mask` masked, makes it durable
+/// and verifies it against the original (`found` are all its findings).
+#[allow(clippy::too_many_arguments)]
+fn rebuild_verified(
+    cx: &container::Cx,
+    cfg: &Config,
+    file: &File,
+    fmt: Format,
+    to_mask: &[&container::MemberFinding],
+    found: &[container::MemberFinding],
+    path: &Path,
+    out: &mut File,
+) -> Result<(), InputError> {
+    container::rebuild(cx, &Meter::new(cfg.budget), file, fmt, to_mask, &mut *out)?;
+    out.sync_all().map_err(InputError::io("fsync"))?;
+    container::verify(cx, &Meter::new(cfg.budget), file, out, fmt, found, path)
+}
+
+/// A temp file in `dir` (mode 0600) with a random name that is never
+/// derived from the input name, which may itself contain a PAN; the walk
+/// recognises the name and never scans such files.
+fn temp_beside(dir: &Path) -> Result<tempfile::NamedTempFile, InputError> {
+    tempfile::Builder::new()
+        .prefix(walk::TEMP_PREFIX)
+        .suffix(walk::TEMP_SUFFIX)
+        .tempfile_in(dir)
+        .map_err(InputError::io("create temp file"))
+}
+
 /// Same inode, size, mtime and ctime: nobody wrote to the file.
 fn same_version(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
     a.dev() == b.dev()
@@ -1075,11 +1080,7 @@ impl CopyDest {
         std::fs::create_dir_all(&dir).map_err(InputError::io("create output directory"))?;
         // Random temp name: never derived from the input name, which may
         // itself contain a PAN. Created 0600.
-        let tmp = tempfile::Builder::new()
-            .prefix(walk::TEMP_PREFIX)
-            .suffix(walk::TEMP_SUFFIX)
-            .tempfile_in(&dir)
-            .map_err(InputError::io("create temp file"))?;
+        let tmp = temp_beside(&dir)?;
         Ok(CopyDest { dest, tmp })
     }
 

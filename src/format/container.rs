@@ -98,11 +98,6 @@ fn zip_error(e: zip::result::ZipError) -> InputError {
     }
 }
 
-/// Masks PANs in a member name.
-fn mask_name(cx: &Cx, name: &str) -> String {
-    mask_text(name, cx.det, cx.policy)
-}
-
 /// A decoder for a compressed stream format.
 fn decoder<'r, R: Read + 'r>(fmt: Format, r: R) -> Result<Box<dyn Read + 'r>, InputError> {
     Ok(match fmt {
@@ -305,7 +300,7 @@ fn scan_tar<R: Read>(
         if !(kind.is_file() || kind.is_contiguous() || kind.is_gnu_sparse()) {
             continue;
         }
-        let name = mask_name(cx, &String::from_utf8_lossy(&e.path_bytes()));
+        let name = mask_text(&String::from_utf8_lossy(&e.path_bytes()), cx.det, cx.policy);
         let full = match prefix {
             Some(p) => format!("{p}!{name}"),
             None => name,
@@ -342,11 +337,6 @@ pub fn scan_tar_file(
     Ok(out)
 }
 
-/// Peeks at a member's first bytes to decide its content format.
-fn member_format(head: &[u8]) -> Format {
-    sniff(head)
-}
-
 fn scan_zip<R: Read + Seek>(
     cx: &Cx,
     meter: &Meter,
@@ -369,7 +359,7 @@ fn scan_zip<R: Read + Seek>(
             continue;
         }
         let raw_name = entry.name().to_string();
-        let entry_name = mask_name(cx, &raw_name);
+        let entry_name = mask_text(&raw_name, cx.det, cx.policy);
         let name = match prefix {
             Some(p) => format!("{p}!{entry_name}"),
             None => entry_name,
@@ -378,7 +368,7 @@ fn scan_zip<R: Read + Seek>(
         let first_new = out.len();
         let res = {
             let mut br = BufReader::with_capacity(BLOCK, meter.limit(entry, compressed));
-            let fmt = member_format(br.fill_buf().map_err(decode_error)?);
+            let fmt = sniff(br.fill_buf().map_err(decode_error)?);
             route.push(Hop {
                 index: i,
                 format: fmt,
@@ -578,7 +568,7 @@ fn rebuild_blob<R: Read + Seek, W: Write + Seek>(
             };
             let mut b = GzBuilder::new().mtime(mtime);
             if let Some(n) = name {
-                b = b.filename(mask_name(cx, &String::from_utf8_lossy(&n)));
+                b = b.filename(mask_text(&String::from_utf8_lossy(&n), cx.det, cx.policy));
             }
             let mut enc = b.write(w, Compression::new(6));
             let mut masker = Masker::new(cx.policy, findings);

@@ -52,18 +52,8 @@ pub struct CsvLocator<R: Read> {
     pos: u64,
     header: Vec<String>,
     id_field: Option<usize>,
-    /// Whether `current_*` describe a record.
-    have_record: bool,
-    /// 0 for the header, then the data row.
-    current_index: u64,
-    /// Offset one past the current record.
-    current_end: u64,
-    /// Start offsets of the current record's fields (reused allocation).
-    field_starts: Vec<u64>,
-    /// The current record's `Id` (reused allocation).
-    id: Vec<u8>,
-    records_read: u64,
-    eof: bool,
+    /// The header has been read.
+    header_done: bool,
     /// Offset one past the header record.
     header_end: u64,
     /// State of the bit-parallel sweep over data records.
@@ -100,29 +90,11 @@ impl Sweep {
 
     /// The captured Id bytes, unquoted (a doubled quote is one quote).
     fn id_text(&self) -> String {
-        let raw: Vec<u8> = self
-            .id_raw
-            .iter()
-            .copied()
-            .filter(|&b| b != b'\r')
-            .collect();
-        let inner = match raw.as_slice() {
-            [b'"', mid @ .., b'"'] => mid,
-            other => other,
-        };
-        let mut v = Vec::with_capacity(inner.len());
-        let mut prev_quote = false;
-        for &b in inner {
-            if b == b'"' && prev_quote {
-                prev_quote = false;
-                continue;
-            }
-            prev_quote = b == b'"';
-            v.push(b);
-        }
-        let mut s = header_text(&v, false);
-        s.truncate(MAX_ID);
-        s
+        // By characters: a byte cut could split a UTF-8 sequence.
+        field_text(&self.id_raw, false)
+            .chars()
+            .take(MAX_ID)
+            .collect()
     }
 }
 
@@ -135,13 +107,7 @@ impl<R: Read> CsvLocator<R> {
             pos: 0,
             header: Vec::new(),
             id_field: None,
-            have_record: false,
-            current_index: 0,
-            current_end: 0,
-            field_starts: Vec::new(),
-            id: Vec::new(),
-            records_read: 0,
-            eof: false,
+            header_done: false,
             header_end: 0,
             sweep: Sweep::default(),
         }
@@ -156,9 +122,8 @@ impl<R: Read> CsvLocator<R> {
     /// The locations of `offsets` (ascending, and after those of earlier
     /// calls), in one forward sweep.
     pub fn locate_all(&mut self, offsets: &[u64]) -> io::Result<Vec<Option<CsvLocation>>> {
-        if self.records_read == 0 {
-            // The header, with the field-by-field lexer: its names are kept.
-            let more = self.read_record()?;
+        if !self.header_done {
+            let more = self.read_header()?;
             self.sweep = Sweep {
                 record: 1,
                 field: 0,
@@ -343,92 +308,43 @@ impl<R: Read> CsvLocator<R> {
         Ok(out)
     }
 
-    /// Lexes the next record; false at the end of the stream. Jumps between
-    /// structural bytes with memchr (quotes inside a quoted field, or
-    /// quote/delimiter/newline outside), so field contents are skipped, not
-    /// walked. The header keeps every field's text; other records keep only
-    /// the `Id` field.
-    fn read_record(&mut self) -> io::Result<bool> {
-        let is_header = self.records_read == 0;
-        let mut header_fields: Vec<Vec<u8>> = Vec::new();
-        let mut field: Vec<u8> = Vec::new();
-        self.field_starts.clear();
-        self.field_starts.push(self.pos);
-        self.id.clear();
-        let mut in_quotes = false;
-        let mut just_closed = false;
-        let mut any = false;
+    /// Reads the header record and keeps its field names; false when the
+    /// stream is empty.
+    fn read_header(&mut self) -> io::Result<bool> {
+        self.header_done = true;
         let delim = self.delim;
+        let mut fields: Vec<Vec<u8>> = Vec::new();
+        let mut raw: Vec<u8> = Vec::new();
+        let mut in_quotes = false;
+        let mut any = false;
         loop {
             let buf = self.r.fill_buf()?;
             if buf.is_empty() {
-                self.eof = true;
                 break;
             }
             any = true;
             let mut i = 0;
             let mut done = false;
-            while i < buf.len() {
-                let k = self.field_starts.len() - 1;
-                let keep = is_header || Some(k) == self.id_field;
-                if in_quotes {
-                    match memchr::memchr(b'"', &buf[i..]) {
-                        Some(q) => {
-                            if keep && field.len() < MAX_ID * 4 {
-                                field.extend_from_slice(&buf[i..i + q]);
-                            }
-                            i += q + 1;
-                            in_quotes = false;
-                            just_closed = true;
-                        }
-                        None => {
-                            if keep && field.len() < MAX_ID * 4 {
-                                field.extend_from_slice(&buf[i..]);
-                            }
-                            i = buf.len();
-                        }
-                    }
+            while let Some(j) = memchr::memchr3(b'"', delim, b'\n', &buf[i..]) {
+                let p = i + j;
+                let b = buf[p];
+                if b == b'"' || in_quotes {
+                    in_quotes ^= b == b'"';
+                    raw.extend_from_slice(&buf[i..=p]);
+                    i = p + 1;
                     continue;
                 }
-                let Some(j) = memchr::memchr3(b'"', delim, b'\n', &buf[i..]) else {
-                    if keep && field.len() < MAX_ID * 4 {
-                        field.extend(buf[i..].iter().filter(|&&b| b != b'\r'));
-                    }
-                    just_closed = false;
-                    i = buf.len();
-                    continue;
-                };
-                if j > 0 {
-                    if keep && field.len() < MAX_ID * 4 {
-                        field.extend(buf[i..i + j].iter().filter(|&&b| b != b'\r'));
-                    }
-                    just_closed = false;
-                }
-                let b = buf[i + j];
-                i += j + 1;
-                if b == b'"' {
-                    // Opening quote, or the second of a doubled quote.
-                    if keep && just_closed {
-                        field.push(b'"');
-                    }
-                    in_quotes = true;
-                    just_closed = false;
-                    continue;
-                }
-                just_closed = false;
-                if keep {
-                    let f = std::mem::take(&mut field);
-                    if is_header {
-                        header_fields.push(f);
-                    } else {
-                        self.id = f;
-                    }
-                }
+                raw.extend_from_slice(&buf[i..p]);
+                fields.push(std::mem::take(&mut raw));
+                i = p + 1;
                 if b == b'\n' {
                     done = true;
                     break;
                 }
-                self.field_starts.push(self.pos + i as u64);
+            }
+            if !done {
+                raw.extend_from_slice(&buf[i..]);
+                i = buf.len();
             }
             self.r.consume(i);
             self.pos += i as u64;
@@ -436,48 +352,50 @@ impl<R: Read> CsvLocator<R> {
                 break;
             }
         }
-        if !any && self.eof {
-            return Ok(false);
+        if !raw.is_empty() {
+            fields.push(raw); // a header without a final newline
         }
-        if self.eof && !field.is_empty() {
-            // Last record without a final newline.
-            if is_header {
-                header_fields.push(std::mem::take(&mut field));
-            } else if Some(self.field_starts.len() - 1) == self.id_field {
-                self.id = std::mem::take(&mut field);
-            }
-        }
-        self.current_index = self.records_read;
-        self.records_read += 1;
-        self.current_end = self.pos;
-        self.have_record = true;
         self.header_end = self.pos;
-        if is_header {
-            self.header = header_fields
-                .iter()
-                .enumerate()
-                .map(|(i, f)| header_text(f, i == 0))
-                .collect();
-            self.id_field = self
-                .header
-                .iter()
-                .position(|h| h.eq_ignore_ascii_case("id"));
-        }
-        Ok(true)
+        self.header = fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| field_text(f, i == 0))
+            .collect();
+        self.id_field = self
+            .header
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case("id"));
+        Ok(any)
     }
 }
 
-/// Field text: UTF-8, or Latin-1 when not (exports made in ISO-8859-1);
-/// a leading BOM on the first header field is dropped.
-fn header_text(raw: &[u8], first: bool) -> String {
+/// A field's text from its raw bytes: a leading BOM (first field only) and
+/// `\r` dropped, outer quotes removed, a doubled quote read as one, then
+/// UTF-8 or Latin-1 (exports made in ISO-8859-1).
+fn field_text(raw: &[u8], first: bool) -> String {
     let raw = if first {
         raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw)
     } else {
         raw
     };
-    match std::str::from_utf8(raw) {
-        Ok(s) => s.to_string(),
-        Err(_) => raw.iter().map(|&b| b as char).collect(),
+    let raw: Vec<u8> = raw.iter().copied().filter(|&b| b != b'\r').collect();
+    let inner = match raw.as_slice() {
+        [b'"', mid @ .., b'"'] => mid,
+        other => other,
+    };
+    let mut v = Vec::with_capacity(inner.len());
+    let mut prev_quote = false;
+    for &b in inner {
+        if b == b'"' && prev_quote {
+            prev_quote = false;
+            continue;
+        }
+        prev_quote = b == b'"';
+        v.push(b);
+    }
+    match String::from_utf8(v) {
+        Ok(s) => s,
+        Err(e) => e.into_bytes().iter().map(|&b| b as char).collect(),
     }
 }
 
@@ -535,6 +453,25 @@ mod tests {
         assert_eq!(locs(data, &[p]), vec![loc(1, "Carte", None)]);
         let l = locs(b"N\xe9\n4111111111111111\n", &[4]);
         assert_eq!(l, vec![loc(1, "N\u{e9}", None)]);
+    }
+
+    #[test]
+    fn long_non_ascii_id_is_cut_on_a_character() {
+        let id = "\u{20ac}".repeat(300); // 3 bytes each: byte 256 is mid-character
+        let data = format!("Id,Pan\n{id},4111111111111111\n");
+        let p = data.find("4111").unwrap() as u64;
+        let got = locs(data.as_bytes(), &[p]);
+        assert_eq!(
+            got[0]
+                .as_ref()
+                .unwrap()
+                .record_id
+                .as_ref()
+                .unwrap()
+                .chars()
+                .count(),
+            MAX_ID
+        );
     }
 
     #[test]

@@ -369,7 +369,8 @@ fn sigkill_during_rebuild_leaves_original_and_rerun_completes() {
     sh(d.path(), "gzip -1 big.log");
     let p = d.path().join("big.log.gz");
     let original = fs::read(&p).unwrap();
-    let mut killed_mid_rebuild = false;
+    // Each kill leaves the original byte for byte (checked below by the
+    // comparison) or the complete, valid result; a temp file may remain.
     for delay_ms in [150u64, 400, 800, 1500] {
         let mut child = Command::new(BIN)
             .args(["scrub", "-q", "-j", "1", p.to_str().unwrap()])
@@ -384,14 +385,6 @@ fn sigkill_during_rebuild_leaves_original_and_rerun_completes() {
             sh(d.path(), "gzip -t big.log.gz");
             break;
         }
-        let temps: Vec<_> = fs::read_dir(d.path())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with(".panscrub-"))
-            .collect();
-        if !temps.is_empty() {
-            killed_mid_rebuild = true;
-        }
     }
     let o = panscrub(&["scrub", "-q", d.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0));
@@ -405,9 +398,6 @@ fn sigkill_during_rebuild_leaves_original_and_rerun_completes() {
         panscrub(&["scan", "-q", p.to_str().unwrap()]).status.code(),
         Some(0)
     );
-    // Not asserted: on a very fast or very slow machine the kills may all
-    // land outside the rebuild window.
-    let _ = killed_mid_rebuild;
 }
 
 #[test]

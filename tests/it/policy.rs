@@ -293,6 +293,16 @@ fn settings_file_parsing_overrides_and_allowlists() {
     let o = run(&["scan", "--config", bad.to_str().unwrap(), "data"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("kep"));
+    // A parse error quotes the bad line: the PAN in it must be masked.
+    write(&bad, b"[allow]\npans = [4111111111111111]\n");
+    let o = run(&["scan", "--config", bad.to_str().unwrap(), "data"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("411111******1111"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_no_pan("stderr", &o.stderr);
     write(&bad, b"include = [\"[\"]\n");
     let o = run(&["scan", "--config", bad.to_str().unwrap(), "data"]);
     assert_eq!(o.status.code(), Some(2));
