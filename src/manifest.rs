@@ -6,8 +6,11 @@
 //! Record kinds, one JSON object per line:
 //! - `run` (first): tool, version, schema, mode, started, roots, policy.
 //! - `finding`: path, member?, offset, length, line, column, brand, masked,
-//!   action (`truncated` | `reported`); CSV adds row, field, record_id and
-//!   object.
+//!   action (`truncated` | `reported` | `allowed`); CSV adds row, field,
+//!   record_id and object; JSON adds json_path; Parquet gives `column` as
+//!   the dotted column path and `row` 0-based (offset inside the cell, no
+//!   line); `masked_as` (`number` | `null`) when the value was not masked
+//!   with the mask character.
 //! - `file`: path, format, size, sha256_before?, sha256_after?, findings,
 //!   status (`clean|truncated|reported|skipped|error`), reason?.
 //! - `summary` (last): counts, bytes, elapsed_seconds, throughput_mb_s,
@@ -106,6 +109,17 @@ pub struct PolicyRecord {
     pub iin_table_version: &'static str,
 }
 
+/// The `column` of a finding: the 1-based byte column of its line in text,
+/// the column's dotted field path (`customer.cards`) in Parquet.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Column {
+    /// Byte column in a line of text.
+    Byte(u64),
+    /// Parquet column path.
+    Path(String),
+}
+
 /// What was done with a finding.
 #[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -160,13 +174,13 @@ pub enum Record {
         #[serde(skip_serializing_if = "Option::is_none")]
         line: Option<u64>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        column: Option<u64>,
+        column: Option<Column>,
         brand: &'static str,
         masked: String,
         action: Action,
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         in_name: bool,
-        /// CSV: 1-based data row.
+        /// CSV: 1-based data row; Parquet: 0-based row.
         #[serde(skip_serializing_if = "Option::is_none")]
         row: Option<u64>,
         /// CSV: header name of the field.

@@ -27,7 +27,7 @@ use crate::format::budget::Meter;
 use crate::format::csv::{self, CsvLocation};
 use crate::format::{self, container, json, syntax, text, Format};
 use crate::manifest::{
-    mask_text, Action, FileStatus, ManifestSender, ManifestWriter, PathText, PolicyRecord, Record,
+    mask_text, Action, Column, FileStatus, ManifestSender, ManifestWriter, PathText, PolicyRecord, Record,
 };
 use crate::walk::{self, Entry, Input};
 use crate::write::{Applier, Hashing, InPlace, Target};
@@ -425,6 +425,9 @@ fn process_file(
     stats.files += 1;
     stats.bytes += size;
 
+    if fmt == Format::Parquet {
+        return process_parquet(ctx, input, pathtext, &file, &md, stats).map_err(fail);
+    }
     if fmt.is_container() {
         return process_container(ctx, input, pathtext, &file, &md, fmt, stats).map_err(fail);
     }
@@ -550,8 +553,11 @@ fn process_file(
                 l,
                 l.finding.offset,
                 action,
-                loc.as_ref().map(|c| (c, object.as_deref())),
-                json_path,
+                match (loc.as_ref(), json_path) {
+                    (Some(c), _) => Place::Csv(c, object.as_deref()),
+                    (None, Some(p)) => Place::Json(p),
+                    (None, None) => Place::Plain,
+                },
                 stats,
             );
         }
@@ -616,6 +622,43 @@ fn process_file(
     })
 }
 
+/// Where a finding sits inside a structured input.
+enum Place<'a> {
+    /// Plain text or an archive member without structure.
+    Plain,
+    /// A CSV field, with the Salesforce object (file stem) when known.
+    Csv(&'a CsvLocation, Option<&'a str>),
+    /// A JSON value's path (`$.records[3].Description`).
+    Json(String),
+    /// A Parquet cell.
+    Parquet(&'a format::parquet::CellFinding),
+}
+
+impl<'a> Place<'a> {
+    fn csv(&self) -> Option<(&'a CsvLocation, Option<&'a str>)> {
+        match self {
+            Place::Csv(c, o) => Some((c, *o)),
+            _ => None,
+        }
+    }
+
+    fn parquet(&self) -> Option<&'a format::parquet::CellFinding> {
+        match self {
+            Place::Parquet(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// CSV: 1-based data row; Parquet: 0-based row (as PRODUCT.md says).
+    fn row(&self) -> Option<u64> {
+        match self {
+            Place::Csv(c, _) => Some(c.row),
+            Place::Parquet(p) => Some(p.row),
+            _ => None,
+        }
+    }
+}
+
 /// The findings of one batch of one input: manifest records and stdout
 /// lines, sent together; counts go to the input's stats.
 struct FindingBatch<'a> {
@@ -635,17 +678,15 @@ impl<'a> FindingBatch<'a> {
         }
     }
 
-    /// Records one finding (`member` for archives, `csv` location and
-    /// object for CSV) and what was done.
-    #[allow(clippy::too_many_arguments)]
+    /// Records one finding (`member` for archives, `place` inside a
+    /// structured format) and what was done.
     fn add(
         &mut self,
         member: Option<&str>,
         l: &text::Located,
         offset: u64,
         action: Action,
-        csv: Option<(&CsvLocation, Option<&str>)>,
-        json_path: Option<String>,
+        place: Place,
         stats: &mut Stats,
     ) {
         let cfg = self.ctx.cfg;
@@ -661,13 +702,16 @@ impl<'a> FindingBatch<'a> {
         if !cfg.quiet {
             use std::fmt::Write as _;
             let inside = member.map(|m| format!("!{m}")).unwrap_or_default();
+            let at = match place.parquet() {
+                Some(p) => format!("{}[{}]", p.column, p.row),
+                None => format!("{}:{}", l.line, l.column),
+            };
             let _ = write!(
                 self.text,
-                "{}{}:{}:{}: {} {}",
+                "{}{}:{}: {} {}",
                 self.path.display(),
                 inside,
-                l.line,
-                l.column,
+                at,
                 f.network,
                 masked.as_str()
             );
@@ -686,18 +730,27 @@ impl<'a> FindingBatch<'a> {
             member: member.map(str::to_string),
             offset,
             length: f.len(),
-            line: Some(l.line),
-            column: Some(l.column),
+            line: place.parquet().is_none().then_some(l.line),
+            column: Some(match place.parquet() {
+                Some(p) => Column::Path(p.column.clone()),
+                None => Column::Byte(l.column),
+            }),
             brand: f.network.as_str(),
             masked: masked.compact(),
             action,
             in_name: false,
-            row: csv.map(|c| c.0.row),
-            field: csv.map(|c| c.0.field.clone()),
-            record_id: csv.and_then(|c| c.0.record_id.clone()),
-            object: csv.and_then(|c| c.1.map(str::to_string)),
-            json_path,
-            masked_as: l.numeric.then_some("number"),
+            row: place.row(),
+            field: place.csv().map(|c| c.0.field.clone()),
+            record_id: place.csv().and_then(|c| c.0.record_id.clone()),
+            object: place.csv().and_then(|c| c.1.map(str::to_string)),
+            masked_as: match &place {
+                Place::Parquet(p) => p.masked_as.label(),
+                _ => l.numeric.then_some("number"),
+            },
+            json_path: match place {
+                Place::Json(p) => Some(p),
+                _ => None,
+            },
             fingerprint: cfg.fingerprint.as_ref().map(|k| k.fingerprint(f)),
         });
     }
@@ -734,68 +787,9 @@ fn process_container(
         .collect();
     // Build, verify and install the result; on failure the findings are
     // still reported (left in place) and the input is an error.
-    let outcome: Result<bool, InputError> = (|| {
-        if let (Some(out), true) = (&cfg.out, scrub) {
-            let mut c = CopyDest::create(out, ctx, input)?;
-            if to_mask.is_empty() {
-                let mut src = file;
-                src.rewind().map_err(InputError::io("seek"))?;
-                io::copy(&mut src, c.tmp.as_file_mut()).map_err(InputError::io("copy"))?;
-            } else {
-                rebuild_verified(
-                    &cx,
-                    cfg,
-                    file,
-                    fmt,
-                    &to_mask,
-                    &found,
-                    &input.path,
-                    c.tmp.as_file_mut(),
-                )?;
-            }
-            // Verified above at the container level, not as text.
-            c.finish(ctx, md, true)?;
-            return Ok(!to_mask.is_empty());
-        }
-        if to_mask.is_empty() {
-            return Ok(false);
-        }
-        let dir = input
-            .path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut tmp = temp_beside(dir)?;
-        rebuild_verified(
-            &cx,
-            cfg,
-            file,
-            fmt,
-            &to_mask,
-            &found,
-            &input.path,
-            tmp.as_file_mut(),
-        )?;
-        // Someone rewrote the original while we rebuilt it: keep theirs.
-        let now = std::fs::symlink_metadata(&input.path).map_err(InputError::io("stat"))?;
-        if !same_version(md, &now) {
-            return Err(InputError::Changed(
-                "the file was modified during the rebuild; not replaced".into(),
-            ));
-        }
-        let t = tmp.as_file();
-        t.set_permissions(std::fs::Permissions::from_mode(md.mode() & 0o7777))
-            .map_err(InputError::io("set permissions"))?;
-        let _ = std::os::unix::fs::fchown(t, Some(md.uid()), Some(md.gid()));
-        restore_times(t, md).map_err(InputError::io("restore times"))?;
-        t.sync_all().map_err(InputError::io("fsync"))?;
-        tmp.persist(&input.path)
-            .map_err(|e| InputError::io("rename")(e.error))?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(true)
-    })();
+    let outcome = replace_verified(ctx, input, file, md, !to_mask.is_empty(), |out| {
+        rebuild_verified(&cx, cfg, file, fmt, &to_mask, &found, &input.path, out)
+    });
     let replaced = *outcome.as_ref().unwrap_or(&false);
     let mut batch = FindingBatch::new(ctx, pathtext);
     for m in &found {
@@ -806,14 +800,16 @@ fn process_container(
         } else {
             Action::Reported
         };
-        let csv = m.csv.as_ref().map(|c| (c, m.object.as_deref()));
+        let place = match m.csv.as_ref() {
+            Some(c) => Place::Csv(c, m.object.as_deref()),
+            None => Place::Plain,
+        };
         batch.add(
             m.member.as_deref(),
             &m.located,
             m.member_offset,
             action,
-            csv,
-            None,
+            place,
             stats,
         );
     }
@@ -823,21 +819,7 @@ fn process_container(
         stats.files_with_findings += 1;
     }
     outcome?;
-    let want_hash = replaced || cfg.hashing == Hashing::All;
-    let (sha_before, sha_after) = if want_hash && cfg.hashing != Hashing::Off {
-        let before = sha256_file(file).map_err(InputError::io("hash"))?;
-        let after = if replaced && cfg.out.is_none() {
-            Some(
-                sha256_file(&File::open(&input.path).map_err(InputError::io("open"))?)
-                    .map_err(InputError::io("hash"))?,
-            )
-        } else {
-            None
-        };
-        (Some(before), after)
-    } else {
-        (None, None)
-    };
+    let (sha_before, sha_after) = rebuilt_hashes(cfg, file, input, replaced)?;
     let status = if found.len() as u64 == stats.allowed {
         FileStatus::Clean
     } else if reported > 0 {
@@ -856,6 +838,85 @@ fn process_container(
         findings: found.len() as u64,
         status,
         reason,
+    })
+}
+
+/// Parquet: cells scanned row group by row group; scrub rebuilds the file
+/// (verify-then-rename, like archives).
+fn process_parquet(
+    ctx: &Ctx,
+    input: &Input,
+    pathtext: &PathText,
+    file: &File,
+    md: &std::fs::Metadata,
+    stats: &mut Stats,
+) -> Result<Record, InputError> {
+    let cfg = ctx.cfg;
+    let cx = format::parquet::Cx {
+        det: &ctx.det,
+        policy: &cfg.policy,
+        allow: &cfg.allow,
+        allow_columns: &cfg.allow_fields,
+    };
+    let meter = || Meter::new(cfg.budget);
+    let mut found = format::parquet::scan(&cx, &meter(), file)?;
+    for f in &mut found {
+        // A field name is data too.
+        f.column = mask_text(&f.column, &ctx.det, &cfg.policy);
+    }
+    let path_allowed = ctx.path_allowed(&input.path);
+    let allowed = |f: &format::parquet::CellFinding| {
+        path_allowed
+            || cfg.allow.allows(&f.located.finding)
+            || cfg.allow_fields.contains(&f.column)
+    };
+    let needed = found.iter().any(|f| !allowed(f));
+    let outcome = replace_verified(ctx, input, file, md, needed, |out| {
+        format::parquet::rebuild(&cx, &meter(), file, out)?;
+        out.sync_all().map_err(InputError::io("fsync"))?;
+        format::parquet::verify(&cx, &meter(), file, out)
+    });
+    let replaced = *outcome.as_ref().unwrap_or(&false);
+    let mut batch = FindingBatch::new(ctx, pathtext);
+    for f in &found {
+        let action = if allowed(f) {
+            Action::Allowed
+        } else if replaced {
+            Action::Truncated
+        } else {
+            Action::Reported
+        };
+        batch.add(
+            None,
+            &f.located,
+            f.located.finding.offset,
+            action,
+            Place::Parquet(f),
+            stats,
+        );
+    }
+    batch.send();
+    if !found.is_empty() {
+        stats.files_with_findings += 1;
+    }
+    outcome?;
+    let (sha_before, sha_after) = rebuilt_hashes(cfg, file, input, replaced)?;
+    let status = if found.len() as u64 == stats.allowed {
+        FileStatus::Clean
+    } else if stats.reported > 0 {
+        FileStatus::Reported
+    } else {
+        FileStatus::Truncated
+    };
+    Ok(Record::File {
+        path: pathtext.clone(),
+        format: Format::Parquet.as_str(),
+        size: md.len(),
+        sha256_before: sha_before,
+        sha256_after: sha_after,
+        findings: found.len() as u64,
+        status,
+        reason: None,
     })
 }
 
@@ -928,8 +989,7 @@ fn process_tar(
             &m.located,
             m.member_offset,
             action,
-            None,
-            None,
+            Place::Plain,
             stats,
         );
     }
@@ -966,6 +1026,85 @@ fn process_tar(
         status,
         reason,
     })
+}
+
+/// Scrub of a format that is rebuilt (archives, compressed streams,
+/// Parquet). `build` writes the masked content into a temp file and
+/// verifies it. With `--out` the result goes to the mirror tree (a plain
+/// copy when nothing needs masking); otherwise it replaces the original,
+/// keeping mode, owner and times, unless the original changed meanwhile.
+/// Returns whether masked content was written.
+fn replace_verified(
+    ctx: &Ctx,
+    input: &Input,
+    file: &File,
+    md: &std::fs::Metadata,
+    needed: bool,
+    build: impl FnOnce(&mut File) -> Result<(), InputError>,
+) -> Result<bool, InputError> {
+    if let (Some(out), Mode::Scrub) = (&ctx.cfg.out, ctx.cfg.mode) {
+        let mut c = CopyDest::create(out, ctx, input)?;
+        if needed {
+            build(c.tmp.as_file_mut())?;
+        } else {
+            let mut src = file;
+            src.rewind().map_err(InputError::io("seek"))?;
+            io::copy(&mut src, c.tmp.as_file_mut()).map_err(InputError::io("copy"))?;
+        }
+        // Verified by `build` in the format's own terms, not as text.
+        c.finish(ctx, md, true)?;
+        return Ok(needed);
+    }
+    if !needed || ctx.cfg.mode != Mode::Scrub {
+        return Ok(false);
+    }
+    let dir = input
+        .path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = temp_beside(dir)?;
+    build(tmp.as_file_mut())?;
+    // Someone rewrote the original while we rebuilt it: keep theirs.
+    let now = std::fs::symlink_metadata(&input.path).map_err(InputError::io("stat"))?;
+    if !same_version(md, &now) {
+        return Err(InputError::Changed(
+            "the file was modified during the rebuild; not replaced".into(),
+        ));
+    }
+    let t = tmp.as_file();
+    t.set_permissions(std::fs::Permissions::from_mode(md.mode() & 0o7777))
+        .map_err(InputError::io("set permissions"))?;
+    let _ = std::os::unix::fs::fchown(t, Some(md.uid()), Some(md.gid()));
+    restore_times(t, md).map_err(InputError::io("restore times"))?;
+    t.sync_all().map_err(InputError::io("fsync"))?;
+    tmp.persist(&input.path)
+        .map_err(|e| InputError::io("rename")(e.error))?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(true)
+}
+
+/// sha256 of a rebuilt input before, and after when it was replaced.
+fn rebuilt_hashes(
+    cfg: &Config,
+    file: &File,
+    input: &Input,
+    replaced: bool,
+) -> Result<(Option<String>, Option<String>), InputError> {
+    let want = replaced || cfg.hashing == Hashing::All;
+    if !want || cfg.hashing == Hashing::Off {
+        return Ok((None, None));
+    }
+    let before = sha256_file(file).map_err(InputError::io("hash"))?;
+    let after = if replaced && cfg.out.is_none() {
+        let now = File::open(&input.path).map_err(InputError::io("open"))?;
+        Some(sha256_file(&now).map_err(InputError::io("hash"))?)
+    } else {
+        None
+    };
+    Ok((Some(before), after))
 }
 
 /// Rebuilds a container into `out` with `to_mask` masked, makes it durable

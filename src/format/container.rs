@@ -201,13 +201,25 @@ fn scan_blob<R: Read + Seek>(
 ) -> Result<(), InputError> {
     match fmt {
         Format::Zip => scan_zip(cx, meter, r, route, name, out),
-        Format::Text | Format::Binary | Format::Tar => {
+        Format::Text | Format::Binary | Format::Tar | Format::Parquet => {
             scan_stream(cx, meter.limit(r, compressed), route, name, out)
         }
         _ => {
             let dec = meter.limit(decoder(fmt, r)?, compressed);
             scan_stream(cx, dec, route, name, out)
         }
+    }
+}
+
+/// Content left in place inside an archive: binary unless binary scrubbing
+/// is on, and Parquet always (its pages are compressed and checksummed, so
+/// masking raw bytes would corrupt it; a Parquet file is rebuilt only at
+/// the top level, where it can be read by random access).
+fn member_report_only(cx: &Cx, content: Format) -> bool {
+    match content {
+        Format::Binary => !cx.scrub_binary,
+        Format::Parquet => true,
+        _ => false,
     }
 }
 
@@ -225,7 +237,7 @@ fn scan_stream<R: Read>(
     if super::is_tar(head) {
         return scan_tar(cx, br, route, name, out);
     }
-    let report_only = sniff(head) == Format::Binary && !cx.scrub_binary;
+    let report_only = member_report_only(cx, sniff(head));
     let syn = stream_syntax(cx, name, head);
     scan_data(cx, br, route, name, 0, report_only, syn, out)
 }
@@ -309,7 +321,7 @@ fn scan_tar<R: Read>(
         let mut br = BufReader::with_capacity(BLOCK, &mut e);
         let head = br.fill_buf().map_err(decode_error)?;
         let report_only =
-            kind.is_gnu_sparse() || (sniff(head) == Format::Binary && !cx.scrub_binary);
+            kind.is_gnu_sparse() || member_report_only(cx, sniff(head));
         let syn = stream_syntax(cx, Some(&full), head);
         scan_data(cx, br, route, Some(&full), start, report_only, syn, out)?;
     }
@@ -402,7 +414,7 @@ fn scan_zip<R: Read + Seek>(
                         scan_stream(cx, dec, route, Some(&name), out)
                     }
                 }
-                Format::Text | Format::Binary | Format::Tar => {
+                Format::Text | Format::Binary | Format::Tar | Format::Parquet => {
                     scan_stream(cx, br, route, Some(&name), out)
                 }
             }
@@ -432,7 +444,7 @@ fn locate_csv<R: Read + Seek>(
         || found.iter().any(|m| {
             m.route
                 .last()
-                .is_none_or(|h| !matches!(h.format, Format::Text | Format::Binary | Format::Tar))
+                .is_none_or(|h| !matches!(h.format, Format::Text | Format::Binary | Format::Tar | Format::Parquet))
         })
     {
         return Ok(());
@@ -580,7 +592,7 @@ fn rebuild_blob<R: Read + Seek, W: Write + Seek>(
             enc.finish().map_err(InputError::io("write"))
         }
         Format::Zip => rebuild_zip(cx, meter, r, findings, depth, w),
-        Format::Text | Format::Binary | Format::Tar => {
+        Format::Text | Format::Binary | Format::Tar | Format::Parquet => {
             Err(InputError::Corrupt("not a container".into()))
         }
         stream => {
@@ -627,7 +639,7 @@ fn rebuild_zip<R: Read + Seek, W: Write + Seek>(
         let options = changed_member_options(&entry);
         let mut content = meter.limit(entry, compressed);
         match member_fmt {
-            Format::Text | Format::Binary | Format::Tar => {
+            Format::Text | Format::Binary | Format::Tar | Format::Parquet => {
                 zw.start_file(name, options).map_err(zip_error)?;
                 let mut masker = Masker::new(cx.policy, &sub);
                 mask_copy(&mut content, &mut zw, &mut masker)?;
@@ -761,7 +773,7 @@ pub fn verify(
             }
             Ok(())
         }
-        Format::Text | Format::Binary | Format::Tar => Ok(()),
+        Format::Text | Format::Binary | Format::Tar | Format::Parquet => Ok(()),
     }
 }
 

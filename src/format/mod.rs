@@ -5,6 +5,7 @@ pub mod budget;
 pub mod container;
 pub mod csv;
 pub mod json;
+pub mod parquet;
 pub mod syntax;
 pub mod text;
 
@@ -35,6 +36,10 @@ pub enum Format {
     /// Uncompressed tar: members scanned by name and masked in place (member
     /// data is stored raw; headers are never written).
     Tar,
+    /// Apache Parquet: every string, binary and 13–19 digit integer cell
+    /// scanned; rebuilt with the same schema, row groups and codecs. Inside
+    /// an archive, scanned as raw bytes and report-only.
+    Parquet,
 }
 
 impl Format {
@@ -49,6 +54,7 @@ impl Format {
             Format::Bzip2 => "bzip2",
             Format::Zip => "zip",
             Format::Tar => "tar",
+            Format::Parquet => "parquet",
         }
     }
 
@@ -101,6 +107,11 @@ pub fn sniff(head: &[u8]) -> Format {
     if is_tar(head) {
         return Format::Tar;
     }
+    // "PAR1" then a Thrift page header, whose first byte is a field header
+    // (a control byte): text that merely starts with "PAR1" stays text.
+    if head.len() > 4 && head.starts_with(b"PAR1") && head[4] < 0x20 && !head[4].is_ascii_whitespace() {
+        return Format::Parquet;
+    }
     // UTF-16 text has NULs too; it is binary until the UTF-16 adapter
     // exists, and its ASCII digits are not contiguous, so report-only is
     // the honest answer.
@@ -126,5 +137,7 @@ mod tests {
         assert_eq!(sniff(b"\xfd7zXZ\x00\x00"), Format::Xz);
         assert_eq!(sniff(b"BZh91AY&SYxx"), Format::Bzip2);
         assert_eq!(sniff(b"BZh1 is not bzip2 text"), Format::Text);
+        assert_eq!(sniff(b"PAR1\x15\x04\x15"), Format::Parquet);
+        assert_eq!(sniff(b"PAR1 is a text line\n"), Format::Text);
     }
 }

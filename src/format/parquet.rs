@@ -1,0 +1,895 @@
+//! Parquet: every cell that can hold a card number goes through the
+//! detector, and scrub rebuilds the file with the same schema, row groups,
+//! codecs and key-value metadata.
+//!
+//! Cells scanned: strings and binaries (plain, large, view, dictionary
+//! encoded, at any depth inside structs, lists and maps), and integers and
+//! decimals whose value is a 13–19 digit number. A PAN in a string cell is
+//! masked with the mask byte (same length); an integer PAN becomes null when
+//! its field is nullable, else the digit-masked number of
+//! [`MaskPolicy::mask_numeric`] (zeros, check digit broken).
+//!
+//! Findings carry the column as a dotted path of field names (list and map
+//! entry names left out: `customer.cards`, `attrs.value`) and the 0-based
+//! row of the file; `offset`, `line` and `column` are inside the cell.
+//!
+//! The rebuild never copies a page: every value is re-encoded, so page
+//! statistics, column indexes, bloom filters and dictionaries are computed
+//! from masked values and cannot keep a PAN. Verification decodes the new
+//! file beside the original and checks that every batch equals the masked
+//! original, then scans the new file's raw bytes for anything left.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Decimal128Type, Decimal256Type, Decimal64Type, Int64Type, UInt64Type,
+};
+use arrow_array::{
+    Array, ArrayRef, ArrowPrimitiveType, FixedSizeListArray, GenericByteArray, GenericListArray,
+    MapArray, OffsetSizeTrait, PrimitiveArray, RecordBatch, StructArray,
+};
+use arrow_array::types::ByteArrayType;
+use arrow_buffer::{i256, ArrowNativeType, BooleanBufferBuilder, Buffer, NullBuffer, ScalarBuffer};
+use arrow_schema::{ArrowError, DataType, FieldRef};
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Encoding;
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{KeyValue, ParquetMetaData};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::reader::{ChunkReader, Length};
+use rayon::prelude::*;
+
+use crate::allow::AllowList;
+use crate::detect::{Detector, Finding};
+use crate::error::InputError;
+use crate::format::budget::{Meter, RATIO_FLOOR};
+use crate::format::text::Located;
+use crate::mask::{Masked, MaskPolicy};
+
+/// Rows per decoded batch: large enough to amortise per-batch work, small
+/// enough that a batch of long strings stays a few MiB.
+const BATCH_ROWS: usize = 8192;
+/// Shortest value that can hold a PAN.
+const MIN_PAN: usize = 13;
+/// The key under which Arrow writers store the Arrow schema.
+const ARROW_SCHEMA_KEY: &str = "ARROW:schema";
+
+/// How a finding was remediated in the rebuilt file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaskedAs {
+    /// Digits replaced by the mask byte in a string or binary cell.
+    Text,
+    /// An integer or decimal cell replaced by a non-PAN number.
+    Number,
+    /// An integer or decimal cell set to null (the field is nullable).
+    Null,
+}
+
+impl MaskedAs {
+    /// Name used in the manifest (`masked_as`); plain text has none.
+    pub fn label(self) -> Option<&'static str> {
+        match self {
+            MaskedAs::Text => None,
+            MaskedAs::Number => Some("number"),
+            MaskedAs::Null => Some("null"),
+        }
+    }
+}
+
+/// One PAN in one cell.
+#[derive(Clone, Debug)]
+pub struct CellFinding {
+    /// Dotted field path (`customer.cards`).
+    pub column: String,
+    /// 0-based row in the file.
+    pub row: u64,
+    /// The finding; offsets, line and column inside the cell.
+    pub located: Located,
+    /// What a scrub does (or did) to it.
+    pub masked_as: MaskedAs,
+    /// Leaf order in the schema, for a stable row-then-column order.
+    leaf: usize,
+}
+
+/// What scanning and rebuilding need from the run.
+pub struct Cx<'a> {
+    /// The detector.
+    pub det: &'a Detector,
+    /// Masking policy.
+    pub policy: &'a MaskPolicy,
+    /// Findings on this list are reported and left alone.
+    pub allow: &'a AllowList,
+    /// Columns (dotted paths) whose findings are reported and left alone
+    /// (the `[allow] csv_fields` list applies to Parquet columns too).
+    pub allow_columns: &'a [String],
+}
+
+impl Cx<'_> {
+    /// Whether a finding in `column` is left alone on purpose.
+    fn allows(&self, column: &str, f: &Finding) -> bool {
+        self.allow.allows(f) || self.allow_columns.iter().any(|c| c == column)
+    }
+}
+
+/// Reads a file with positioned reads, so row groups can be decoded on
+/// several threads at once (parquet's own `File` reader shares one cursor).
+#[derive(Clone)]
+struct Pread(Arc<File>);
+
+impl Length for Pread {
+    fn len(&self) -> u64 {
+        self.0.metadata().map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+impl ChunkReader for Pread {
+    type T = io::Cursor<Bytes>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        let len = Length::len(self).saturating_sub(start);
+        Ok(io::Cursor::new(self.get_bytes(start, len as usize)?))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        let mut buf = vec![0u8; length];
+        self.0
+            .read_exact_at(&mut buf, start)
+            .map_err(|e| ParquetError::External(Box::new(e)))?;
+        Ok(Bytes::from(buf))
+    }
+}
+
+fn corrupt(e: ParquetError) -> InputError {
+    match e {
+        ParquetError::External(inner) => match inner.downcast::<io::Error>() {
+            Ok(io) if io.kind() != io::ErrorKind::UnexpectedEof => InputError::io("read")(*io),
+            Ok(io) => InputError::Corrupt(format!("parquet: {io}")),
+            Err(other) => InputError::Corrupt(format!("parquet: {other}")),
+        },
+        other => InputError::Corrupt(format!("parquet: {other}")),
+    }
+}
+
+fn arrow_corrupt(e: ArrowError) -> InputError {
+    InputError::Corrupt(format!("parquet: {e}"))
+}
+
+/// Opens the footer and checks the decoding budget against the sizes it
+/// declares (a bomb is refused before any page is decoded).
+fn open(file: &File, meter: &Meter) -> Result<(Pread, ArrowReaderMetadata), InputError> {
+    let reader = Pread(Arc::new(file.try_clone().map_err(InputError::io("open"))?));
+    let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new()).map_err(corrupt)?;
+    let expanded: u64 = meta
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.total_byte_size().max(0) as u64)
+        .sum();
+    let budget = meter.budget();
+    if expanded > budget.max_expanded {
+        return Err(InputError::Budget(format!(
+            "row groups declare {expanded} decoded bytes, over the limit of {}",
+            budget.max_expanded
+        )));
+    }
+    let ratio_limit = reader.len().saturating_mul(budget.max_ratio).max(RATIO_FLOOR);
+    if expanded > ratio_limit {
+        return Err(InputError::Budget(format!(
+            "row groups declare {expanded} decoded bytes for a {}-byte file, over the ratio limit of {}",
+            reader.len(),
+            budget.max_ratio
+        )));
+    }
+    Ok((reader, meta))
+}
+
+/// The first row of each row group.
+fn first_rows(meta: &ParquetMetaData) -> Vec<u64> {
+    let mut next = 0u64;
+    meta.row_groups()
+        .iter()
+        .map(|g| {
+            let first = next;
+            next += g.num_rows().max(0) as u64;
+            first
+        })
+        .collect()
+}
+
+/// Decodes row group `g` batch by batch.
+fn group_batches(
+    reader: &Pread,
+    meta: &ArrowReaderMetadata,
+    g: usize,
+) -> Result<impl Iterator<Item = Result<RecordBatch, ArrowError>>, InputError> {
+    ParquetRecordBatchReaderBuilder::new_with_metadata(reader.clone(), meta.clone())
+        .with_row_groups(vec![g])
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(corrupt)
+}
+
+/// Every PAN in the file, row group by row group (in parallel), in row
+/// then column order.
+pub fn scan(cx: &Cx, meter: &Meter, file: &File) -> Result<Vec<CellFinding>, InputError> {
+    let (reader, meta) = open(file, meter)?;
+    let firsts = first_rows(meta.metadata());
+    let groups: Vec<Vec<CellFinding>> = (0..firsts.len())
+        .into_par_iter()
+        .map(|g| {
+            let mut found = Vec::new();
+            let mut row = firsts[g];
+            for batch in group_batches(&reader, &meta, g)? {
+                let batch = batch.map_err(arrow_corrupt)?;
+                let mut v = Visit::new(cx, false);
+                visit_batch(&mut v, &batch, row).map_err(arrow_corrupt)?;
+                found.append(&mut v.sorted());
+                row += batch.num_rows() as u64;
+            }
+            Ok(found)
+        })
+        .collect::<Result<_, InputError>>()?;
+    Ok(groups.into_iter().flatten().collect())
+}
+
+/// Writes the masked file into `out`: same Arrow schema (field metadata
+/// included), same row-group boundaries, the codec, dictionary choice and
+/// statistics level of each column chunk, key-value metadata kept (any PAN
+/// in it masked). Returns nothing: [`verify`] is what proves the result.
+pub fn rebuild(cx: &Cx, meter: &Meter, file: &File, out: &mut File) -> Result<(), InputError> {
+    let (reader, meta) = open(file, meter)?;
+    let pq = meta.metadata();
+    let had_arrow_schema = key_values(pq).iter().any(|kv| kv.key == ARROW_SCHEMA_KEY);
+    let props = writer_properties(cx, pq);
+    let options = ArrowWriterOptions::new()
+        .with_properties(props)
+        .with_skip_arrow_metadata(!had_arrow_schema);
+    let mut writer = ArrowWriter::try_new_with_options(&mut *out, meta.schema().clone(), options)
+        .map_err(corrupt)?;
+    let firsts = first_rows(pq);
+    for (g, first) in firsts.iter().enumerate() {
+        let mut row = *first;
+        for batch in group_batches(&reader, &meta, g)? {
+            let batch = batch.map_err(arrow_corrupt)?;
+            let masked = mask_batch(cx, &batch, row)?;
+            writer.write(&masked).map_err(corrupt)?;
+            row += batch.num_rows() as u64;
+        }
+        // One output row group per input row group, even an empty one.
+        writer.flush().map_err(corrupt)?;
+    }
+    writer.close().map_err(corrupt)?;
+    Ok(())
+}
+
+/// `batch` with every PAN that is not allowed masked.
+fn mask_batch(cx: &Cx, batch: &RecordBatch, first_row: u64) -> Result<RecordBatch, InputError> {
+    let mut v = Visit::new(cx, true);
+    Ok(visit_batch(&mut v, batch, first_row)
+        .map_err(arrow_corrupt)?
+        .unwrap_or_else(|| batch.clone()))
+}
+
+fn key_values(pq: &ParquetMetaData) -> Vec<KeyValue> {
+    pq.file_metadata()
+        .key_value_metadata()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Writer settings that reproduce the original column chunks' choices.
+fn writer_properties(cx: &Cx, pq: &ParquetMetaData) -> WriterProperties {
+    let mut b = WriterProperties::builder()
+        // Row groups end where the input's ended (`flush`), never earlier.
+        .set_max_row_group_row_count(None)
+        .set_max_row_group_bytes(None);
+    // Key-value metadata kept, but a PAN in a value is masked like text;
+    // the Arrow schema entry is regenerated by the writer.
+    let kvs: Vec<KeyValue> = key_values(pq)
+        .into_iter()
+        .filter(|kv| kv.key != ARROW_SCHEMA_KEY)
+        .map(|kv| KeyValue {
+            key: crate::manifest::mask_text(&kv.key, cx.det, cx.policy),
+            value: kv
+                .value
+                .map(|v| crate::manifest::mask_text(&v, cx.det, cx.policy)),
+        })
+        .collect();
+    if !kvs.is_empty() {
+        b = b.set_key_value_metadata(Some(kvs));
+    }
+    if let Some(g) = pq.row_groups().first() {
+        if let Some(sorting) = g.sorting_columns() {
+            b = b.set_sorting_columns(Some(sorting.clone()));
+        }
+        for c in g.columns() {
+            let path = c.column_path().clone();
+            let dictionary = c
+                .encodings()
+                .any(|e| matches!(e, Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY));
+            let stats = if c.column_index_offset().is_some() {
+                EnabledStatistics::Page
+            } else if c.statistics().is_some() {
+                EnabledStatistics::Chunk
+            } else {
+                EnabledStatistics::None
+            };
+            b = b
+                .set_column_compression(path.clone(), c.compression())
+                .set_column_dictionary_enabled(path.clone(), dictionary)
+                .set_column_statistics_enabled(path.clone(), stats)
+                .set_column_bloom_filter_enabled(path, c.bloom_filter_offset().is_some());
+        }
+    }
+    b.build()
+}
+
+/// Checks a rebuilt file against the original: same schema, row groups,
+/// row counts and codecs; every decoded batch equal to the masked original
+/// batch; and no PAN left in the raw bytes (statistics, indexes and
+/// metadata included) except allowed ones.
+pub fn verify(cx: &Cx, meter: &Meter, original: &File, rebuilt: &File) -> Result<(), InputError> {
+    let fail = |what: &str| InputError::Corrupt(format!("rebuilt parquet failed verification: {what}"));
+    let (r0, m0) = open(original, meter)?;
+    let (r1, m1) = open(rebuilt, meter)?;
+    if m0.schema() != m1.schema() {
+        return Err(fail("schema differs"));
+    }
+    let (g0, g1) = (m0.metadata().row_groups(), m1.metadata().row_groups());
+    if g0.len() != g1.len() {
+        return Err(fail("row group count differs"));
+    }
+    for (a, b) in g0.iter().zip(g1) {
+        if a.num_rows() != b.num_rows() {
+            return Err(fail("row group sizes differ"));
+        }
+        for (ca, cb) in a.columns().iter().zip(b.columns()) {
+            if ca.compression() != cb.compression() {
+                return Err(fail("a column codec differs"));
+            }
+        }
+    }
+    let firsts = first_rows(m0.metadata());
+    let kept: Mutex<HashSet<Vec<u8>>> = Mutex::new(HashSet::new());
+    (0..firsts.len())
+        .into_par_iter()
+        .try_for_each(|g| -> Result<(), InputError> {
+            let mut a = group_batches(&r0, &m0, g)?;
+            let mut b = group_batches(&r1, &m1, g)?;
+            let mut row = firsts[g];
+            loop {
+                match (a.next(), b.next()) {
+                    (None, None) => return Ok(()),
+                    (Some(x), Some(y)) => {
+                        let x = x.map_err(arrow_corrupt)?;
+                        let y = y.map_err(arrow_corrupt)?;
+                        if mask_batch(cx, &x, row)? != y {
+                            return Err(fail("decoded values differ from the masked original"));
+                        }
+                        // What is left must be allowed; remember it for
+                        // the raw-byte check below.
+                        let mut left = Visit::new(cx, false);
+                        visit_batch(&mut left, &y, row).map_err(arrow_corrupt)?;
+                        for f in &left.found {
+                            if !cx.allows(&f.column, &f.located.finding) {
+                                return Err(fail("a PAN is left in a value"));
+                            }
+                            kept.lock().unwrap_or_else(|p| p.into_inner()).insert(pan_digits(&f.located.finding));
+                        }
+                        row += x.num_rows() as u64;
+                    }
+                    _ => return Err(fail("row counts differ")),
+                }
+            }
+        })?;
+    // Raw bytes: anything a decoder would not show (statistics, page
+    // indexes, metadata) must be PAN-free too, apart from PANs left in
+    // values on purpose (allowed), which statistics may repeat.
+    let kept = kept.into_inner().unwrap_or_else(|p| p.into_inner());
+    let size = r1.len();
+    let mut left = 0u64;
+    crate::format::text::scan_file(cx.det, rebuilt, size, false, &mut |_, found| {
+        left += found
+            .iter()
+            .filter(|l| !kept.contains(&pan_digits(&l.finding)))
+            .count() as u64;
+        Ok(())
+    })?;
+    if left > 0 {
+        return Err(fail("PAN bytes remain in the file"));
+    }
+    Ok(())
+}
+
+/// A finding's digits without separators (held in memory only).
+fn pan_digits(f: &Finding) -> Vec<u8> {
+    let mut d = [0u8; crate::detect::MAX_DIGITS];
+    let n = f.digits(&mut d);
+    d[..n].to_vec()
+}
+
+/// Row numbers of the elements of an array: the batch's rows at top
+/// level, the owning row for list elements. `u64::MAX` marks an element
+/// that no row reaches (hidden by offsets); it is masked, not reported.
+#[derive(Clone, Copy)]
+enum Rows<'a> {
+    From(u64),
+    Map(&'a [u64]),
+}
+
+impl Rows<'_> {
+    fn at(&self, i: usize) -> u64 {
+        match self {
+            Rows::From(first) => first + i as u64,
+            Rows::Map(m) => m.get(i).copied().unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// One walk over a batch: findings, and when masking, replacement arrays.
+struct Visit<'a> {
+    cx: &'a Cx<'a>,
+    masking: bool,
+    found: Vec<CellFinding>,
+    leaf: usize,
+}
+
+impl<'a> Visit<'a> {
+    fn new(cx: &'a Cx<'a>, masking: bool) -> Visit<'a> {
+        Visit {
+            cx,
+            masking,
+            found: Vec::new(),
+            leaf: 0,
+        }
+    }
+
+    fn sorted(mut self) -> Vec<CellFinding> {
+        self.found
+            .sort_by_key(|f| (f.row, f.leaf, f.located.finding.offset));
+        self.found
+    }
+
+    fn record(&mut self, column: &str, row: u64, finding: Finding, cell: &[u8], as_: MaskedAs) {
+        if row == u64::MAX {
+            return;
+        }
+        let before = &cell[..finding.offset as usize];
+        let line = 1 + bytecount::count(before, b'\n') as u64;
+        let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+        self.found.push(CellFinding {
+            column: column.to_string(),
+            row,
+            located: Located {
+                finding,
+                line,
+                column: (before.len() - line_start) as u64 + 1,
+                numeric: as_ == MaskedAs::Number,
+            },
+            masked_as: as_,
+            leaf: self.leaf,
+        });
+    }
+
+    /// Scans one string/binary cell; returns the masks to apply (offset in
+    /// the cell, replacement) when masking.
+    fn text_cell(&mut self, column: &str, row: u64, cell: &[u8], edits: &mut Vec<(usize, Masked)>) {
+        if cell.len() < MIN_PAN {
+            return;
+        }
+        let mut found = Vec::new();
+        self.cx
+            .det
+            .find_window(cell, 0, 0, cell.len(), &mut |f| found.push(f));
+        for f in found {
+            if self.masking && !self.cx.allows(column, &f) {
+                edits.push((f.offset as usize, self.cx.policy.mask(&f)));
+            }
+            self.record(column, row, f, cell, MaskedAs::Text);
+        }
+    }
+
+    /// A PAN held as a number: the finding for its decimal digits.
+    fn number_cell(&self, value: i128) -> Option<(Finding, [u8; 40], usize)> {
+        if value <= 0 {
+            return None;
+        }
+        let mut digits = [0u8; 40];
+        let s = value.to_string();
+        if !(MIN_PAN..=19).contains(&s.len()) {
+            return None;
+        }
+        digits[..s.len()].copy_from_slice(s.as_bytes());
+        let mut f = None;
+        self.cx
+            .det
+            .find_window(&digits[..s.len()], 0, 0, s.len(), &mut |x| f = Some(x));
+        f.filter(|x| x.len() == s.len()).map(|x| (x, digits, s.len()))
+    }
+}
+
+/// Visits every column of a batch; `Some` when a column was replaced.
+fn visit_batch(
+    v: &mut Visit,
+    batch: &RecordBatch,
+    first_row: u64,
+) -> Result<Option<RecordBatch>, ArrowError> {
+    let schema = batch.schema();
+    let mut changed = false;
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (field, col) in schema.fields().iter().zip(batch.columns()) {
+        match visit(v, col, field.name(), field.is_nullable(), Rows::From(first_row))? {
+            Some(new) => {
+                changed = true;
+                columns.push(new);
+            }
+            None => columns.push(col.clone()),
+        }
+    }
+    if !changed {
+        return Ok(None);
+    }
+    RecordBatch::try_new(schema, columns).map(Some)
+}
+
+fn child_path(path: &str, name: &str) -> String {
+    format!("{path}.{name}")
+}
+
+/// Visits one array; `Some(replacement)` when masking changed it.
+fn visit(
+    v: &mut Visit,
+    array: &ArrayRef,
+    path: &str,
+    nullable: bool,
+    rows: Rows,
+) -> Result<Option<ArrayRef>, ArrowError> {
+    let out = match array.data_type() {
+        DataType::Utf8 => bytes(v, array.as_string::<i32>(), path, rows)?,
+        DataType::LargeUtf8 => bytes(v, array.as_string::<i64>(), path, rows)?,
+        DataType::Binary => bytes(v, array.as_binary::<i32>(), path, rows)?,
+        DataType::LargeBinary => bytes(v, array.as_binary::<i64>(), path, rows)?,
+        DataType::Utf8View => {
+            let a = array.as_string_view();
+            views(v, a.len(), |i| a.is_valid(i).then(|| a.value(i).as_bytes()), path, rows)
+                .map(|cells| {
+                    let strings = cells.iter().map(|c| {
+                        c.as_ref()
+                            .map(|b| String::from_utf8_lossy(b).into_owned())
+                    });
+                    Arc::new(arrow_array::StringViewArray::from_iter(strings)) as ArrayRef
+                })
+        }
+        DataType::BinaryView => {
+            let a = array.as_binary_view();
+            views(v, a.len(), |i| a.is_valid(i).then(|| a.value(i)), path, rows).map(|cells| {
+                Arc::new(arrow_array::BinaryViewArray::from_iter(cells)) as ArrayRef
+            })
+        }
+        DataType::Dictionary(_, _) => dictionary(v, array, path, rows)?,
+        DataType::List(field) => list(v, array.as_list::<i32>(), field, path, rows)?,
+        DataType::LargeList(field) => list(v, array.as_list::<i64>(), field, path, rows)?,
+        DataType::FixedSizeList(field, size) => {
+            fixed_list(v, array.as_fixed_size_list(), field, *size, path, rows)?
+        }
+        DataType::Map(field, ordered) => map(v, array.as_map(), field, *ordered, path, rows)?,
+        DataType::Struct(_) => structure(v, array.as_struct(), path, rows)?,
+        DataType::Int64 => {
+            let a = array.as_primitive::<Int64Type>();
+            numbers(v, a, 0, |x| Some(x as i128), |x| i64::try_from(x).ok(), path, nullable, rows)?
+        }
+        DataType::UInt64 => {
+            let a = array.as_primitive::<UInt64Type>();
+            numbers(v, a, 0, |x| Some(x as i128), |x| u64::try_from(x).ok(), path, nullable, rows)?
+        }
+        DataType::Decimal64(_, scale) => {
+            let a = array.as_primitive::<Decimal64Type>();
+            numbers(v, a, *scale, |x| Some(x as i128), |x| i64::try_from(x).ok(), path, nullable, rows)?
+        }
+        DataType::Decimal128(_, scale) => {
+            let a = array.as_primitive::<Decimal128Type>();
+            numbers(v, a, *scale, Some, Some, path, nullable, rows)?
+        }
+        DataType::Decimal256(_, scale) => {
+            let a = array.as_primitive::<Decimal256Type>();
+            numbers(v, a, *scale, |x| x.to_i128(), |x| Some(i256::from_i128(x)), path, nullable, rows)?
+        }
+        // Other types cannot hold a 13–19 digit number as ASCII or integer.
+        _ => None,
+    };
+    v.leaf += 1;
+    Ok(out)
+}
+
+/// String and binary arrays (offsets into one data buffer): masks are
+/// written into a copy of the data buffer; offsets and nulls are shared.
+fn bytes<T: ByteArrayType>(
+    v: &mut Visit,
+    a: &GenericByteArray<T>,
+    path: &str,
+    rows: Rows,
+) -> Result<Option<ArrayRef>, ArrowError> {
+    let offsets = a.value_offsets();
+    let data = a.value_data();
+    let mut edits: Vec<(usize, Masked)> = Vec::new();
+    for i in 0..a.len() {
+        if a.is_null(i) {
+            continue;
+        }
+        let (s, e) = (offsets[i].as_usize(), offsets[i + 1].as_usize());
+        let before = edits.len();
+        v.text_cell(path, rows.at(i), &data[s..e], &mut edits);
+        for edit in &mut edits[before..] {
+            edit.0 += s;
+        }
+    }
+    if edits.is_empty() {
+        return Ok(None);
+    }
+    let mut new = data.to_vec();
+    for (at, m) in edits {
+        new[at..at + m.as_bytes().len()].copy_from_slice(m.as_bytes());
+    }
+    let array = GenericByteArray::<T>::try_new(
+        a.offsets().clone(),
+        Buffer::from_vec(new),
+        a.nulls().cloned(),
+    )?;
+    Ok(Some(Arc::new(array)))
+}
+
+/// View arrays (values inline or in shared buffers): rebuilt value by value
+/// when something was masked. `cell(i)` is `None` for a null.
+fn views<'c>(
+    v: &mut Visit,
+    len: usize,
+    cell: impl Fn(usize) -> Option<&'c [u8]>,
+    path: &str,
+    rows: Rows,
+) -> Option<Vec<Option<Vec<u8>>>> {
+    let mut edited: Vec<(usize, Vec<(usize, Masked)>)> = Vec::new();
+    for i in 0..len {
+        if let Some(c) = cell(i) {
+            let mut edits = Vec::new();
+            v.text_cell(path, rows.at(i), c, &mut edits);
+            if !edits.is_empty() {
+                edited.push((i, edits));
+            }
+        }
+    }
+    if edited.is_empty() {
+        return None;
+    }
+    let mut cells: Vec<Option<Vec<u8>>> = (0..len).map(|i| cell(i).map(<[u8]>::to_vec)).collect();
+    for (i, edits) in edited {
+        if let Some(c) = cells[i].as_mut() {
+            for (at, m) in edits {
+                c[at..at + m.as_bytes().len()].copy_from_slice(m.as_bytes());
+            }
+        }
+    }
+    Some(cells)
+}
+
+/// Integers and decimals holding a 13–19 digit PAN (decimals only when
+/// the fraction is zero). Replaced by null where the field is nullable,
+/// else by the digit-masked number.
+#[allow(clippy::too_many_arguments)]
+fn numbers<T: ArrowPrimitiveType>(
+    v: &mut Visit,
+    a: &PrimitiveArray<T>,
+    scale: i8,
+    to_wide: impl Fn(T::Native) -> Option<i128>,
+    from_wide: impl Fn(i128) -> Option<T::Native>,
+    path: &str,
+    nullable: bool,
+    rows: Rows,
+) -> Result<Option<ArrayRef>, ArrowError> {
+    let unit: i128 = match u32::try_from(scale) {
+        Ok(s) if s <= 20 => 10i128.pow(s),
+        _ => return Ok(None), // negative or huge scale: not a whole number
+    };
+    let mut replace: Vec<(usize, Option<T::Native>)> = Vec::new();
+    for i in 0..a.len() {
+        if a.is_null(i) {
+            continue;
+        }
+        let Some(wide) = to_wide(a.value(i)) else {
+            continue;
+        };
+        if wide % unit != 0 {
+            continue;
+        }
+        let Some((f, digits, n)) = v.number_cell(wide / unit) else {
+            continue;
+        };
+        let allowed = v.cx.allows(path, &f);
+        let as_ = if nullable { MaskedAs::Null } else { MaskedAs::Number };
+        if v.masking && !allowed {
+            let value = match as_ {
+                MaskedAs::Null => None,
+                _ => {
+                    let m = v.cx.policy.mask_numeric(&f);
+                    let masked: i128 = m.as_str().parse().unwrap_or(0);
+                    from_wide(masked * unit)
+                }
+            };
+            replace.push((i, value));
+        }
+        v.record(path, rows.at(i), f, &digits[..n], as_);
+    }
+    if replace.is_empty() {
+        return Ok(None);
+    }
+    let mut values: Vec<T::Native> = a.values().to_vec();
+    let mut valid = BooleanBufferBuilder::new(a.len());
+    match a.nulls() {
+        Some(n) => valid.append_buffer(n.inner()),
+        None => valid.append_n(a.len(), true),
+    }
+    for (i, value) in replace {
+        match value {
+            Some(x) => values[i] = x,
+            None => {
+                values[i] = T::Native::default();
+                valid.set_bit(i, false);
+            }
+        }
+    }
+    let nulls = NullBuffer::new(valid.finish());
+    let array = PrimitiveArray::<T>::try_new(ScalarBuffer::from(values), Some(nulls))?
+        .with_data_type(a.data_type().clone());
+    Ok(Some(Arc::new(array)))
+}
+
+/// Dictionary arrays: the values are scanned once, each finding is reported
+/// for every row whose key points at it, and masking replaces the values
+/// (keys unchanged, so the encoding stays a dictionary).
+fn dictionary(
+    v: &mut Visit,
+    array: &ArrayRef,
+    path: &str,
+    rows: Rows,
+) -> Result<Option<ArrayRef>, ArrowError> {
+    let d = array.as_any_dictionary();
+    let mut inner = Visit::new(v.cx, v.masking);
+    // A dictionary value may be unused or shared; integers inside are
+    // masked as numbers (a null value would change what keys mean).
+    let new_values = visit(&mut inner, d.values(), path, false, Rows::From(0))?;
+    if !inner.found.is_empty() {
+        let mut by_value: HashMap<u64, Vec<usize>> = HashMap::new();
+        for (k, f) in inner.found.iter().enumerate() {
+            by_value.entry(f.row).or_default().push(k);
+        }
+        let keys = d.normalized_keys();
+        for (i, key) in keys.iter().enumerate() {
+            if d.keys().is_null(i) {
+                continue;
+            }
+            if let Some(hits) = by_value.get(&(*key as u64)) {
+                for &k in hits {
+                    let f = &inner.found[k];
+                    let row = rows.at(i);
+                    if row != u64::MAX {
+                        v.found.push(CellFinding {
+                            row,
+                            leaf: v.leaf,
+                            ..f.clone()
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(new_values.map(|values| d.with_values(values)))
+}
+
+/// The owning row of each child element of a list.
+fn child_rows<O: OffsetSizeTrait>(offsets: &[O], child_len: usize, rows: Rows) -> Vec<u64> {
+    let mut map = vec![u64::MAX; child_len];
+    for i in 0..offsets.len().saturating_sub(1) {
+        let (s, e) = (offsets[i].as_usize(), offsets[i + 1].as_usize());
+        let row = rows.at(i);
+        map[s.min(child_len)..e.min(child_len)].fill(row);
+    }
+    map
+}
+
+fn list<O: OffsetSizeTrait>(
+    v: &mut Visit,
+    a: &GenericListArray<O>,
+    field: &FieldRef,
+    path: &str,
+    rows: Rows,
+) -> Result<Option<ArrayRef>, ArrowError> {
+    let map = child_rows(a.value_offsets(), a.values().len(), rows);
+    let Some(values) = visit(v, a.values(), path, field.is_nullable(), Rows::Map(&map))? else {
+        return Ok(None);
+    };
+    let new = GenericListArray::<O>::try_new(
+        field.clone(),
+        a.offsets().clone(),
+        values,
+        a.nulls().cloned(),
+    )?;
+    Ok(Some(Arc::new(new)))
+}
+
+fn fixed_list(
+    v: &mut Visit,
+    a: &FixedSizeListArray,
+    field: &FieldRef,
+    size: i32,
+    path: &str,
+    rows: Rows,
+) -> Result<Option<ArrayRef>, ArrowError> {
+    let k = size.max(1) as usize;
+    let map: Vec<u64> = (0..a.values().len()).map(|j| rows.at(j / k)).collect();
+    let Some(values) = visit(v, a.values(), path, field.is_nullable(), Rows::Map(&map))? else {
+        return Ok(None);
+    };
+    let new = FixedSizeListArray::try_new(field.clone(), size, values, a.nulls().cloned())?;
+    Ok(Some(Arc::new(new)))
+}
+
+fn map(
+    v: &mut Visit,
+    a: &MapArray,
+    field: &FieldRef,
+    ordered: bool,
+    path: &str,
+    rows: Rows,
+) -> Result<Option<ArrayRef>, ArrowError> {
+    let entries = a.entries();
+    let map = child_rows(a.value_offsets(), entries.len(), rows);
+    let Some(new_entries) = structure(v, entries, path, Rows::Map(&map))? else {
+        return Ok(None);
+    };
+    let new = MapArray::try_new(
+        field.clone(),
+        a.offsets().clone(),
+        new_entries.as_struct().clone(),
+        a.nulls().cloned(),
+        ordered,
+    )?;
+    Ok(Some(Arc::new(new)))
+}
+
+fn structure(
+    v: &mut Visit,
+    a: &StructArray,
+    path: &str,
+    rows: Rows,
+) -> Result<Option<ArrayRef>, ArrowError> {
+    let fields = a.fields().clone();
+    let mut changed = false;
+    let mut columns = Vec::with_capacity(fields.len());
+    for (f, col) in fields.iter().zip(a.columns()) {
+        let p = child_path(path, f.name());
+        match visit(v, col, &p, f.is_nullable(), rows)? {
+            Some(new) => {
+                changed = true;
+                columns.push(new);
+            }
+            None => columns.push(col.clone()),
+        }
+    }
+    if !changed {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(StructArray::try_new(
+        fields,
+        columns,
+        a.nulls().cloned(),
+    )?)))
+}
