@@ -27,7 +27,8 @@ use crate::format::budget::Meter;
 use crate::format::csv::{self, CsvLocation};
 use crate::format::{self, container, json, syntax, text, Format};
 use crate::manifest::{
-    mask_text, Action, Column, FileStatus, ManifestSender, ManifestWriter, PathText, PolicyRecord, Record,
+    mask_text, Action, Column, FileStatus, ManifestSender, ManifestWriter, PathText, PolicyRecord,
+    Record,
 };
 use crate::walk::{self, Entry, Input};
 use crate::write::{Applier, Hashing, InPlace, Target};
@@ -866,9 +867,7 @@ fn process_parquet(
     }
     let path_allowed = ctx.path_allowed(&input.path);
     let allowed = |f: &format::parquet::CellFinding| {
-        path_allowed
-            || cfg.allow.allows(&f.located.finding)
-            || cfg.allow_fields.contains(&f.column)
+        path_allowed || cfg.allow.allows(&f.located.finding) || cfg.allow_fields.contains(&f.column)
     };
     let needed = found.iter().any(|f| !allowed(f));
     let outcome = replace_verified(ctx, input, file, md, needed, |out| {

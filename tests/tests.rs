@@ -885,3 +885,6 @@ print("ok")
     };
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[path = "it/parquet.rs"]
+mod parquet_files;

@@ -320,8 +320,7 @@ fn scan_tar<R: Read>(
         let start = e.raw_file_position();
         let mut br = BufReader::with_capacity(BLOCK, &mut e);
         let head = br.fill_buf().map_err(decode_error)?;
-        let report_only =
-            kind.is_gnu_sparse() || member_report_only(cx, sniff(head));
+        let report_only = kind.is_gnu_sparse() || member_report_only(cx, sniff(head));
         let syn = stream_syntax(cx, Some(&full), head);
         scan_data(cx, br, route, Some(&full), start, report_only, syn, out)?;
     }
@@ -442,9 +441,12 @@ fn locate_csv<R: Read + Seek>(
     };
     if found.is_empty()
         || found.iter().any(|m| {
-            m.route
-                .last()
-                .is_none_or(|h| !matches!(h.format, Format::Text | Format::Binary | Format::Tar | Format::Parquet))
+            m.route.last().is_none_or(|h| {
+                !matches!(
+                    h.format,
+                    Format::Text | Format::Binary | Format::Tar | Format::Parquet
+                )
+            })
         })
     {
         return Ok(());

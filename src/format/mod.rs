@@ -109,7 +109,11 @@ pub fn sniff(head: &[u8]) -> Format {
     }
     // "PAR1" then a Thrift page header, whose first byte is a field header
     // (a control byte): text that merely starts with "PAR1" stays text.
-    if head.len() > 4 && head.starts_with(b"PAR1") && head[4] < 0x20 && !head[4].is_ascii_whitespace() {
+    if head.len() > 4
+        && head.starts_with(b"PAR1")
+        && head[4] < 0x20
+        && !head[4].is_ascii_whitespace()
+    {
         return Format::Parquet;
     }
     // UTF-16 text has NULs too; it is binary until the UTF-16 adapter

@@ -26,14 +26,12 @@ use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex};
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    Decimal128Type, Decimal256Type, Decimal64Type, Int64Type, UInt64Type,
-};
+use arrow_array::types::ByteArrayType;
+use arrow_array::types::{Decimal128Type, Decimal256Type, Decimal64Type, Int64Type, UInt64Type};
 use arrow_array::{
     Array, ArrayRef, ArrowPrimitiveType, FixedSizeListArray, GenericByteArray, GenericListArray,
     MapArray, OffsetSizeTrait, PrimitiveArray, RecordBatch, StructArray,
 };
-use arrow_array::types::ByteArrayType;
 use arrow_buffer::{i256, ArrowNativeType, BooleanBufferBuilder, Buffer, NullBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, FieldRef};
 use bytes::Bytes;
@@ -54,7 +52,7 @@ use crate::detect::{Detector, Finding};
 use crate::error::InputError;
 use crate::format::budget::{Meter, RATIO_FLOOR};
 use crate::format::text::Located;
-use crate::mask::{Masked, MaskPolicy};
+use crate::mask::{MaskPolicy, Masked};
 
 /// Rows per decoded batch: large enough to amortise per-batch work, small
 /// enough that a batch of long strings stays a few MiB.
@@ -182,7 +180,10 @@ fn open(file: &File, meter: &Meter) -> Result<(Pread, ArrowReaderMetadata), Inpu
             budget.max_expanded
         )));
     }
-    let ratio_limit = reader.len().saturating_mul(budget.max_ratio).max(RATIO_FLOOR);
+    let ratio_limit = reader
+        .len()
+        .saturating_mul(budget.max_ratio)
+        .max(RATIO_FLOOR);
     if expanded > ratio_limit {
         return Err(InputError::Budget(format!(
             "row groups declare {expanded} decoded bytes for a {}-byte file, over the ratio limit of {}",
@@ -339,7 +340,8 @@ fn writer_properties(cx: &Cx, pq: &ParquetMetaData) -> WriterProperties {
 /// batch; and no PAN left in the raw bytes (statistics, indexes and
 /// metadata included) except allowed ones.
 pub fn verify(cx: &Cx, meter: &Meter, original: &File, rebuilt: &File) -> Result<(), InputError> {
-    let fail = |what: &str| InputError::Corrupt(format!("rebuilt parquet failed verification: {what}"));
+    let fail =
+        |what: &str| InputError::Corrupt(format!("rebuilt parquet failed verification: {what}"));
     let (r0, m0) = open(original, meter)?;
     let (r1, m1) = open(rebuilt, meter)?;
     if m0.schema() != m1.schema() {
@@ -384,7 +386,9 @@ pub fn verify(cx: &Cx, meter: &Meter, original: &File, rebuilt: &File) -> Result
                             if !cx.allows(&f.column, &f.located.finding) {
                                 return Err(fail("a PAN is left in a value"));
                             }
-                            kept.lock().unwrap_or_else(|p| p.into_inner()).insert(pan_digits(&f.located.finding));
+                            kept.lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .insert(pan_digits(&f.located.finding));
                         }
                         row += x.num_rows() as u64;
                     }
@@ -514,7 +518,8 @@ impl<'a> Visit<'a> {
         self.cx
             .det
             .find_window(&digits[..s.len()], 0, 0, s.len(), &mut |x| f = Some(x));
-        f.filter(|x| x.len() == s.len()).map(|x| (x, digits, s.len()))
+        f.filter(|x| x.len() == s.len())
+            .map(|x| (x, digits, s.len()))
     }
 }
 
@@ -528,7 +533,13 @@ fn visit_batch(
     let mut changed = false;
     let mut columns = Vec::with_capacity(batch.num_columns());
     for (field, col) in schema.fields().iter().zip(batch.columns()) {
-        match visit(v, col, field.name(), field.is_nullable(), Rows::From(first_row))? {
+        match visit(
+            v,
+            col,
+            field.name(),
+            field.is_nullable(),
+            Rows::From(first_row),
+        )? {
             Some(new) => {
                 changed = true;
                 columns.push(new);
@@ -561,20 +572,30 @@ fn visit(
         DataType::LargeBinary => bytes(v, array.as_binary::<i64>(), path, rows)?,
         DataType::Utf8View => {
             let a = array.as_string_view();
-            views(v, a.len(), |i| a.is_valid(i).then(|| a.value(i).as_bytes()), path, rows)
-                .map(|cells| {
-                    let strings = cells.iter().map(|c| {
-                        c.as_ref()
-                            .map(|b| String::from_utf8_lossy(b).into_owned())
-                    });
-                    Arc::new(arrow_array::StringViewArray::from_iter(strings)) as ArrayRef
-                })
+            views(
+                v,
+                a.len(),
+                |i| a.is_valid(i).then(|| a.value(i).as_bytes()),
+                path,
+                rows,
+            )
+            .map(|cells| {
+                let strings = cells
+                    .iter()
+                    .map(|c| c.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()));
+                Arc::new(arrow_array::StringViewArray::from_iter(strings)) as ArrayRef
+            })
         }
         DataType::BinaryView => {
             let a = array.as_binary_view();
-            views(v, a.len(), |i| a.is_valid(i).then(|| a.value(i)), path, rows).map(|cells| {
-                Arc::new(arrow_array::BinaryViewArray::from_iter(cells)) as ArrayRef
-            })
+            views(
+                v,
+                a.len(),
+                |i| a.is_valid(i).then(|| a.value(i)),
+                path,
+                rows,
+            )
+            .map(|cells| Arc::new(arrow_array::BinaryViewArray::from_iter(cells)) as ArrayRef)
         }
         DataType::Dictionary(_, _) => dictionary(v, array, path, rows)?,
         DataType::List(field) => list(v, array.as_list::<i32>(), field, path, rows)?,
@@ -586,15 +607,42 @@ fn visit(
         DataType::Struct(_) => structure(v, array.as_struct(), path, rows)?,
         DataType::Int64 => {
             let a = array.as_primitive::<Int64Type>();
-            numbers(v, a, 0, |x| Some(x as i128), |x| i64::try_from(x).ok(), path, nullable, rows)?
+            numbers(
+                v,
+                a,
+                0,
+                |x| Some(x as i128),
+                |x| i64::try_from(x).ok(),
+                path,
+                nullable,
+                rows,
+            )?
         }
         DataType::UInt64 => {
             let a = array.as_primitive::<UInt64Type>();
-            numbers(v, a, 0, |x| Some(x as i128), |x| u64::try_from(x).ok(), path, nullable, rows)?
+            numbers(
+                v,
+                a,
+                0,
+                |x| Some(x as i128),
+                |x| u64::try_from(x).ok(),
+                path,
+                nullable,
+                rows,
+            )?
         }
         DataType::Decimal64(_, scale) => {
             let a = array.as_primitive::<Decimal64Type>();
-            numbers(v, a, *scale, |x| Some(x as i128), |x| i64::try_from(x).ok(), path, nullable, rows)?
+            numbers(
+                v,
+                a,
+                *scale,
+                |x| Some(x as i128),
+                |x| i64::try_from(x).ok(),
+                path,
+                nullable,
+                rows,
+            )?
         }
         DataType::Decimal128(_, scale) => {
             let a = array.as_primitive::<Decimal128Type>();
@@ -602,7 +650,16 @@ fn visit(
         }
         DataType::Decimal256(_, scale) => {
             let a = array.as_primitive::<Decimal256Type>();
-            numbers(v, a, *scale, |x| x.to_i128(), |x| Some(i256::from_i128(x)), path, nullable, rows)?
+            numbers(
+                v,
+                a,
+                *scale,
+                |x| x.to_i128(),
+                |x| Some(i256::from_i128(x)),
+                path,
+                nullable,
+                rows,
+            )?
         }
         // Other types cannot hold a 13–19 digit number as ASCII or integer.
         _ => None,
@@ -714,7 +771,11 @@ fn numbers<T: ArrowPrimitiveType>(
             continue;
         };
         let allowed = v.cx.allows(path, &f);
-        let as_ = if nullable { MaskedAs::Null } else { MaskedAs::Number };
+        let as_ = if nullable {
+            MaskedAs::Null
+        } else {
+            MaskedAs::Number
+        };
         if v.masking && !allowed {
             let value = match as_ {
                 MaskedAs::Null => None,
@@ -892,4 +953,148 @@ fn structure(
         columns,
         a.nulls().cloned(),
     )?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::budget::Budget;
+    use arrow_array::builder::{FixedSizeListBuilder, MapBuilder, StringBuilder};
+    use arrow_array::{Decimal128Array, UInt64Array};
+    use arrow_schema::{Field, Schema};
+
+    /// A file with the shapes the pyarrow fixtures do not cover: a map, a
+    /// fixed-size list, a decimal with a zero fraction, an unsigned integer.
+    fn write_file() -> tempfile::NamedTempFile {
+        let mut map = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+        map.keys().append_value("card");
+        map.values().append_value("4111111111111111");
+        map.append(true).unwrap();
+        map.keys().append_value("5555555555554444");
+        map.values().append_value("key holds it");
+        map.append(true).unwrap();
+        let mut fixed = FixedSizeListBuilder::new(StringBuilder::new(), 2);
+        fixed.values().append_value("a");
+        fixed.values().append_value("b");
+        fixed.append(true);
+        fixed.values().append_value("x");
+        fixed.values().append_value("378282246310005");
+        fixed.append(true);
+        let decimal = Decimal128Array::from(vec![411111111111111100i128, 12])
+            .with_precision_and_scale(20, 2)
+            .unwrap();
+        let unsigned = UInt64Array::from(vec![6011111111111117u64, 6011111111111118]);
+        let map = map.finish();
+        let fixed = fixed.finish();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("attrs", map.data_type().clone(), true),
+            Field::new("pair", fixed.data_type().clone(), true),
+            Field::new("price", decimal.data_type().clone(), false),
+            Field::new("u", DataType::UInt64, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(map),
+                Arc::new(fixed),
+                Arc::new(decimal),
+                Arc::new(unsigned),
+            ],
+        )
+        .unwrap();
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        let mut w = ArrowWriter::try_new(f.as_file_mut(), schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        f
+    }
+
+    #[test]
+    fn maps_fixed_lists_decimals_and_unsigned_are_scanned_and_masked() {
+        let det = Detector::default();
+        let policy = MaskPolicy::new(crate::mask::Keep::SixFour, '*').unwrap();
+        let allow = AllowList::default();
+        let cx = Cx {
+            det: &det,
+            policy: &policy,
+            allow: &allow,
+            allow_columns: &[],
+        };
+        let meter = || Meter::new(Budget::default());
+        let f = write_file();
+        let found = scan(&cx, &meter(), f.as_file()).unwrap();
+        let got: Vec<(&str, u64, MaskedAs)> = found
+            .iter()
+            .map(|c| (c.column.as_str(), c.row, c.masked_as))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("attrs.value", 0, MaskedAs::Text),
+                ("price", 0, MaskedAs::Number),
+                ("u", 0, MaskedAs::Null),
+                ("attrs.key", 1, MaskedAs::Text),
+                ("pair", 1, MaskedAs::Text),
+            ]
+        );
+        let mut out = tempfile::NamedTempFile::new().unwrap();
+        rebuild(&cx, &meter(), f.as_file(), out.as_file_mut()).unwrap();
+        verify(&cx, &meter(), f.as_file(), out.as_file()).unwrap();
+        assert!(scan(&cx, &meter(), out.as_file()).unwrap().is_empty());
+        // The decimal keeps its scale: 4111110000001111.00 with the check
+        // digit broken is still a whole number of the same width.
+        let b = ParquetRecordBatchReaderBuilder::try_new(out.reopen().unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let price = b.column(2).as_primitive::<Decimal128Type>();
+        assert_eq!(price.value(0) % 100, 0);
+        assert_eq!(price.value(0).to_string().len(), 18);
+        assert_eq!(price.value(1), 12);
+        assert!(b.column(3).is_null(0));
+        assert!(b.column(3).is_valid(1));
+    }
+
+    #[test]
+    fn allowed_columns_are_left_and_verification_accepts_them() {
+        let det = Detector::default();
+        let policy = MaskPolicy::new(crate::mask::Keep::SixFour, '*').unwrap();
+        let allow = AllowList::default();
+        let keep = vec!["pair".to_string()];
+        let cx = Cx {
+            det: &det,
+            policy: &policy,
+            allow: &allow,
+            allow_columns: &keep,
+        };
+        let meter = || Meter::new(Budget::default());
+        let f = write_file();
+        let mut out = tempfile::NamedTempFile::new().unwrap();
+        rebuild(&cx, &meter(), f.as_file(), out.as_file_mut()).unwrap();
+        verify(&cx, &meter(), f.as_file(), out.as_file()).unwrap();
+        let left = scan(&cx, &meter(), out.as_file()).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].column, "pair");
+    }
+
+    #[test]
+    fn verification_refuses_a_file_that_is_not_the_masked_original() {
+        let det = Detector::default();
+        let policy = MaskPolicy::new(crate::mask::Keep::SixFour, '*').unwrap();
+        let allow = AllowList::default();
+        let cx = Cx {
+            det: &det,
+            policy: &policy,
+            allow: &allow,
+            allow_columns: &[],
+        };
+        let meter = || Meter::new(Budget::default());
+        let f = write_file();
+        // The original itself is not its masked version.
+        let err = verify(&cx, &meter(), f.as_file(), f.as_file()).unwrap_err();
+        assert!(err.to_string().contains("verification"), "{err}");
+    }
 }
