@@ -56,8 +56,77 @@ pub struct CsvLocator<R: Read> {
     header_done: bool,
     /// Offset one past the header record.
     header_end: u64,
-    /// State of the bit-parallel sweep over data records.
+    /// State of the sweep over data records.
     sweep: Sweep,
+    /// Skip ahead over whole records with the quote-parity scan only when
+    /// at least this many bytes lie before the next finding.
+    skip_min: usize,
+}
+
+/// Bytes per block of the record-skipping scan.
+const BLOCK: usize = 64;
+
+/// Quote and newline positions of a block as bit masks, eight bytes at a
+/// time in plain integer arithmetic (SWAR: no `unsafe`, no target
+/// features). For each word, a byte equal to the pattern gets its high
+/// bit set exactly (no borrow between bytes), and a multiply gathers the
+/// eight high bits into one byte.
+#[inline]
+fn block_masks(b: &[u8; BLOCK]) -> (u64, u64) {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const QUOTES: u64 = 0x2222_2222_2222_2222;
+    const NEWLINES: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    #[inline]
+    fn equal_bytes(w: u64, pattern: u64) -> u64 {
+        let t = w ^ pattern;
+        let eq = !(((t & LOW7) + LOW7) | t) & HIGH;
+        // Bit 7 of byte k moves to bit 56 + k.
+        (eq >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+    }
+    let mut quotes = 0u64;
+    let mut newlines = 0u64;
+    for (k, word) in b.chunks_exact(8).enumerate() {
+        let w = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        quotes |= equal_bytes(w, QUOTES) << (8 * k);
+        newlines |= equal_bytes(w, NEWLINES) << (8 * k);
+    }
+    (quotes, newlines)
+}
+
+/// Bit i of the result is the XOR of bits 0..=i of `x`: with `x` the quote
+/// mask, the bytes inside quotes (an opening quote counts as inside).
+#[inline]
+fn prefix_xor(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
+}
+
+/// Runs the quote-parity scan over the whole blocks of `data`, starting
+/// with `in_quotes`. Returns the number of record ends (newlines outside
+/// quotes) and the index just past the last one, if any. The RFC 4180
+/// rule needs nothing else: a doubled quote toggles twice.
+fn skip_records(data: &[u8], mut in_quotes: bool) -> Option<(u64, usize)> {
+    let mut records = 0u64;
+    let mut last = None;
+    for (k, block) in data.chunks_exact(BLOCK).enumerate() {
+        let block: &[u8; BLOCK] = block.try_into().expect("exact chunk");
+        let (q, n) = block_masks(block);
+        let carry = if in_quotes { !0u64 } else { 0 };
+        let inside = prefix_xor(q) ^ carry;
+        let ends = n & !inside;
+        if ends != 0 {
+            records += u64::from(ends.count_ones());
+            last = Some(k * BLOCK + 63 - ends.leading_zeros() as usize + 1);
+        }
+        in_quotes = inside >> 63 == 1;
+    }
+    last.map(|l| (records, l))
 }
 
 /// Where the data-record sweep stands.
@@ -110,7 +179,45 @@ impl<R: Read> CsvLocator<R> {
             header_done: false,
             header_end: 0,
             sweep: Sweep::default(),
+            skip_min: 4096,
         }
+    }
+
+    /// Sets the distance from which whole records are skipped (tests use
+    /// small values to exercise the skip on small inputs).
+    #[cfg(test)]
+    fn with_skip_min(mut self, n: usize) -> Self {
+        self.skip_min = n;
+        self
+    }
+
+    /// Skips whole records that end before the next finding at `target`
+    /// (no finding waits for an Id): only quote parity and record ends are
+    /// computed, block by block, and the sweep resumes at the start of the
+    /// last record that begins before `target`, as after a newline.
+    /// Returns false when nothing could be skipped.
+    fn skip_to(&mut self, target: u64) -> io::Result<bool> {
+        let buf = self.r.fill_buf()?;
+        let room = target.saturating_sub(self.pos).min(buf.len() as u64) as usize;
+        if room < self.skip_min.max(BLOCK) {
+            return Ok(false);
+        }
+        let Some((records, end)) = skip_records(&buf[..room], self.sweep.in_quotes) else {
+            return Ok(false);
+        };
+        self.r.consume(end);
+        self.pos += end as u64;
+        let s = &mut self.sweep;
+        s.in_quotes = false;
+        s.record += records;
+        s.field = 0;
+        s.field_start = self.pos;
+        s.id_done = false;
+        s.fields.clear();
+        s.fields.push(self.pos);
+        s.capturing = self.id_field == Some(0);
+        s.id_raw.clear();
+        Ok(true)
     }
 
     /// The location of `offset`; offsets must come in ascending order
@@ -177,6 +284,10 @@ impl<R: Read> CsvLocator<R> {
         loop {
             if next == offsets.len() && waiting.is_empty() {
                 break;
+            }
+            // Far from the next finding: skip whole records cheaply.
+            if waiting.is_empty() && self.skip_to(offsets[next])? {
+                continue;
             }
             let buf = self.r.fill_buf()?;
             if buf.is_empty() {
@@ -551,7 +662,7 @@ mod tests {
         fn sweep_agrees_with_naive_lexer(
             body in proptest::collection::vec(proptest::sample::select(vec![
                 &b"\""[..], b",", b"\n", b"\r\n", b"ab", b"4111", b"\"\"", b"x,y", b"\"q,\nq\"",
-            ]), 0..200),
+            ]), 0..600),
             idx in 0usize..3,
             picks in proptest::collection::vec(0usize..10_000, 1..6),
         ) {
@@ -574,8 +685,34 @@ mod tests {
             proptest::prop_assert_eq!(l.locate_all(&offs).unwrap(), want.clone());
             let mut l = CsvLocator::new(&data[..], b',');
             let one_by_one: Vec<_> = offs.iter().map(|&o| l.locate(o).unwrap()).collect();
+            proptest::prop_assert_eq!(one_by_one, want.clone());
+            // Skipping records by quote parity wherever a block allows.
+            let mut l = CsvLocator::new(&data[..], b',').with_skip_min(0);
+            proptest::prop_assert_eq!(l.locate_all(&offs).unwrap(), want.clone());
+            let mut l = CsvLocator::new(&data[..], b',').with_skip_min(0);
+            let one_by_one: Vec<_> = offs.iter().map(|&o| l.locate(o).unwrap()).collect();
             proptest::prop_assert_eq!(one_by_one, want);
         }
+    }
+
+    #[test]
+    fn block_masks_match_bytes() {
+        let mut b = [b'a'; BLOCK];
+        for (i, c) in b.iter_mut().enumerate() {
+            *c = match i % 7 {
+                0 => b'"',
+                3 => b'\n',
+                5 => 0xa2, // high bit set, low bits of a quote
+                6 => 0x8a, // high bit set, low bits of a newline
+                _ => b'x',
+            };
+        }
+        let (q, n) = block_masks(&b);
+        for (i, c) in b.iter().enumerate() {
+            assert_eq!(q >> i & 1 == 1, *c == b'"', "quote bit {i}");
+            assert_eq!(n >> i & 1 == 1, *c == b'\n', "newline bit {i}");
+        }
+        assert_eq!(prefix_xor(0b1001), 0b0111 | !0b1111 & 0);
     }
 
     #[test]

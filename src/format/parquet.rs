@@ -130,12 +130,31 @@ impl Length for Pread {
     }
 }
 
+/// A reader from one position on, with positioned reads.
+struct PreadFrom {
+    file: Arc<File>,
+    pos: u64,
+}
+
+impl io::Read for PreadFrom {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
 impl ChunkReader for Pread {
-    type T = io::Cursor<Bytes>;
+    type T = io::BufReader<PreadFrom>;
 
     fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        let len = Length::len(self).saturating_sub(start);
-        Ok(io::Cursor::new(self.get_bytes(start, len as usize)?))
+        Ok(io::BufReader::with_capacity(
+            64 * 1024,
+            PreadFrom {
+                file: self.0.clone(),
+                pos: start,
+            },
+        ))
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
