@@ -592,7 +592,29 @@ fn process_file(
     if found > 0 {
         stats.files_with_findings += 1;
     }
-    let (status, reason) = if mismatched > 0 {
+    // A file whose locations were given must be well formed for them to
+    // mean anything; the PANs were masked as text either way.
+    let malformed = if found == 0 {
+        None
+    } else if let Some(c) = csv.as_mut() {
+        (!c.quotes_balanced().map_err(|e| fail(InputError::io("read")(e)))?).then(|| {
+            "malformed CSV: a quoted field is never closed, so rows and fields after it are unreliable".to_string()
+        })
+    } else if syntax::declares_json(&input.path) {
+        json::validate(text::RangeReader::new(&file, 0, size)).err()
+    } else {
+        None
+    };
+    let (status, reason) = if let Some(why) = malformed {
+        stats.errors += 1;
+        let why = mask_text(&why, &ctx.det, &cfg.policy);
+        eprintln!("panscrub: {}: {why}", pathtext.display());
+        let done = match cfg.mode {
+            Mode::Scrub if reported == 0 => "; its PANs were truncated as text",
+            _ => "",
+        };
+        (FileStatus::Error, Some(format!("{why}{done}")))
+    } else if mismatched > 0 {
         stats.errors += 1;
         eprintln!(
             "panscrub: {}: changed during scrub: {mismatched} finding(s) left in place",
@@ -801,9 +823,10 @@ fn process_container(
         } else {
             Action::Reported
         };
-        let place = match m.csv.as_ref() {
-            Some(c) => Place::Csv(c, m.object.as_deref()),
-            None => Place::Plain,
+        let place = match (m.csv.as_ref(), &m.json_path) {
+            (Some(c), _) => Place::Csv(c, m.object.as_deref()),
+            (None, Some(p)) => Place::Json(p.clone()),
+            (None, None) => Place::Plain,
         };
         batch.add(
             m.member.as_deref(),

@@ -888,3 +888,57 @@ print("ok")
 
 #[path = "it/parquet.rs"]
 mod parquet_files;
+
+/// Malformed structured inputs are an error for that input only; their
+/// PANs are still truncated as text, and the other inputs are processed.
+#[test]
+fn malformed_csv_and_invalid_json_line_are_errors() {
+    let d = tmp();
+    write(
+        &d.path().join("Lead.csv"),
+        b"\"Id\",\"Note\"\r\n\"00Q1\",\"card 4111111111111111\"\r\n\"00Q2\",\"never closed\r\n\"00Q3\",\"x\"\r\n",
+    );
+    write(
+        &d.path().join("events.ndjson"),
+        b"{\"card\": \"5555555555554444\"}\n{\"broken\": tru}\n{\"ok\": 1}\n",
+    );
+    // Looks like JSON but is named .log: not held to JSON validity.
+    write(
+        &d.path().join("mixed.log"),
+        b"{\"card\": \"4111111111111111\"}\nplain line\n",
+    );
+    write(
+        &d.path().join("good.csv"),
+        b"Id,Note\n1,\"card 378282246310005\"\n",
+    );
+    let m = d.path().join("m.jsonl");
+    let o = panscrub(&[
+        "scrub",
+        "-q",
+        "-m",
+        m.to_str().unwrap(),
+        d.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_no_pan("stderr", &o.stderr);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("malformed CSV"), "{stderr}");
+    assert!(stderr.contains("invalid JSON at line 2 column"), "{stderr}");
+    let recs = manifest(&m);
+    let status = |name: &str| {
+        kind(&recs, "file")
+            .into_iter()
+            .find(|r| r["path"].as_str().unwrap().ends_with(name))
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status("Lead.csv"), "error");
+    assert_eq!(status("events.ndjson"), "error");
+    assert_eq!(status("mixed.log"), "truncated");
+    assert_eq!(status("good.csv"), "truncated");
+    for f in ["Lead.csv", "events.ndjson", "mixed.log", "good.csv"] {
+        assert_no_pan(f, &fs::read(d.path().join(f)).unwrap());
+    }
+    let summary = kind(&recs, "summary")[0];
+    assert_eq!(summary["errors"], 2);
+}

@@ -19,6 +19,8 @@ use zip::{ZipArchive, ZipWriter};
 
 use super::budget::{BudgetExceeded, Meter};
 use super::csv::{delimiter_for, object_name, CsvLocation, CsvLocator};
+use super::json::JsonLocator;
+use super::syntax::declares_json;
 use super::syntax::{is_bare_number, syntax_for, Syntax};
 use super::text::Located;
 use super::{sniff, Format};
@@ -59,6 +61,9 @@ pub struct MemberFinding {
     pub csv: Option<CsvLocation>,
     /// For CSV members: the object (member file stem).
     pub object: Option<String>,
+    /// For JSON members and streams (`.json`, `.ndjson`, ...): the path of
+    /// the value holding the finding.
+    pub json_path: Option<String>,
 }
 
 /// What scanning and rebuilding need.
@@ -185,6 +190,15 @@ pub fn scan(
         ..*cx
     };
     scan_blob(&cx, meter, r, size, fmt, &mut Vec::new(), None, &mut out)?;
+    // A compressed CSV or JSON stream: decode it again for locations, only
+    // when it has findings (`events.ndjson.gz`, `Contact.csv.zst`).
+    let direct = out.iter().all(|m| m.route.is_empty() && m.member.is_none());
+    if fmt.is_compressed_stream() && !out.is_empty() && direct {
+        let mut r = file;
+        r.rewind().map_err(InputError::io("seek"))?;
+        let decoded = meter.limit(decoder(fmt, r)?, size);
+        locate_structured(&cx, &inner, decoded, &mut out)?;
+    }
     Ok(out)
 }
 
@@ -289,6 +303,7 @@ fn scan_data<R: Read>(
             report_only: report_only || cx.allow.allows(&f),
             csv: None,
             object: None,
+            json_path: None,
         });
     }
     Ok(())
@@ -420,14 +435,14 @@ fn scan_zip<R: Read + Seek>(
         };
         route.pop();
         res?;
-        locate_csv(cx, meter, &mut ar, i, &raw_name, &mut out[first_new..])?;
+        locate_member(cx, meter, &mut ar, i, &raw_name, &mut out[first_new..])?;
     }
     Ok(())
 }
 
 /// Adds CSV locations to the findings of a CSV member (by name), reading
 /// the member a second time: only members with findings pay for it.
-fn locate_csv<R: Read + Seek>(
+fn locate_member<R: Read + Seek>(
     cx: &Cx,
     meter: &Meter,
     ar: &mut ZipArchive<R>,
@@ -436,10 +451,9 @@ fn locate_csv<R: Read + Seek>(
     found: &mut [MemberFinding],
 ) -> Result<(), InputError> {
     let path = std::path::Path::new(name);
-    let Some(delim) = delimiter_for(path) else {
-        return Ok(());
-    };
-    if found.is_empty()
+    let structured = delimiter_for(path).is_some() || declares_json(path);
+    if !structured
+        || found.is_empty()
         || found.iter().any(|m| {
             m.route.last().is_none_or(|h| {
                 !matches!(
@@ -453,18 +467,37 @@ fn locate_csv<R: Read + Seek>(
     }
     let entry = ar.by_index(index).map_err(zip_error)?;
     let compressed = entry.compressed_size();
-    let mut loc = CsvLocator::new(meter.limit(entry, compressed), delim);
-    let object = object_name(path).map(|o| mask_text(&o, cx.det, cx.policy));
-    for m in found.iter_mut() {
-        m.csv = loc
-            .locate(m.located.finding.offset)
-            .map_err(decode_error)?
-            .map(|mut l| {
-                l.field = mask_text(&l.field, cx.det, cx.policy);
-                l.record_id = l.record_id.map(|r| mask_text(&r, cx.det, cx.policy));
-                l
-            });
-        m.object = object.clone();
+    locate_structured(cx, path, meter.limit(entry, compressed), found)
+}
+
+/// CSV locations or JSON paths for the findings of one decoded stream
+/// named `name` (read again from the start by `r`).
+fn locate_structured<R: Read>(
+    cx: &Cx,
+    name: &Path,
+    r: R,
+    found: &mut [MemberFinding],
+) -> Result<(), InputError> {
+    if let Some(delim) = delimiter_for(name) {
+        let mut loc = CsvLocator::new(r, delim);
+        let object = object_name(name).map(|o| mask_text(&o, cx.det, cx.policy));
+        for m in found.iter_mut() {
+            m.csv = loc
+                .locate(m.located.finding.offset)
+                .map_err(decode_error)?
+                .map(|mut l| {
+                    l.field = mask_text(&l.field, cx.det, cx.policy);
+                    l.record_id = l.record_id.map(|r| mask_text(&r, cx.det, cx.policy));
+                    l
+                });
+            m.object = object.clone();
+        }
+    } else if declares_json(name) {
+        let mut loc = JsonLocator::new(r);
+        for m in found.iter_mut() {
+            let p = loc.locate(m.located.finding.offset).map_err(decode_error)?;
+            m.json_path = Some(mask_text(&p, cx.det, cx.policy));
+        }
     }
     Ok(())
 }

@@ -419,6 +419,27 @@ impl<R: Read> CsvLocator<R> {
         Ok(out)
     }
 
+    /// Reads the rest of the stream and tells whether every quoted field
+    /// was closed (an even number of quotes after the sweep's position,
+    /// given its quoted state). An unbalanced quote swallows the rest of
+    /// the file into one field: the locations after it are unreliable.
+    pub fn quotes_balanced(&mut self) -> io::Result<bool> {
+        if !self.header_done {
+            self.read_header()?;
+        }
+        let mut in_quotes = self.sweep.in_quotes;
+        loop {
+            let buf = self.r.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(!in_quotes);
+            }
+            in_quotes ^= bytecount::count(buf, b'"') % 2 == 1;
+            let n = buf.len();
+            self.r.consume(n);
+            self.pos += n as u64;
+        }
+    }
+
     /// Reads the header record and keeps its field names; false when the
     /// stream is empty.
     fn read_header(&mut self) -> io::Result<bool> {
@@ -712,7 +733,21 @@ mod tests {
             assert_eq!(q >> i & 1 == 1, *c == b'"', "quote bit {i}");
             assert_eq!(n >> i & 1 == 1, *c == b'\n', "newline bit {i}");
         }
-        assert_eq!(prefix_xor(0b1001), 0b0111 | !0b1111 & 0);
+        // Between quotes at bits 0 and 3; a lone quote opens to the end.
+        assert_eq!(prefix_xor(0b1001), 0b0111);
+        assert_eq!(prefix_xor(0b1), !0);
+    }
+
+    #[test]
+    fn unbalanced_quote_is_detected_after_locating() {
+        let data = b"Id,Note\n1,\"card 4111111111111111\"\n2,\"never closed\n3,x\n";
+        let mut l = CsvLocator::new(&data[..], b',');
+        assert!(l.locate(14).unwrap().is_some());
+        assert!(!l.quotes_balanced().unwrap());
+        let good = b"Id,Note\n1,\"a \"\"b\"\" 4111111111111111\"\n2,\"x\ny\"\n";
+        let mut l = CsvLocator::new(&good[..], b',');
+        assert!(l.locate(20).unwrap().is_some());
+        assert!(l.quotes_balanced().unwrap());
     }
 
     #[test]

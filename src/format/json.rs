@@ -167,3 +167,36 @@ mod tests {
         assert_eq!(paths(doc, &["4111"]), vec!["$.b"]);
     }
 }
+
+/// Checks that a JSON document or JSON Lines stream is valid JSON (every
+/// value, one after another). The message gives the line and column of the
+/// first error, never the content.
+pub fn validate<R: std::io::Read>(r: R) -> Result<(), String> {
+    let reader = std::io::BufReader::with_capacity(256 * 1024, r);
+    for value in serde_json::Deserializer::from_reader(reader).into_iter::<serde::de::IgnoredAny>()
+    {
+        if let Err(e) = value {
+            if e.is_io() {
+                return Err(format!("read error: {e}"));
+            }
+            return Err(format!(
+                "invalid JSON at line {} column {}",
+                e.line(),
+                e.column()
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod validate_tests {
+    #[test]
+    fn ndjson_with_a_bad_line_is_invalid() {
+        assert!(super::validate(&b"{\"a\":1}\n{\"b\":[2]}\n"[..]).is_ok());
+        assert!(super::validate(&b"{\"a\": \"x\"}"[..]).is_ok());
+        let err = super::validate(&b"{\"a\":1}\n{\"b\": 4111111111111111,}\n{}\n"[..]).unwrap_err();
+        assert_eq!(err, "invalid JSON at line 2 column 24");
+        assert!(super::validate(&b"{\"a\": \"unterminated"[..]).is_err());
+    }
+}

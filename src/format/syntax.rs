@@ -23,6 +23,17 @@ pub enum Syntax {
     Sql,
 }
 
+/// Whether the name says the file is JSON (`.json`, `.ndjson`, `.jsonl`,
+/// `.geojson`); content that merely looks like JSON (a log of JSON lines)
+/// is not held to being valid JSON.
+pub fn declares_json(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| JSON_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+const JSON_EXTENSIONS: &[&str] = &["json", "ndjson", "jsonl", "geojson"];
+
 /// Decides the syntax from the name (`.json`, `.ndjson`, `.jsonl`, `.sql`)
 /// or, failing that, from a first non-blank `{`.
 pub fn syntax_for(path: &Path, head: &[u8]) -> Syntax {
@@ -31,7 +42,7 @@ pub fn syntax_for(path: &Path, head: &[u8]) -> Syntax {
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     match ext.as_deref() {
-        Some("json" | "ndjson" | "jsonl" | "geojson") => return Syntax::Json,
+        Some(e) if JSON_EXTENSIONS.contains(&e) => return Syntax::Json,
         Some("sql") => return Syntax::Sql,
         _ => {}
     }
