@@ -17,6 +17,7 @@ pub mod exit;
 pub mod format;
 pub mod manifest;
 pub mod mask;
+pub mod panics;
 pub mod report;
 pub mod run;
 pub mod settings;

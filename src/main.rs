@@ -12,6 +12,7 @@ use panscrub::exit::ExitStatus;
 use panscrub::report;
 
 fn main() {
+    panscrub::panics::install_hook();
     let cli = Cli::parse();
     let code = match dispatch(cli.command) {
         Ok(status) => status.code(),

@@ -85,6 +85,9 @@ struct Ctx<'a> {
     stdout: Mutex<io::BufWriter<io::Stdout>>,
     stats: Mutex<Stats>,
     progress: ProgressBar,
+    /// Tests only: panic while reporting a finding of a path containing
+    /// this text (`panics::INJECT_ENV`).
+    inject_panic: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -153,6 +156,9 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         stdout: Mutex::new(io::BufWriter::new(io::stdout())),
         stats: Mutex::new(Stats::default()),
         progress,
+        inject_panic: std::env::var(crate::panics::INJECT_ENV)
+            .ok()
+            .filter(|w| !w.is_empty()),
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.jobs)
@@ -354,7 +360,19 @@ fn open_input(path: &Path) -> io::Result<File> {
 fn process(ctx: &Ctx, input: &Input) {
     let pathtext = PathText::new(&input.path, &ctx.det, &ctx.cfg.policy);
     let mut stats = Stats::default();
-    let result = process_file(ctx, input, &pathtext, &mut stats);
+    // A panic is a bug; it costs this input, not the run. The hook has
+    // already printed its message, masked.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        process_file(ctx, input, &pathtext, &mut stats)
+    }))
+    .unwrap_or_else(|payload| {
+        let why = crate::panics::masked_message(payload.as_ref());
+        Err((
+            "unknown",
+            input.size,
+            InputError::Corrupt(format!("internal error (panic): {why}")),
+        ))
+    });
     let record = match result {
         Ok(rec) => rec,
         Err((format, size, err)) => {
@@ -714,6 +732,15 @@ impl<'a> FindingBatch<'a> {
     ) {
         let cfg = self.ctx.cfg;
         let f = &l.finding;
+        if let Some(w) = &self.ctx.inject_panic {
+            if self.path.display().contains(w.as_str()) {
+                // The worst case: a message holding the full PAN.
+                panic!(
+                    "injected fault at {}",
+                    String::from_utf8_lossy(f.span_bytes())
+                );
+            }
+        }
         let masked = l.masked(&cfg.policy);
         stats.findings += 1;
         match action {

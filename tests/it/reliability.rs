@@ -464,3 +464,46 @@ fn file_swapped_for_a_symlink_is_not_written_through() {
         }
     }
 }
+
+/// A panic (forced through the test-only injection, with the full PAN in
+/// its message) is an error for that input: the message is masked on
+/// stderr and in the manifest, other inputs are still scrubbed.
+#[test]
+fn forced_panic_leaks_no_pan_and_costs_one_input() {
+    let d = tmp();
+    write(&d.path().join("boom.log"), b"card 4111111111111111\n");
+    write(&d.path().join("fine.log"), b"card 5555555555554444\n");
+    let m = d.path().join("m.jsonl");
+    let o = Command::new(BIN)
+        .env("PANSCRUB_INJECT_PANIC", "boom")
+        .args([
+            "scrub",
+            "-m",
+            m.to_str().unwrap(),
+            d.path().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("internal error"), "{stderr}");
+    assert!(
+        stderr.contains("injected fault at 411111******1111"),
+        "{stderr}"
+    );
+    assert_no_pan("stderr", &o.stderr);
+    assert_no_pan("stdout", &o.stdout);
+    let text = fs::read(&m).unwrap();
+    assert_no_pan("manifest", &text);
+    let recs = manifest(&m);
+    let boom = kind(&recs, "file")
+        .into_iter()
+        .find(|r| r["path"].as_str().unwrap().ends_with("boom.log"))
+        .unwrap();
+    assert_eq!(boom["status"], "error");
+    assert!(boom["reason"].as_str().unwrap().contains("panic"));
+    assert_eq!(
+        fs::read_to_string(d.path().join("fine.log")).unwrap(),
+        "card 555555******4444\n"
+    );
+}
