@@ -58,10 +58,14 @@ impl Format {
         }
     }
 
-    /// Containers are rebuilt into a new file; text and tar are masked in
-    /// place.
+    /// Archives and compressed streams, rebuilt into a new file by
+    /// `container`; text and tar are masked in place, Parquet has its own
+    /// adapter.
     pub fn is_container(self) -> bool {
-        !matches!(self, Format::Text | Format::Binary | Format::Tar)
+        !matches!(
+            self,
+            Format::Text | Format::Binary | Format::Tar | Format::Parquet
+        )
     }
 
     /// A single compressed stream (as opposed to an archive of members).

@@ -107,6 +107,38 @@ fn sigkill_during_scrub_never_loses_data() {
     } else {
         vec![]
     };
+    // A zip export (written with the zip crate) and a Parquet extract
+    // (pyarrow-written fixture): rebuilt formats must be original or the
+    // complete verified result, never anything in between.
+    let zip_path = root.join("WE_export.zip");
+    {
+        let mut z = zip::ZipWriter::new(fs::File::create(&zip_path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default();
+        z.start_file("Contact.csv", opts).unwrap();
+        std::io::Write::write_all(&mut z, &pan_text(40_000, 5)).unwrap();
+        z.start_file("notes.txt", opts).unwrap();
+        std::io::Write::write_all(&mut z, b"nothing here\n").unwrap();
+        z.finish().unwrap();
+    }
+    let zip_original = fs::read(&zip_path).unwrap();
+    let pq_path = root.join("payments.parquet");
+    fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parquet/payments_zstd.parquet"),
+        &pq_path,
+    )
+    .unwrap();
+    let pq_original = fs::read(&pq_path).unwrap();
+    let rebuilt_is_complete = |it: u64, path: &Path, original: &[u8]| {
+        if fs::read(path).unwrap() != original {
+            let o = panscrub(&["scan", "-q", path.to_str().unwrap()]);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "iteration {it}: replaced {} is not a complete, valid scrub",
+                path.display()
+            );
+        }
+    };
     let mut r = Lcg(7);
     for it in 0..iterations {
         let mut child = Command::new(BIN)
@@ -142,11 +174,15 @@ fn sigkill_during_scrub_never_loses_data() {
                 );
             }
         }
+        rebuilt_is_complete(it, &zip_path, &zip_original);
+        rebuilt_is_complete(it, &pq_path, &pq_original);
         // Only our own temp files may appear, never anything else.
         for n in tree_files(&root) {
             assert!(
                 n.ends_with(".log")
                     || n.ends_with(".gz")
+                    || n.ends_with(".zip")
+                    || n.ends_with(".parquet")
                     || (n.starts_with(".panscrub-") && n.ends_with(".tmp")),
                 "{n}"
             );
