@@ -165,20 +165,59 @@ fn exit_code_2_when_an_input_fails_and_others_are_still_processed() {
     assert_eq!(kind(&man, "summary")[0]["exit_code"], 2);
 }
 
+/// Unreadable file and directory: an error each, the run goes on. As root
+/// (CI), permissions do not bind, so the binary runs as `nobody` through
+/// `setpriv`; as any other user it runs as that user.
 #[test]
-fn unreadable_file_is_an_error_for_that_file_only() {
-    if unsafe_is_root() {
-        // root reads everything; the permission case cannot be staged.
-        return;
-    }
+fn unreadable_file_and_directory_are_errors_for_those_only() {
     let d = tmp();
-    let p = d.path().join("secret.log");
-    write(&p, b"4111111111111111\n");
-    fs::set_permissions(&p, fs::Permissions::from_mode(0o000)).unwrap();
-    write(&d.path().join("ok.log"), b"4111111111111111\n");
-    let out = panscrub(&["scan", d.path().to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
+    let root = d.path().join("tree");
+    write(&root.join("secret.log"), b"4111111111111111\n");
+    write(&root.join("locked/inside.log"), b"4111111111111111\n");
+    write(&root.join("ok.log"), b"4111111111111111\n");
+    fs::set_permissions(root.join("secret.log"), fs::Permissions::from_mode(0o000)).unwrap();
+    fs::set_permissions(root.join("locked"), fs::Permissions::from_mode(0o000)).unwrap();
+    // Everything else readable by anyone, the manifest directory writable.
+    for p in [d.path(), root.as_path()] {
+        fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    fs::set_permissions(root.join("ok.log"), fs::Permissions::from_mode(0o644)).unwrap();
+    let mdir = d.path().join("out");
+    fs::create_dir(&mdir).unwrap();
+    fs::set_permissions(&mdir, fs::Permissions::from_mode(0o777)).unwrap();
+    let m = mdir.join("m.jsonl");
+    let args = ["scan", "-m", m.to_str().unwrap(), root.to_str().unwrap()];
+    let out = if unsafe_is_root() {
+        let o = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+            .args(args)
+            .output();
+        match o {
+            Ok(o) => o,
+            Err(_) => {
+                eprintln!("skipped: running as root without setpriv");
+                return;
+            }
+        }
+    } else {
+        panscrub(&args)
+    };
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok.log"));
+    assert_no_pan("stderr", &out.stderr);
+    let recs = manifest(&m);
+    let status = |name: &str| {
+        kind(&recs, "file")
+            .into_iter()
+            .find(|r| r["path"].as_str().unwrap().ends_with(name))
+            .map(|r| r["status"].clone())
+    };
+    assert_eq!(status("secret.log").unwrap(), "error");
+    assert_eq!(status("locked").unwrap(), "error");
+    assert_eq!(status("ok.log").unwrap(), "reported");
+    assert_eq!(kind(&recs, "summary")[0]["errors"], 2);
+    // Let the temp dir be removed.
+    fs::set_permissions(root.join("locked"), fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 fn unsafe_is_root() -> bool {
