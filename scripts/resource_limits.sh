@@ -18,8 +18,8 @@ TIME=/usr/bin/time
 command -v $TIME >/dev/null || { apt-get install -y -qq time >/dev/null 2>&1 || true; }
 rss() { # label, command...
   local label=$1; shift
-  local out; out=$( { $TIME -f '%M %e' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 ) || true
-  set -- $out
+  $TIME -f '%M %e' -o "$D/time.txt" "$@" >/dev/null 2>&1 || true
+  set -- $(tail -1 "$D/time.txt")
   echo "$label: peak RSS $(( $1 / 1024 )) MB, $2 s"
 }
 python3 - "$D" <<'PY'

@@ -9,6 +9,9 @@
 //! finding in the message: the worst case the hook must handle.
 
 use std::any::Any;
+use std::cell::Cell;
+
+use crate::error::InputError;
 
 use crate::detect::Detector;
 use crate::manifest::mask_text;
@@ -23,6 +26,9 @@ pub const INJECT_ENV: &str = "PANSCRUB_INJECT_PANIC";
 /// needs).
 pub fn install_hook() {
     std::panic::set_hook(Box::new(|info| {
+        if CONTAINED.with(Cell::get) {
+            return; // reported as an input error by `contained`
+        }
         let msg = masked_message(info.payload());
         let at = info
             .location()
@@ -30,6 +36,31 @@ pub fn install_hook() {
             .unwrap_or_default();
         eprintln!("panscrub: internal error{at}: {msg}");
     }));
+}
+
+thread_local! {
+    /// Set while a third-party decoder runs under [`contained`].
+    static CONTAINED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs a third-party decoder on untrusted input: a panic inside it (a
+/// decoder bug on malformed data, as fuzzing found in the parquet crate)
+/// becomes a corrupt-input error for this input, printed once, masked, by
+/// the caller instead of as an internal error. Call it on the thread that
+/// decodes (inside each parallel task).
+pub fn contained<T>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, InputError>,
+) -> Result<T, InputError> {
+    let was = CONTAINED.with(|c| c.replace(true));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    CONTAINED.with(|c| c.set(was));
+    r.unwrap_or_else(|payload| {
+        Err(InputError::Corrupt(format!(
+            "{what}: the decoder failed on malformed data ({})",
+            masked_message(payload.as_ref())
+        )))
+    })
 }
 
 /// A panic payload as text with every PAN masked.

@@ -202,7 +202,12 @@ fn unreadable_file_and_directory_are_errors_for_those_only() {
     } else {
         panscrub(&args)
     };
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok.log"));
     assert_no_pan("stderr", &out.stderr);
     let recs = manifest(&m);

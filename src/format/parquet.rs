@@ -53,6 +53,7 @@ use crate::error::InputError;
 use crate::format::budget::{Meter, RATIO_FLOOR};
 use crate::format::text::Located;
 use crate::mask::{MaskPolicy, Masked};
+use crate::panics::contained;
 
 /// Rows per decoded batch: large enough to amortise per-batch work, small
 /// enough that a batch of long strings stays a few MiB.
@@ -242,21 +243,23 @@ fn group_batches(
 /// Every PAN in the file, row group by row group (in parallel), in row
 /// then column order.
 pub fn scan(cx: &Cx, meter: &Meter, file: &File) -> Result<Vec<CellFinding>, InputError> {
-    let (reader, meta) = open(file, meter)?;
+    let (reader, meta) = contained("parquet", || open(file, meter))?;
     let firsts = first_rows(meta.metadata());
     let groups: Vec<Vec<CellFinding>> = (0..firsts.len())
         .into_par_iter()
         .map(|g| {
-            let mut found = Vec::new();
-            let mut row = firsts[g];
-            for batch in group_batches(&reader, &meta, g)? {
-                let batch = batch.map_err(arrow_corrupt)?;
-                let mut v = Visit::new(cx, false);
-                visit_batch(&mut v, &batch, row).map_err(arrow_corrupt)?;
-                found.append(&mut v.sorted());
-                row += batch.num_rows() as u64;
-            }
-            Ok(found)
+            contained("parquet", || {
+                let mut found = Vec::new();
+                let mut row = firsts[g];
+                for batch in group_batches(&reader, &meta, g)? {
+                    let batch = batch.map_err(arrow_corrupt)?;
+                    let mut v = Visit::new(cx, false);
+                    visit_batch(&mut v, &batch, row).map_err(arrow_corrupt)?;
+                    found.append(&mut v.sorted());
+                    row += batch.num_rows() as u64;
+                }
+                Ok(found)
+            })
         })
         .collect::<Result<_, InputError>>()?;
     Ok(groups.into_iter().flatten().collect())
@@ -267,6 +270,10 @@ pub fn scan(cx: &Cx, meter: &Meter, file: &File) -> Result<Vec<CellFinding>, Inp
 /// statistics level of each column chunk, key-value metadata kept (any PAN
 /// in it masked). Returns nothing: [`verify`] is what proves the result.
 pub fn rebuild(cx: &Cx, meter: &Meter, file: &File, out: &mut File) -> Result<(), InputError> {
+    contained("parquet", || rebuild_inner(cx, meter, file, out))
+}
+
+fn rebuild_inner(cx: &Cx, meter: &Meter, file: &File, out: &mut File) -> Result<(), InputError> {
     let (reader, meta) = open(file, meter)?;
     let pq = meta.metadata();
     let had_arrow_schema = key_values(pq).iter().any(|kv| kv.key == ARROW_SCHEMA_KEY);
@@ -359,6 +366,10 @@ fn writer_properties(cx: &Cx, pq: &ParquetMetaData) -> WriterProperties {
 /// batch; and no PAN left in the raw bytes (statistics, indexes and
 /// metadata included) except allowed ones.
 pub fn verify(cx: &Cx, meter: &Meter, original: &File, rebuilt: &File) -> Result<(), InputError> {
+    contained("parquet", || verify_inner(cx, meter, original, rebuilt))
+}
+
+fn verify_inner(cx: &Cx, meter: &Meter, original: &File, rebuilt: &File) -> Result<(), InputError> {
     let fail =
         |what: &str| InputError::Corrupt(format!("rebuilt parquet failed verification: {what}"));
     let (r0, m0) = open(original, meter)?;
@@ -385,35 +396,37 @@ pub fn verify(cx: &Cx, meter: &Meter, original: &File, rebuilt: &File) -> Result
     (0..firsts.len())
         .into_par_iter()
         .try_for_each(|g| -> Result<(), InputError> {
-            let mut a = group_batches(&r0, &m0, g)?;
-            let mut b = group_batches(&r1, &m1, g)?;
-            let mut row = firsts[g];
-            loop {
-                match (a.next(), b.next()) {
-                    (None, None) => return Ok(()),
-                    (Some(x), Some(y)) => {
-                        let x = x.map_err(arrow_corrupt)?;
-                        let y = y.map_err(arrow_corrupt)?;
-                        if mask_batch(cx, &x, row)? != y {
-                            return Err(fail("decoded values differ from the masked original"));
-                        }
-                        // What is left must be allowed; remember it for
-                        // the raw-byte check below.
-                        let mut left = Visit::new(cx, false);
-                        visit_batch(&mut left, &y, row).map_err(arrow_corrupt)?;
-                        for f in &left.found {
-                            if !cx.allows(&f.column, &f.located.finding) {
-                                return Err(fail("a PAN is left in a value"));
+            contained("parquet", || {
+                let mut a = group_batches(&r0, &m0, g)?;
+                let mut b = group_batches(&r1, &m1, g)?;
+                let mut row = firsts[g];
+                loop {
+                    match (a.next(), b.next()) {
+                        (None, None) => return Ok(()),
+                        (Some(x), Some(y)) => {
+                            let x = x.map_err(arrow_corrupt)?;
+                            let y = y.map_err(arrow_corrupt)?;
+                            if mask_batch(cx, &x, row)? != y {
+                                return Err(fail("decoded values differ from the masked original"));
                             }
-                            kept.lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .insert(pan_digits(&f.located.finding));
+                            // What is left must be allowed; remember it for
+                            // the raw-byte check below.
+                            let mut left = Visit::new(cx, false);
+                            visit_batch(&mut left, &y, row).map_err(arrow_corrupt)?;
+                            for f in &left.found {
+                                if !cx.allows(&f.column, &f.located.finding) {
+                                    return Err(fail("a PAN is left in a value"));
+                                }
+                                kept.lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .insert(pan_digits(&f.located.finding));
+                            }
+                            row += x.num_rows() as u64;
                         }
-                        row += x.num_rows() as u64;
+                        _ => return Err(fail("row counts differ")),
                     }
-                    _ => return Err(fail("row counts differ")),
                 }
-            }
+            })
         })?;
     // Raw bytes: anything a decoder would not show (statistics, page
     // indexes, metadata) must be PAN-free too, apart from PANs left in
