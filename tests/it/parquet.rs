@@ -350,12 +350,24 @@ fn decoder_panic_on_fuzzed_parquet_is_an_input_error() {
     fs::copy(fixture("fuzz-crash-def-levels.parquet"), &f).unwrap();
     write(&d.path().join("ok.log"), b"card 4111111111111111\n");
     let m = d.path().join("m.jsonl");
-    let o = panscrub(&["scrub", "-q", "-m", m.to_str().unwrap(), d.path().to_str().unwrap()]);
+    let o = panscrub(&[
+        "scrub",
+        "-q",
+        "-m",
+        m.to_str().unwrap(),
+        d.path().to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(stderr.contains("decoder failed on malformed data"), "{stderr}");
+    assert!(
+        stderr.contains("decoder failed on malformed data"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("internal error"), "{stderr}");
     assert_no_pan("stderr", &o.stderr);
     assert_no_pan("manifest", &fs::read(&m).unwrap());
-    assert_eq!(fs::read_to_string(d.path().join("ok.log")).unwrap(), "card 411111******1111\n");
+    assert_eq!(
+        fs::read_to_string(d.path().join("ok.log")).unwrap(),
+        "card 411111******1111\n"
+    );
 }
