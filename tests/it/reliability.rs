@@ -543,3 +543,72 @@ fn forced_panic_leaks_no_pan_and_costs_one_input() {
         "card 555555******4444\n"
     );
 }
+
+/// Short forms of the resource tests (`scripts/resource_limits.sh` runs
+/// the 2 GiB line and the 1,000,000-file tree): a 24 MiB file that is one
+/// line, with PANs on the 8 MiB piece edges, is fully scrubbed; 3,000 files
+/// are scanned with only 32 file descriptors allowed.
+#[test]
+fn one_huge_line_and_many_files_with_few_descriptors() {
+    let d = tmp();
+    let unit = b"id=12345678901234567890 amount=1234.56 ; ";
+    let mut line = Vec::with_capacity(24 << 20);
+    while line.len() < 24 << 20 {
+        line.extend_from_slice(unit);
+    }
+    let pan = b" 4111111111111111 ";
+    let mut at = Vec::new();
+    // Piece edges (8 MiB) and read-block edges (256 KiB), cut at
+    // different places in the number.
+    let edges: [(usize, usize); 6] = [
+        (1 << 20, 12),
+        (8 << 20, 3),
+        ((8 << 20) + (256 << 10), 9),
+        (16 << 20, 17),
+        ((16 << 20) + (256 << 10), 5),
+        (20 << 20, 16),
+    ];
+    for (edge, shift) in edges {
+        let p = edge - shift;
+        line[p..p + pan.len()].copy_from_slice(pan);
+        at.push(p + 1);
+    }
+    write(&d.path().join("line.log"), &line);
+    let m = scrub_ok(d.path(), &d.path().join("line.log"));
+    assert_eq!(kind(&manifest(&m), "finding").len(), at.len());
+    let after = fs::read(d.path().join("line.log")).unwrap();
+    for p in at {
+        assert_eq!(&after[p..p + 16], b"411111******1111");
+    }
+    assert_eq!(after.len(), line.len());
+
+    let tree = d.path().join("tree");
+    for i in 0..3000 {
+        let body: &[u8] = if i % 500 == 0 {
+            b"card 4111111111111111\n"
+        } else {
+            b"ok\n"
+        };
+        write(&tree.join(format!("{}/{i}.log", i % 30)), body);
+    }
+    let m = d.path().join("many.jsonl");
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 32 && exec '{BIN}' scan -q -m '{}' '{}'",
+            m.display(),
+            tree.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let recs = manifest(&m);
+    assert_eq!(kind(&recs, "file").len(), 3000);
+    assert_eq!(kind(&recs, "summary")[0]["errors"], 0);
+    assert_eq!(kind(&recs, "finding").len(), 6);
+}
