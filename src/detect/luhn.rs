@@ -17,7 +17,7 @@ pub fn is_valid(digits: &[u8]) -> bool {
         let d = (b - b'0') as usize;
         sum += if i % 2 == 1 { DOUBLED[d] } else { d as u8 } as u32;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Returns a check digit that makes `body` followed by it Luhn-valid.

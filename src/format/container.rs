@@ -384,7 +384,7 @@ fn scan_zip<R: Read + Seek>(
         if entry.is_dir() {
             continue;
         }
-        let raw_name = entry.name().to_string();
+        let raw_name = entry.name().map_err(zip_error)?.into_owned();
         let entry_name = mask_text(&raw_name, cx.det, cx.policy);
         let name = match prefix {
             Some(p) => format!("{p}!{entry_name}"),
@@ -654,7 +654,8 @@ fn rebuild_zip<R: Read + Seek, W: Write + Seek>(
 ) -> Result<W, InputError> {
     let mut ar = ZipArchive::new(r).map_err(zip_error)?;
     let mut zw = ZipWriter::new(w);
-    zw.set_raw_comment(ar.comment().to_vec().into_boxed_slice());
+    zw.set_raw_comment(ar.comment().to_vec().into_boxed_slice())
+        .map_err(zip_error)?;
     for i in 0..ar.len() {
         let sub: Vec<&MemberFinding> = findings
             .iter()
@@ -669,7 +670,7 @@ fn rebuild_zip<R: Read + Seek, W: Write + Seek>(
         }
         let member_fmt = sub[0].route[depth].format;
         let entry = ar.by_index(i).map_err(zip_error)?;
-        let name = entry.name().to_string();
+        let name = entry.name().map_err(zip_error)?.into_owned();
         let compressed = entry.compressed_size();
         let options = changed_member_options(&entry);
         let mut content = meter.limit(entry, compressed);
@@ -700,12 +701,12 @@ fn rebuild_zip<R: Read + Seek, W: Write + Seek>(
     zw.finish().map_err(zip_error)
 }
 
-/// Options for a recompressed member: its method, DOS time, unix mode and
-/// its extra fields (UT timestamps, ux uid/gid, …) as they were; the zip64
+/// Options for a recompressed member: its method, DOS time, unix mode,
+/// comment and its extra fields (UT timestamps, ux uid/gid, …) as they were; the zip64
 /// field is left to the writer, which sizes it for the new data.
 fn changed_member_options<R: Read>(
     entry: &zip::read::ZipFile<'_, R>,
-) -> zip::write::FullFileOptions<'static> {
+) -> zip::write::FullFileOptions<'static, 'static> {
     let mut options = zip::write::FullFileOptions::default()
         .compression_method(entry.compression())
         .large_file(entry.size() > u32::MAX as u64);
@@ -715,7 +716,11 @@ fn changed_member_options<R: Read>(
     if let Some(mode) = entry.unix_mode() {
         options = options.unix_permissions(mode);
     }
-    let mut extra = entry.extra_data().unwrap_or(&[]);
+    if !entry.comment().is_empty() {
+        options = options.with_file_comment(entry.comment());
+    }
+    let extra_data = entry.extra_data().unwrap_or_default();
+    let mut extra = &extra_data[..];
     while extra.len() >= 4 {
         let id = u16::from_le_bytes([extra[0], extra[1]]);
         let len = u16::from_le_bytes([extra[2], extra[3]]) as usize;
@@ -724,8 +729,7 @@ fn changed_member_options<R: Read>(
         }
         if id != 0x0001 {
             // A field the writer refuses is dropped, not fatal.
-            let _ =
-                options.add_extra_data(id, extra[4..4 + len].to_vec().into_boxed_slice(), false);
+            let _ = options.add_extra_field(id, &extra[4..4 + len], false);
         }
         extra = &extra[4 + len..];
     }

@@ -154,6 +154,26 @@ fn salesforce_export_zip_with_nested_zip() {
          zip -q -0 ../WE_00D5g000000ABCD_1.ZIP stored.txt",
     );
     let z = d.path().join("WE_00D5g000000ABCD_1.ZIP");
+    if have("zipnote") {
+        // Member comments on an untouched and a changed member.
+        sh(
+            d.path(),
+            "zipnote WE_00D5g000000ABCD_1.ZIP > notes && \
+             sed -i '/^@ Account.csv$/a account export note' notes && \
+             sed -i '/^@ Contact.csv$/a contact export note' notes && \
+             zipnote -w WE_00D5g000000ABCD_1.ZIP < notes && rm notes",
+        );
+    }
+    // Extra fields (Info-ZIP's UT and ux) and comments, per member.
+    let extras = |dir: &Path| -> Vec<String> {
+        let v = out(dir, "unzip -Zv WE_00D5g000000ABCD_1.ZIP");
+        String::from_utf8_lossy(&v)
+            .lines()
+            .filter(|l| l.contains("subfield with ID") || l.contains("export note"))
+            .map(str::to_string)
+            .collect()
+    };
+    let extras_before = extras(d.path());
     let names_before = out(d.path(), "unzip -Z1 WE_00D5g000000ABCD_1.ZIP");
     let methods_before = out(
         d.path(),
@@ -196,6 +216,20 @@ fn salesforce_export_zip_with_nested_zip() {
         names_before,
         "names and order kept"
     );
+    assert_eq!(
+        extras(d.path()),
+        extras_before,
+        "extra fields and member comments kept"
+    );
+    if have("zipnote") {
+        assert_eq!(
+            extras_before
+                .iter()
+                .filter(|l| l.contains("export note"))
+                .count(),
+            2
+        );
+    }
     let methods_after = out(
         d.path(),
         "unzip -v WE_00D5g000000ABCD_1.ZIP | awk 'NR>3{print $2, $8}'",
