@@ -88,7 +88,14 @@ struct Ctx<'a> {
     /// Tests only: panic while reporting a finding of a path containing
     /// this text (`panics::INJECT_ENV`).
     inject_panic: Option<String>,
+    /// Tests only: pause between a rebuild and the check that the original
+    /// did not change (`REBUILD_PAUSE_ENV`, milliseconds), so that a test
+    /// can change the original inside that window every time.
+    rebuild_pause: Option<std::time::Duration>,
 }
+
+/// Environment variable of `Ctx::rebuild_pause` (tests only).
+pub const REBUILD_PAUSE_ENV: &str = "PANSCRUB_TEST_REBUILD_PAUSE_MS";
 
 impl Ctx<'_> {
     /// Whether every finding in this file is allowed (`[allow] paths`).
@@ -159,6 +166,10 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         inject_panic: std::env::var(crate::panics::INJECT_ENV)
             .ok()
             .filter(|w| !w.is_empty()),
+        rebuild_pause: std::env::var(REBUILD_PAUSE_ENV)
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .map(std::time::Duration::from_millis),
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.jobs)
@@ -1114,6 +1125,9 @@ fn replace_verified(
         .unwrap_or(Path::new("."));
     let mut tmp = temp_beside(dir)?;
     build(tmp.as_file_mut())?;
+    if let Some(pause) = ctx.rebuild_pause {
+        std::thread::sleep(pause);
+    }
     // Someone rewrote the original while we rebuilt it: keep theirs.
     let now = std::fs::symlink_metadata(&input.path).map_err(InputError::io("stat"))?;
     if !same_version(md, &now) {

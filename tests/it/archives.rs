@@ -614,7 +614,10 @@ with open('dd.zip', 'wb') as raw:\n    with zipfile.ZipFile(Unseekable(raw), 'w'
     let z64 = String::from_utf8(out(d.path(), "unzip -Zv z64.zip")).unwrap();
     assert!(z64.contains("0x0001"), "zip64 extra field present");
     let dd = String::from_utf8(out(d.path(), "unzip -Zv dd.zip")).unwrap();
-    assert!(dd.contains("extended local header:                          yes"), "{dd}");
+    assert!(
+        dd.contains("extended local header:                          yes"),
+        "{dd}"
+    );
     scrub_ok(d.path(), d.path());
     for z in ["z64.zip", "dd.zip"] {
         sh(d.path(), &format!("unzip -tq {z}"));
@@ -623,6 +626,9 @@ with open('dd.zip', 'wb') as raw:\n    with zipfile.ZipFile(Unseekable(raw), 'w'
             masked(pay).as_bytes(),
             "{z}"
         );
-        assert_eq!(out(d.path(), &format!("unzip -p {z} note.txt")), b"nothing to see\n");
+        assert_eq!(
+            out(d.path(), &format!("unzip -p {z} note.txt")),
+            b"nothing to see\n"
+        );
     }
 }
