@@ -637,61 +637,33 @@ fn visit(
         }
         DataType::Map(field, ordered) => map(v, array.as_map(), field, *ordered, path, rows)?,
         DataType::Struct(_) => structure(v, array.as_struct(), path, rows)?,
-        DataType::Int64 => {
-            let a = array.as_primitive::<Int64Type>();
-            numbers(
-                v,
-                a,
-                0,
-                |x| Some(x as i128),
-                |x| i64::try_from(x).ok(),
-                path,
-                nullable,
-                rows,
-            )?
-        }
-        DataType::UInt64 => {
-            let a = array.as_primitive::<UInt64Type>();
-            numbers(
-                v,
-                a,
-                0,
-                |x| Some(x as i128),
-                |x| u64::try_from(x).ok(),
-                path,
-                nullable,
-                rows,
-            )?
-        }
+        DataType::Int64 => numbers(
+            v,
+            array.as_primitive::<Int64Type>(),
+            0,
+            path,
+            nullable,
+            rows,
+        )?,
+        DataType::UInt64 => numbers(
+            v,
+            array.as_primitive::<UInt64Type>(),
+            0,
+            path,
+            nullable,
+            rows,
+        )?,
         DataType::Decimal64(_, scale) => {
             let a = array.as_primitive::<Decimal64Type>();
-            numbers(
-                v,
-                a,
-                *scale,
-                |x| Some(x as i128),
-                |x| i64::try_from(x).ok(),
-                path,
-                nullable,
-                rows,
-            )?
+            numbers(v, a, *scale, path, nullable, rows)?
         }
         DataType::Decimal128(_, scale) => {
             let a = array.as_primitive::<Decimal128Type>();
-            numbers(v, a, *scale, Some, Some, path, nullable, rows)?
+            numbers(v, a, *scale, path, nullable, rows)?
         }
         DataType::Decimal256(_, scale) => {
             let a = array.as_primitive::<Decimal256Type>();
-            numbers(
-                v,
-                a,
-                *scale,
-                |x| x.to_i128(),
-                |x| Some(i256::from_i128(x)),
-                path,
-                nullable,
-                rows,
-            )?
+            numbers(v, a, *scale, path, nullable, rows)?
         }
         // Other types cannot hold a 13–19 digit number as ASCII or integer.
         _ => None,
@@ -770,20 +742,63 @@ fn views<'c>(
     Some(cells)
 }
 
+/// Native integer types of the numeric columns, widened to `i128` for the
+/// digit test and narrowed back for the replacement value.
+trait Wide: Copy + Default {
+    fn to_wide(self) -> Option<i128>;
+    fn from_wide(w: i128) -> Option<Self>;
+}
+
+impl Wide for i64 {
+    fn to_wide(self) -> Option<i128> {
+        Some(self.into())
+    }
+    fn from_wide(w: i128) -> Option<Self> {
+        w.try_into().ok()
+    }
+}
+
+impl Wide for u64 {
+    fn to_wide(self) -> Option<i128> {
+        Some(self.into())
+    }
+    fn from_wide(w: i128) -> Option<Self> {
+        w.try_into().ok()
+    }
+}
+
+impl Wide for i128 {
+    fn to_wide(self) -> Option<i128> {
+        Some(self)
+    }
+    fn from_wide(w: i128) -> Option<Self> {
+        Some(w)
+    }
+}
+
+impl Wide for i256 {
+    fn to_wide(self) -> Option<i128> {
+        self.to_i128()
+    }
+    fn from_wide(w: i128) -> Option<Self> {
+        Some(i256::from_i128(w))
+    }
+}
+
 /// Integers and decimals holding a 13–19 digit PAN (decimals only when
 /// the fraction is zero). Replaced by null where the field is nullable,
 /// else by the digit-masked number.
-#[allow(clippy::too_many_arguments)]
 fn numbers<T: ArrowPrimitiveType>(
     v: &mut Visit,
     a: &PrimitiveArray<T>,
     scale: i8,
-    to_wide: impl Fn(T::Native) -> Option<i128>,
-    from_wide: impl Fn(i128) -> Option<T::Native>,
     path: &str,
     nullable: bool,
     rows: Rows,
-) -> Result<Option<ArrayRef>, ArrowError> {
+) -> Result<Option<ArrayRef>, ArrowError>
+where
+    T::Native: Wide,
+{
     let unit: i128 = match u32::try_from(scale) {
         Ok(s) if s <= 20 => 10i128.pow(s),
         _ => return Ok(None), // negative or huge scale: not a whole number
@@ -793,7 +808,7 @@ fn numbers<T: ArrowPrimitiveType>(
         if a.is_null(i) {
             continue;
         }
-        let Some(wide) = to_wide(a.value(i)) else {
+        let Some(wide) = a.value(i).to_wide() else {
             continue;
         };
         if wide % unit != 0 {
@@ -814,7 +829,7 @@ fn numbers<T: ArrowPrimitiveType>(
                 _ => {
                     let m = v.cx.policy.mask_numeric(&f);
                     let masked: i128 = m.as_str().parse().unwrap_or(0);
-                    from_wide(masked * unit)
+                    T::Native::from_wide(masked * unit)
                 }
             };
             replace.push((i, value));
