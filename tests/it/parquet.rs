@@ -340,14 +340,24 @@ fn parquet_out_mirror_and_clean_file_untouched() {
     );
 }
 
-/// A file found by fuzzing (`fuzz/fuzz_targets/parquet.rs`) on which the
+/// Files found by fuzzing (`fuzz/fuzz_targets/parquet.rs`) on which the
 /// parquet crate's level decoder panics: an error for that input, reported
 /// as corrupt, not an internal error, and nothing leaks.
 #[test]
 fn decoder_panic_on_fuzzed_parquet_is_an_input_error() {
     let d = tmp();
-    let f = d.path().join("fuzzed.parquet");
-    fs::copy(fixture("fuzz-crash-def-levels.parquet"), &f).unwrap();
+    fs::copy(
+        fixture("fuzz-crash-def-levels.parquet"),
+        d.path().join("fuzzed.parquet"),
+    )
+    .unwrap();
+    // The second one trips a debug assertion of the parquet crate (a panic
+    // in test builds, a plain error in release builds).
+    fs::copy(
+        fixture("fuzz-crash-column-range.parquet"),
+        d.path().join("fuzzed2.parquet"),
+    )
+    .unwrap();
     write(&d.path().join("ok.log"), b"card 4111111111111111\n");
     let m = d.path().join("m.jsonl");
     let o = panscrub(&[
