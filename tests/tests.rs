@@ -58,9 +58,9 @@ fn assert_no_pan(what: &str, s: &[u8]) {
     }
 }
 
-/// `panscrub scrub -q -m <dir>/m.jsonl <target>`: asserts exit 0 and
-/// returns the manifest path.
-fn scrub_ok(dir: &Path, target: &Path) -> PathBuf {
+/// `panscrub scrub -q -m <dir>/m.jsonl <target>`: its output and the
+/// manifest path.
+fn scrub_with_manifest(dir: &Path, target: &Path) -> (Output, PathBuf) {
     let m = dir.join("m.jsonl");
     let o = panscrub(&[
         "scrub",
@@ -69,6 +69,12 @@ fn scrub_ok(dir: &Path, target: &Path) -> PathBuf {
         m.to_str().unwrap(),
         target.to_str().unwrap(),
     ]);
+    (o, m)
+}
+
+/// [`scrub_with_manifest`] that asserts exit 0; returns the manifest path.
+fn scrub_ok(dir: &Path, target: &Path) -> PathBuf {
+    let (o, m) = scrub_with_manifest(dir, target);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -955,14 +961,7 @@ fn malformed_csv_and_invalid_json_line_are_errors() {
         &d.path().join("good.csv"),
         b"Id,Note\n1,\"card 378282246310005\"\n",
     );
-    let m = d.path().join("m.jsonl");
-    let o = panscrub(&[
-        "scrub",
-        "-q",
-        "-m",
-        m.to_str().unwrap(),
-        d.path().to_str().unwrap(),
-    ]);
+    let (o, m) = scrub_with_manifest(d.path(), d.path());
     assert_eq!(o.status.code(), Some(2));
     assert_no_pan("stderr", &o.stderr);
     let stderr = String::from_utf8_lossy(&o.stderr);

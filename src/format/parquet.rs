@@ -123,11 +123,16 @@ impl Cx<'_> {
 /// Reads a file with positioned reads, so row groups can be decoded on
 /// several threads at once (parquet's own `File` reader shares one cursor).
 #[derive(Clone)]
-struct Pread(Arc<File>);
+struct Pread {
+    file: Arc<File>,
+    /// The size when opened: the footer and every range are read against
+    /// it (asked for often; no `fstat` each time).
+    len: u64,
+}
 
 impl Length for Pread {
     fn len(&self) -> u64 {
-        self.0.metadata().map(|m| m.len()).unwrap_or(0)
+        self.len
     }
 }
 
@@ -152,7 +157,7 @@ impl ChunkReader for Pread {
         Ok(io::BufReader::with_capacity(
             64 * 1024,
             PreadFrom {
-                file: self.0.clone(),
+                file: self.file.clone(),
                 pos: start,
             },
         ))
@@ -160,7 +165,7 @@ impl ChunkReader for Pread {
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
         let mut buf = vec![0u8; length];
-        self.0
+        self.file
             .read_exact_at(&mut buf, start)
             .map_err(|e| ParquetError::External(Box::new(e)))?;
         Ok(Bytes::from(buf))
@@ -185,7 +190,11 @@ fn arrow_corrupt(e: ArrowError) -> InputError {
 /// Opens the footer and checks the decoding budget against the sizes it
 /// declares (a bomb is refused before any page is decoded).
 fn open(file: &File, meter: &Meter) -> Result<(Pread, ArrowReaderMetadata), InputError> {
-    let reader = Pread(Arc::new(file.try_clone().map_err(InputError::io("open"))?));
+    let len = file.metadata().map_err(InputError::io("stat"))?.len();
+    let reader = Pread {
+        file: Arc::new(file.try_clone().map_err(InputError::io("open"))?),
+        len,
+    };
     let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new()).map_err(corrupt)?;
     let expanded: u64 = meta
         .metadata()
@@ -536,22 +545,26 @@ impl<'a> Visit<'a> {
     }
 
     /// A PAN held as a number: the finding for its decimal digits.
-    fn number_cell(&self, value: i128) -> Option<(Finding, [u8; 40], usize)> {
-        if value <= 0 {
+    fn number_cell(&self, value: i128) -> Option<(Finding, [u8; 19], usize)> {
+        // 13 to 19 digits; everything else (ids, counts, amounts) is
+        // rejected here without formatting it.
+        if !(1_000_000_000_000..10_000_000_000_000_000_000).contains(&value) {
             return None;
         }
-        let mut digits = [0u8; 40];
-        let s = value.to_string();
-        if !(MIN_PAN..=19).contains(&s.len()) {
-            return None;
+        let mut digits = [0u8; 19];
+        let mut n = 0;
+        let mut rest = value;
+        while rest > 0 {
+            digits[n] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            n += 1;
         }
-        digits[..s.len()].copy_from_slice(s.as_bytes());
+        digits[..n].reverse();
         let mut f = None;
         self.cx
             .det
-            .find_window(&digits[..s.len()], 0, 0, s.len(), &mut |x| f = Some(x));
-        f.filter(|x| x.len() == s.len())
-            .map(|x| (x, digits, s.len()))
+            .find_window(&digits[..n], 0, 0, n, &mut |x| f = Some(x));
+        f.filter(|x| x.len() == n).map(|x| (x, digits, n))
     }
 }
 
@@ -1010,6 +1023,29 @@ mod tests {
     use arrow_array::{Decimal128Array, UInt64Array};
     use arrow_schema::{Field, Schema};
 
+    /// What a `Cx` borrows, with the default policy (6+4, `*`).
+    #[derive(Default)]
+    struct Setup {
+        det: Detector,
+        policy: MaskPolicy,
+        allow: AllowList,
+    }
+
+    impl Setup {
+        fn cx<'a>(&'a self, allow_columns: &'a [String]) -> Cx<'a> {
+            Cx {
+                det: &self.det,
+                policy: &self.policy,
+                allow: &self.allow,
+                allow_columns,
+            }
+        }
+    }
+
+    fn meter() -> Meter {
+        Meter::new(Budget::default())
+    }
+
     /// A file with the shapes the pyarrow fixtures do not cover: a map, a
     /// fixed-size list, a decimal with a zero fraction, an unsigned integer.
     fn write_file() -> tempfile::NamedTempFile {
@@ -1058,16 +1094,8 @@ mod tests {
 
     #[test]
     fn maps_fixed_lists_decimals_and_unsigned_are_scanned_and_masked() {
-        let det = Detector::default();
-        let policy = MaskPolicy::new(crate::mask::Keep::SixFour, '*').unwrap();
-        let allow = AllowList::default();
-        let cx = Cx {
-            det: &det,
-            policy: &policy,
-            allow: &allow,
-            allow_columns: &[],
-        };
-        let meter = || Meter::new(Budget::default());
+        let run = Setup::default();
+        let cx = run.cx(&[]);
         let f = write_file();
         let found = scan(&cx, &meter(), f.as_file()).unwrap();
         let got: Vec<(&str, u64, MaskedAs)> = found
@@ -1107,17 +1135,9 @@ mod tests {
 
     #[test]
     fn allowed_columns_are_left_and_verification_accepts_them() {
-        let det = Detector::default();
-        let policy = MaskPolicy::new(crate::mask::Keep::SixFour, '*').unwrap();
-        let allow = AllowList::default();
+        let run = Setup::default();
         let keep = vec!["pair".to_string()];
-        let cx = Cx {
-            det: &det,
-            policy: &policy,
-            allow: &allow,
-            allow_columns: &keep,
-        };
-        let meter = || Meter::new(Budget::default());
+        let cx = run.cx(&keep);
         let f = write_file();
         let mut out = tempfile::NamedTempFile::new().unwrap();
         rebuild(&cx, &meter(), f.as_file(), out.as_file_mut()).unwrap();
@@ -1129,16 +1149,8 @@ mod tests {
 
     #[test]
     fn verification_refuses_a_file_that_is_not_the_masked_original() {
-        let det = Detector::default();
-        let policy = MaskPolicy::new(crate::mask::Keep::SixFour, '*').unwrap();
-        let allow = AllowList::default();
-        let cx = Cx {
-            det: &det,
-            policy: &policy,
-            allow: &allow,
-            allow_columns: &[],
-        };
-        let meter = || Meter::new(Budget::default());
+        let run = Setup::default();
+        let cx = run.cx(&[]);
         let f = write_file();
         // The original itself is not its masked version.
         let err = verify(&cx, &meter(), f.as_file(), f.as_file()).unwrap_err();

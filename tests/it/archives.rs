@@ -197,19 +197,7 @@ fn salesforce_export_zip_with_nested_zip() {
             "stored.txt"
         ]
     );
-    let o = panscrub(&[
-        "scrub",
-        "-q",
-        "-m",
-        m.to_str().unwrap(),
-        z.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    scrub_ok(d.path(), &z);
     sh(d.path(), "unzip -tq WE_00D5g000000ABCD_1.ZIP");
     assert_eq!(
         out(d.path(), "unzip -Z1 WE_00D5g000000ABCD_1.ZIP"),
@@ -488,14 +476,7 @@ fn tar_members_by_name_in_place_and_compressed() {
         "tar cf ev.tar src && tar czf ev.tar.gz src && rm -r src",
     );
     let before = fs::read(d.path().join("ev.tar")).unwrap();
-    let m = d.path().join("m.jsonl");
-    let o = panscrub(&[
-        "scrub",
-        "-q",
-        "-m",
-        m.to_str().unwrap(),
-        d.path().to_str().unwrap(),
-    ]);
+    let (o, m) = scrub_with_manifest(d.path(), d.path());
     assert_eq!(o.status.code(), Some(1), "binary member left in place");
     let man = manifest(&m);
     let mut members: Vec<(String, String, u64)> = kind(&man, "finding")

@@ -266,14 +266,7 @@ fn corrupt_parquet_is_an_error_and_others_are_processed() {
     }
     write(&d.path().join("page.parquet"), &bad_page);
     write(&d.path().join("ok.log"), b"card 4111111111111111\n");
-    let m = d.path().join("m.jsonl");
-    let o = panscrub(&[
-        "scrub",
-        "-q",
-        "-m",
-        m.to_str().unwrap(),
-        d.path().to_str().unwrap(),
-    ]);
+    let (o, m) = scrub_with_manifest(d.path(), d.path());
     assert_eq!(o.status.code(), Some(2));
     assert_no_pan("stderr", &o.stderr);
     let recs = manifest(&m);
@@ -359,14 +352,7 @@ fn decoder_panic_on_fuzzed_parquet_is_an_input_error() {
     )
     .unwrap();
     write(&d.path().join("ok.log"), b"card 4111111111111111\n");
-    let m = d.path().join("m.jsonl");
-    let o = panscrub(&[
-        "scrub",
-        "-q",
-        "-m",
-        m.to_str().unwrap(),
-        d.path().to_str().unwrap(),
-    ]);
+    let (o, m) = scrub_with_manifest(d.path(), d.path());
     assert_eq!(o.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
