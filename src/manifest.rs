@@ -5,7 +5,8 @@
 //!
 //! Record kinds, one JSON object per line:
 //! - `run` (first): tool, version, schema, mode, started, roots, policy.
-//! - `finding`: path, member?, offset, length, line, column, brand, masked,
+//! - `finding`: path, member?, type (`pan` | `track1` | `track2` | `cvv`),
+//!   offset, length, line, column, brand (absent for `cvv`), masked,
 //!   action (`truncated` | `reported` | `allowed`); CSV adds row, field,
 //!   record_id and object; JSON adds json_path; Parquet gives `column` as
 //!   the dotted column path and `row` 0-based (offset inside the cell, no
@@ -14,7 +15,7 @@
 //! - `file`: path, format, size, sha256_before?, sha256_after?, findings,
 //!   status (`clean|truncated|reported|skipped|error`), reason?.
 //! - `summary` (last): counts, bytes, elapsed_seconds, throughput_mb_s,
-//!   by_brand, exit_code.
+//!   by_brand, by_type, exit_code.
 //!
 //! Paths are UTF-8 strings, or `{"bytes": "<base64>"}` when the name is not
 //! UTF-8. Any PAN inside a path is masked before it is written anywhere.
@@ -164,18 +165,24 @@ pub enum Record {
         roots: Vec<PathText>,
         policy: PolicyRecord,
     },
-    /// One PAN.
+    /// One PAN, track or verification code.
     Finding {
         path: PathText,
         #[serde(skip_serializing_if = "Option::is_none")]
         member: Option<String>,
+        /// `pan`, `track1`, `track2` or `cvv`. Offset and length cover the
+        /// whole region remediated (a PAN with its track data).
+        #[serde(rename = "type")]
+        kind: &'static str,
         offset: u64,
         length: usize,
         #[serde(skip_serializing_if = "Option::is_none")]
         line: Option<u64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         column: Option<Column>,
-        brand: &'static str,
+        /// The PAN's network; absent for a verification code.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        brand: Option<&'static str>,
         masked: String,
         action: Action,
         #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -233,6 +240,7 @@ pub enum Record {
         elapsed_seconds: f64,
         throughput_mb_s: f64,
         by_brand: BTreeMap<&'static str, u64>,
+        by_type: BTreeMap<&'static str, u64>,
         exit_code: i32,
     },
 }

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::detect::{Finding, MAX_SPAN};
+use crate::detect::{Finding, Kind, MAX_REGION};
 
 /// How many leading and trailing digits stay visible.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,8 +62,10 @@ impl fmt::Display for Keep {
 /// A masked span: the replacement bytes for a finding, same length.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Masked {
-    bytes: [u8; MAX_SPAN],
+    bytes: [u8; MAX_REGION],
     len: u8,
+    /// Bytes of `bytes` that replace the PAN (or code).
+    pan_len: u8,
 }
 
 impl Masked {
@@ -77,9 +79,10 @@ impl Masked {
         std::str::from_utf8(self.as_bytes()).expect("masked spans are ASCII")
     }
 
-    /// The masked digits without separators (for the manifest's `masked`).
+    /// The masked PAN (or code) without separators, for the manifest's
+    /// `masked`: track data and the cardholder name are left out.
     pub fn compact(&self) -> String {
-        self.as_bytes()
+        self.bytes[..self.pan_len as usize]
             .iter()
             .filter(|b| **b != b' ' && **b != b'-')
             .map(|b| *b as char)
@@ -159,8 +162,9 @@ impl MaskPolicy {
         let ndigits = span.iter().filter(|b| b.is_ascii_digit()).count();
         let (front, back) = self.keep.for_length(ndigits);
         let mut out = Masked {
-            bytes: [0; MAX_SPAN],
+            bytes: [0; MAX_REGION],
             len: span.len() as u8,
+            pan_len: span.len() as u8,
         };
         let mut last = None;
         let mut k = 0;
@@ -177,9 +181,29 @@ impl MaskPolicy {
         (out, last)
     }
 
-    /// Masks a finding.
+    /// Masks a finding: a PAN is truncated, a verification code and track
+    /// data after a PAN are masked whole, a track's name is kept.
     pub fn mask(&self, f: &Finding) -> Masked {
-        self.mask_span(f.span_bytes())
+        match f.kind {
+            Kind::Pan => self.mask_span(f.span_bytes()),
+            Kind::Cvv => {
+                let mut out = self.mask_span(f.span_bytes());
+                out.bytes[..out.len as usize].fill(self.mask);
+                out
+            }
+            Kind::Track1 | Kind::Track2 => {
+                let pan = self.mask_span(f.pan_bytes());
+                let mut out = Masked {
+                    bytes: [0; MAX_REGION],
+                    len: f.len() as u8,
+                    pan_len: pan.len,
+                };
+                out.bytes[..f.len()].copy_from_slice(f.span_bytes());
+                out.bytes[..pan.len as usize].copy_from_slice(pan.as_bytes());
+                out.bytes[f.tail_from()..f.len()].fill(self.mask);
+                out
+            }
+        }
     }
 
     /// Masks a finding that is a bare number (a JSON number, a SQL numeric
@@ -187,7 +211,16 @@ impl MaskPolicy {
     /// digits become `0`, and if that happens to leave a Luhn-valid number,
     /// the last masked digit becomes `1`, so the value stays a number of the
     /// same length but is no longer a valid PAN.
+    ///
+    /// A verification code has nothing to keep: it becomes `0` padded with
+    /// spaces (`123` → `0  `), still a number wherever one may stand.
     pub fn mask_numeric(&self, f: &Finding) -> Masked {
+        if f.kind == Kind::Cvv {
+            let mut out = self.mask_span(f.span_bytes());
+            out.bytes[..out.len as usize].fill(b' ');
+            out.bytes[0] = b'0';
+            return out;
+        }
         let (mut out, last_masked) = self.replace_digits(f.span_bytes(), b'0');
         let digits: Vec<u8> = out
             .as_bytes()

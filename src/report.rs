@@ -79,6 +79,10 @@ pub fn summarize(c: &Collected) -> Value {
     let status = |s: &str| c.files.iter().filter(|f| f["status"] == s).count() as u64;
     let action = |a: &str| c.findings.iter().filter(|f| f["action"] == a).count() as u64;
     let by_brand = count_by(&c.findings, |f| f["brand"].as_str().map(str::to_string));
+    // Manifests written before types existed hold PANs only.
+    let by_type = count_by(&c.findings, |f| {
+        Some(f["type"].as_str().unwrap_or("pan").to_string())
+    });
     let by_place = count_by(&c.findings, |f| {
         if let Some(o) = f["object"].as_str() {
             return Some(format!("object {o}"));
@@ -115,6 +119,7 @@ pub fn summarize(c: &Collected) -> Value {
         "errors": status("error"),
         "skipped": status("skipped"),
         "by_brand": pairs(by_brand, usize::MAX),
+        "by_type": pairs(by_type, usize::MAX),
         "by_place": pairs(by_place, 20),
         "top_files": pairs(top_files, 10),
         "problems": problems,
@@ -172,6 +177,7 @@ pub fn render_text(r: &Value) -> String {
         }
     };
     table(&mut s, "By brand", &r["by_brand"]);
+    table(&mut s, "By type", &r["by_type"]);
     table(&mut s, "By directory or Salesforce object", &r["by_place"]);
     table(&mut s, "Top files", &r["top_files"]);
     if let Some(p) = r["problems"].as_array().filter(|p| !p.is_empty()) {
@@ -255,15 +261,17 @@ pub fn merge(c: &Collected, out: &mut dyn Write) -> io::Result<()> {
         .filter_map(|s| s["elapsed_seconds"].as_f64())
         .fold(0.0, f64::max);
     total.insert("elapsed_seconds".into(), json!(elapsed));
-    let mut brands: BTreeMap<String, u64> = BTreeMap::new();
-    for s in &c.summaries {
-        if let Some(m) = s["by_brand"].as_object() {
-            for (k, v) in m {
-                *brands.entry(k.clone()).or_default() += v.as_u64().unwrap_or(0);
+    for key in ["by_brand", "by_type"] {
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        for s in &c.summaries {
+            if let Some(m) = s[key].as_object() {
+                for (k, v) in m {
+                    *counts.entry(k.clone()).or_default() += v.as_u64().unwrap_or(0);
+                }
             }
         }
+        total.insert(key.into(), json!(counts));
     }
-    total.insert("by_brand".into(), json!(brands));
     let exit = c
         .summaries
         .iter()

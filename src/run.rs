@@ -20,7 +20,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::config::{mirror_name, Config, Mode};
-use crate::detect::{Detector, IIN_TABLE_VERSION};
+use crate::detect::{Detector, Kind, Network, IIN_TABLE_VERSION};
 use crate::error::InputError;
 use crate::exit::ExitStatus;
 use crate::format::budget::Meter;
@@ -54,8 +54,10 @@ pub struct Stats {
     pub errors: u64,
     /// Bytes scanned.
     pub bytes: u64,
-    /// Findings per brand.
+    /// Findings holding a PAN, per brand.
     pub by_brand: BTreeMap<&'static str, u64>,
+    /// Findings per type (`pan`, `track1`, `track2`, `cvv`).
+    pub by_type: BTreeMap<&'static str, u64>,
     /// Bytes already shown on the progress bar (per input).
     progressed: u64,
 }
@@ -73,6 +75,9 @@ impl Stats {
         self.bytes += o.bytes;
         for (k, v) in &o.by_brand {
             *self.by_brand.entry(k).or_default() += v;
+        }
+        for (k, v) in &o.by_type {
+            *self.by_type.entry(k).or_default() += v;
         }
     }
 }
@@ -220,6 +225,7 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         elapsed_seconds: (elapsed * 1000.0).round() / 1000.0,
         throughput_mb_s: (mbps * 10.0).round() / 10.0,
         by_brand: stats.by_brand.clone(),
+        by_type: stats.by_type.clone(),
         exit_code: status.code(),
     }]);
     drop(ctx.manifest);
@@ -243,7 +249,13 @@ fn exit_status(mode: Mode, s: &Stats) -> ExitStatus {
 }
 
 fn summary_line(mode: Mode, s: &Stats, elapsed: f64, mbps: f64) -> String {
-    let brands: Vec<String> = s.by_brand.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    // Brands of the PANs, then sensitive authentication data by type.
+    let brands: Vec<String> = s
+        .by_brand
+        .iter()
+        .chain(s.by_type.iter().filter(|(k, _)| **k != "pan"))
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     let brands = if brands.is_empty() {
         String::new()
     } else {
@@ -759,7 +771,10 @@ impl<'a> FindingBatch<'a> {
             Action::Reported => stats.reported += 1,
             Action::Allowed => stats.allowed += 1,
         }
-        *stats.by_brand.entry(f.network.as_str()).or_default() += 1;
+        if let Some(n) = f.network {
+            *stats.by_brand.entry(n.as_str()).or_default() += 1;
+        }
+        *stats.by_type.entry(f.kind.as_str()).or_default() += 1;
         if !cfg.quiet {
             use std::fmt::Write as _;
             let inside = member.map(|m| format!("!{m}")).unwrap_or_default();
@@ -773,8 +788,12 @@ impl<'a> FindingBatch<'a> {
                 self.path.display(),
                 inside,
                 at,
-                f.network,
-                masked.as_str()
+                f.network.map_or("CVV", Network::as_str),
+                if f.kind == Kind::Pan {
+                    masked.as_str().to_string()
+                } else {
+                    masked.compact()
+                }
             );
             if cfg.mode == Mode::Scrub {
                 let done = match action {
@@ -796,7 +815,8 @@ impl<'a> FindingBatch<'a> {
                 Some(p) => Column::Path(p.column.clone()),
                 None => Column::Byte(l.column),
             }),
-            brand: f.network.as_str(),
+            kind: f.kind.as_str(),
+            brand: f.network.map(Network::as_str),
             masked: masked.compact(),
             action,
             in_name: false,
@@ -812,7 +832,12 @@ impl<'a> FindingBatch<'a> {
                 Place::Json(p) => Some(p),
                 _ => None,
             },
-            fingerprint: cfg.fingerprint.as_ref().map(|k| k.fingerprint(f)),
+            // A code has a thousand values: no fingerprint could hide it.
+            fingerprint: cfg
+                .fingerprint
+                .as_ref()
+                .filter(|_| f.kind.has_pan())
+                .map(|k| k.fingerprint(f)),
         });
     }
 

@@ -3,45 +3,105 @@
 //! Pipeline per buffer: `prefilter` finds chains of 13+ digit/separator
 //! bytes, `shape` assembles a candidate at each digit-group start inside a
 //! chain and applies the boundary rules, then the network table (`iin`) and
-//! finally `luhn` decide. Nothing outside this module re-implements any of
-//! those rules: adapters hand bytes in and receive [`Finding`]s.
+//! finally `luhn` decide; `track` extends a PAN over the magnetic-stripe
+//! data that follows it. Beside PANs, `anchors` and `cvv` find card
+//! verification codes next to their keywords. Nothing outside this module
+//! re-implements any of those rules: adapters hand bytes in and receive
+//! [`Finding`]s.
 //!
-//! Locality: whether a span is a PAN depends only on the bytes from
+//! Locality: whether a span is a finding depends only on the bytes from
 //! `LEFT_CONTEXT` before it to `RIGHT_CONTEXT` after its start, so inputs can
 //! be cut anywhere (stream chunks, parallel file pieces) and scanned with
 //! [`Detector::find_window`] or [`StreamScanner`] with identical results.
 
+pub mod anchors;
+pub mod cvv;
 pub mod iin;
 pub mod luhn;
 #[doc(hidden)]
 pub mod oracle;
 pub mod prefilter;
 pub mod shape;
+pub mod track;
 
 use std::fmt;
 use std::io::{self, Read};
 
 pub use iin::{IinRange, IinTable, Network, IIN_TABLE_VERSION};
-pub use shape::{LEFT_CONTEXT, MAX_DIGITS, MAX_SPAN, RIGHT_CONTEXT};
+pub use shape::{MAX_DIGITS, MAX_SPAN};
 
 use prefilter::is_digit;
 
-/// One PAN found in a stream.
+/// Bytes before a start that the rules look at: the PAN rules need ten, a
+/// verification code needs its keyword.
+pub const LEFT_CONTEXT: usize = if cvv::CVV_LEFT_CONTEXT > shape::LEFT_CONTEXT {
+    cvv::CVV_LEFT_CONTEXT
+} else {
+    shape::LEFT_CONTEXT
+};
+/// Longest region a finding covers: a PAN with its track 1 data.
+pub const MAX_REGION: usize = track::MAX_TRACK_REGION;
+/// Bytes from a start (inclusive) that the rules look at: a whole track
+/// region, an end sentinel and the byte after it, and the PAN rules' own
+/// reach past a span.
+pub const RIGHT_CONTEXT: usize = MAX_REGION + shape::RIGHT_CONTEXT;
+
+/// What a finding is (the manifest's `type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A PAN on its own.
+    Pan,
+    /// A PAN with track 1 data after it.
+    Track1,
+    /// A PAN with track 2 data after it.
+    Track2,
+    /// A card verification code next to its keyword (or in its column).
+    Cvv,
+}
+
+impl Kind {
+    /// The manifest's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Pan => "pan",
+            Kind::Track1 => "track1",
+            Kind::Track2 => "track2",
+            Kind::Cvv => "cvv",
+        }
+    }
+
+    /// Whether the finding holds a PAN (a brand, a truncation, an allow
+    /// list and fingerprints apply).
+    pub fn has_pan(self) -> bool {
+        self != Kind::Cvv
+    }
+}
+
+/// One finding in a stream: a PAN (possibly with track data) or a card
+/// verification code.
 ///
-/// Holds the span's bytes (so that in-place writers can check the disk still
-/// holds them), which is a full PAN: `Debug` is redacted and there is no
-/// `Display`. Use [`crate::mask::MaskPolicy::mask`] to get a printable form.
+/// Holds the region's bytes (so that in-place writers can check the disk
+/// still holds them), which hold a full PAN: `Debug` is redacted and there
+/// is no `Display`. Use [`crate::mask::MaskPolicy::mask`] to get a
+/// printable form.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Finding {
     /// Offset of the first digit in the decoded stream.
     pub offset: u64,
-    /// The network, by longest matching prefix.
-    pub network: Network,
+    /// What was found.
+    pub kind: Kind,
+    /// The network, by longest matching prefix (`None` for a code).
+    pub network: Option<Network>,
     /// Set by a [`StreamScanner`] that tracks lines: where the finding sits
     /// relative to the point where tracking started.
     pub lines: LinePos,
-    span: [u8; MAX_SPAN],
+    span: [u8; MAX_REGION],
     span_len: u8,
+    /// Bytes of `span` holding the PAN (the code, for a code).
+    pan_len: u8,
+    /// Where the masked-whole track data starts in `span` (`span_len` when
+    /// there is none).
+    tail_from: u8,
     /// Up to `CONTEXT` bytes before and after the span (for adapters that
     /// decide syntax, e.g. a bare JSON number), and how many are real.
     before: [u8; CONTEXT],
@@ -54,14 +114,29 @@ pub struct Finding {
 pub const CONTEXT: usize = 8;
 
 impl Finding {
-    /// Length of the span in bytes, separators included.
+    /// Length of the region in bytes, separators and track data included.
     pub fn len(&self) -> usize {
         self.span_len as usize
     }
 
-    /// Always false: a finding spans at least 13 bytes.
+    /// Always false: a finding spans at least 3 bytes.
     pub fn is_empty(&self) -> bool {
         false
+    }
+
+    /// The PAN (or code) part of the region: a full PAN, never print it.
+    pub fn pan_bytes(&self) -> &[u8] {
+        &self.span[..self.pan_len as usize]
+    }
+
+    /// The track data masked whole (empty unless a track).
+    pub fn track_tail(&self) -> &[u8] {
+        &self.span[self.tail_from as usize..self.span_len as usize]
+    }
+
+    /// Where the track data starts within the region.
+    pub fn tail_from(&self) -> usize {
+        self.tail_from as usize
     }
 
     /// Offset one past the last byte of the span.
@@ -69,15 +144,15 @@ impl Finding {
         self.offset + self.span_len as u64
     }
 
-    /// The raw bytes of the span (digits and separators). A full PAN: never
-    /// print it.
+    /// The raw bytes of the region (digits, separators, track data). A full
+    /// PAN: never print it.
     pub fn span_bytes(&self) -> &[u8] {
         &self.span[..self.span_len as usize]
     }
 
-    /// The number of digits.
+    /// The number of digits of the PAN (or code).
     pub fn digit_count(&self) -> usize {
-        self.span_bytes().iter().filter(|b| is_digit(**b)).count()
+        self.pan_bytes().iter().filter(|b| is_digit(**b)).count()
     }
 
     /// The bytes just before the span (up to `CONTEXT`, fewer at the start
@@ -91,16 +166,57 @@ impl Finding {
         &self.after[..self.after_len as usize]
     }
 
-    /// The digits with separators removed, in `out`; returns how many.
+    /// The PAN's (or code's) digits with separators removed, in `out`;
+    /// returns how many.
     pub fn digits(&self, out: &mut [u8; MAX_DIGITS]) -> usize {
         let mut n = 0;
-        for &b in self.span_bytes() {
+        for &b in self.pan_bytes() {
             if is_digit(b) {
                 out[n] = b;
                 n += 1;
             }
         }
         n
+    }
+}
+
+impl Finding {
+    /// A finding over `hay[s..e]`: the PAN or code is its first `pan_len`
+    /// bytes, and bytes from `tail` on are track data.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        hay: &[u8],
+        base: u64,
+        s: usize,
+        e: usize,
+        kind: Kind,
+        network: Option<Network>,
+        pan_len: usize,
+        tail: usize,
+    ) -> Finding {
+        let len = e - s;
+        let mut span = [0u8; MAX_REGION];
+        span[..len].copy_from_slice(&hay[s..e]);
+        let b0 = s.saturating_sub(CONTEXT);
+        let mut before = [0u8; CONTEXT];
+        before[CONTEXT - (s - b0)..].copy_from_slice(&hay[b0..s]);
+        let a1 = (e + CONTEXT).min(hay.len());
+        let mut after = [0u8; CONTEXT];
+        after[..a1 - e].copy_from_slice(&hay[e..a1]);
+        Finding {
+            offset: base + s as u64,
+            kind,
+            network,
+            lines: LinePos::default(),
+            span,
+            span_len: len as u8,
+            pan_len: pan_len as u8,
+            tail_from: (tail - s) as u8,
+            before,
+            before_len: (s - b0) as u8,
+            after,
+            after_len: (a1 - e) as u8,
+        }
     }
 }
 
@@ -118,6 +234,7 @@ impl fmt::Debug for Finding {
         // Never the digits: a Debug print may end up in a panic message.
         f.debug_struct("Finding")
             .field("offset", &self.offset)
+            .field("kind", &self.kind)
             .field("len", &self.span_len)
             .field("network", &self.network)
             .finish_non_exhaustive()
@@ -128,6 +245,7 @@ impl fmt::Debug for Finding {
 #[derive(Clone, Debug, Default)]
 pub struct DetectorBuilder {
     table: Option<IinTable>,
+    pan_only: bool,
 }
 
 impl DetectorBuilder {
@@ -142,18 +260,27 @@ impl DetectorBuilder {
         self
     }
 
+    /// PANs only: no verification codes, and no track data beyond the PAN.
+    pub fn pan_only(&mut self, yes: bool) -> &mut DetectorBuilder {
+        self.pan_only = yes;
+        self
+    }
+
     /// Builds the detector.
     pub fn build(&self) -> Detector {
         Detector {
             table: self.table.clone().unwrap_or_default(),
+            pan_only: self.pan_only,
         }
     }
 }
 
-/// Finds PANs in bytes. Build once, share by reference across threads.
+/// Finds PANs and verification codes in bytes. Build once, share by
+/// reference across threads.
 #[derive(Clone, Debug)]
 pub struct Detector {
     table: IinTable,
+    pan_only: bool,
 }
 
 impl Default for Detector {
@@ -175,7 +302,7 @@ impl Detector {
         !self.find_iter(hay).is_empty()
     }
 
-    /// Reports the PANs that start in `hay[lo..hi]`, in order.
+    /// Reports the findings that start in `hay[lo..hi]`, in order.
     ///
     /// `hay[0]` sits at offset `base` of the stream. Bytes outside `hay` are
     /// treated as the start/end of input, so when `hay` is a piece of a
@@ -194,9 +321,46 @@ impl Detector {
         if lo >= hi {
             return;
         }
+        if self.pan_only {
+            return self.find_pans(hay, base, lo, hi, sink);
+        }
+        // Codes are rare: collected first (no allocation when there are
+        // none), then merged into the PAN stream in offset order. A code
+        // inside a track region is part of that region.
+        let mut codes = Vec::new();
+        cvv::for_each_code(hay, lo, hi, &mut |s, n| {
+            codes.push(Finding::new(hay, base, s, s + n, Kind::Cvv, None, n, s + n));
+        });
+        if codes.is_empty() {
+            return self.find_pans(hay, base, lo, hi, sink);
+        }
+        let mut next = codes.iter().peekable();
+        self.find_pans(hay, base, lo, hi, &mut |f| {
+            while let Some(c) = next.next_if(|c| c.offset < f.end()) {
+                if c.end() <= f.offset {
+                    sink(*c);
+                }
+            }
+            sink(f);
+        });
+        next.for_each(|c| sink(*c));
+    }
+
+    /// The PAN part of [`Detector::find_window`].
+    fn find_pans(
+        &self,
+        hay: &[u8],
+        base: u64,
+        lo: usize,
+        hi: usize,
+        sink: &mut dyn FnMut(Finding),
+    ) {
+        // A track region may run over several chains: starts inside it are
+        // not findings of their own.
+        let mut resume = lo;
         prefilter::for_each_chain(hay, lo, hi, |a, b| {
             let end = b.min(hi);
-            let mut s = a;
+            let mut s = a.max(resume);
             while s < end {
                 if !is_digit(hay[s]) {
                     s += 1; // a single separator inside the chain
@@ -212,6 +376,7 @@ impl Detector {
                     if let Some(f) = self.confirm(hay, base, s, len) {
                         // Spans never overlap; resume after this one.
                         s += f.len();
+                        resume = s;
                         sink(f);
                         continue;
                     }
@@ -231,25 +396,27 @@ impl Detector {
         if !luhn::is_valid(digits) {
             return None;
         }
-        let len = c.end - s;
-        let mut span = [0u8; MAX_SPAN];
-        span[..len].copy_from_slice(&hay[s..c.end]);
-        let b0 = s.saturating_sub(CONTEXT);
-        let mut before = [0u8; CONTEXT];
-        before[CONTEXT - (s - b0)..].copy_from_slice(&hay[b0..s]);
-        let a1 = (c.end + CONTEXT).min(hay.len());
-        let mut after = [0u8; CONTEXT];
-        after[..a1 - c.end].copy_from_slice(&hay[c.end..a1]);
-        Some(Finding {
-            offset: base + s as u64,
-            network,
-            lines: LinePos::default(),
-            span,
-            span_len: len as u8,
-            before,
-            before_len: (s - b0) as u8,
-            after,
-            after_len: (a1 - c.end) as u8,
+        let track = (!self.pan_only && c.ndigits == 0)
+            .then(|| track::after_pan(hay, s, c.end))
+            .flatten();
+        Some(match track {
+            None => Finding::new(
+                hay,
+                base,
+                s,
+                c.end,
+                Kind::Pan,
+                Some(network),
+                c.end - s,
+                c.end,
+            ),
+            Some(t) => {
+                let kind = match t.track {
+                    track::Track::One => Kind::Track1,
+                    track::Track::Two => Kind::Track2,
+                };
+                Finding::new(hay, base, s, t.end, kind, Some(network), c.end - s, t.tail)
+            }
         })
     }
 
@@ -280,6 +447,10 @@ pub struct StreamScanner<'d> {
     lines: Option<LineCounter>,
     /// Findings of the current window, before their lines are known.
     pending: Vec<Finding>,
+    /// End of the last finding reported: a track region reported near the
+    /// end of one window may cover starts of the next, which are not
+    /// findings of their own.
+    last_end: u64,
 }
 
 /// Counts newlines in `[at, limit)` of the stream as the data passes.
@@ -325,6 +496,7 @@ impl<'d> StreamScanner<'d> {
             end_of_starts: u64::MAX,
             lines: None,
             pending: Vec::new(),
+            last_end: 0,
         }
     }
 
@@ -426,12 +598,30 @@ impl<'d> StreamScanner<'d> {
         let limit = self.end_of_starts.saturating_sub(self.base);
         hi = hi.min(usize::try_from(limit).unwrap_or(usize::MAX));
         if hi > self.lo {
+            let last_end = &mut self.last_end;
+            let mut fresh = |f: &Finding| {
+                let keep = f.offset >= *last_end;
+                if keep {
+                    *last_end = f.end();
+                }
+                keep
+            };
             match &mut self.lines {
-                None => self.det.find_window(data, self.base, self.lo, hi, sink),
+                None => self
+                    .det
+                    .find_window(data, self.base, self.lo, hi, &mut |f| {
+                        if fresh(&f) {
+                            sink(f)
+                        }
+                    }),
                 Some(lc) => {
                     let pending = &mut self.pending;
                     self.det
-                        .find_window(data, self.base, self.lo, hi, &mut |f| pending.push(f));
+                        .find_window(data, self.base, self.lo, hi, &mut |f| {
+                            if fresh(&f) {
+                                pending.push(f)
+                            }
+                        });
                     for mut f in pending.drain(..) {
                         lc.advance(data, self.base, f.offset);
                         f.lines = LinePos {

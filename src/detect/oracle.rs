@@ -103,7 +103,8 @@ pub fn is_pan_at(hay: &[u8], s: usize, e: usize) -> bool {
         groups.concat()
     };
     // Rule 2: stands alone.
-    let track1 = before(1) == Some(&b'B') && before(2) == Some(&b'%');
+    let track1 = before(1) == Some(&b'B')
+        && (before(2) == Some(&b'%') || !word(before(2)) && after(1) == Some(&b'^'));
     if word(before(1)) && !track1 {
         return false;
     }

@@ -65,17 +65,21 @@ fn digit_run(hay: &[u8], i: usize, cap: usize) -> usize {
     j - i
 }
 
-/// Left boundary rule for a span starting at `s` (the byte before is known
-/// not to be a digit).
+/// Left boundary rule for a span `hay[s..e]` (the byte before is known not
+/// to be a digit).
 #[inline]
-fn left_stands_alone(hay: &[u8], s: usize) -> bool {
+fn left_stands_alone(hay: &[u8], s: usize, e: usize) -> bool {
     if s == 0 {
         return true;
     }
     let l = hay[s - 1];
     if is_word(l) {
-        // Track 1: `%B` right before the PAN is a boundary.
-        return l == b'B' && s >= 2 && hay[s - 2] == b'%';
+        // Track 1: the format code `B` right before the PAN is a boundary
+        // after the start sentinel `%`, or, when logs dropped the sentinel,
+        // at a word start with the field separator `^` right after the PAN.
+        return l == b'B'
+            && ((s >= 2 && hay[s - 2] == b'%')
+                || ((s < 2 || !is_word(hay[s - 2])) && hay.get(e) == Some(&b'^')));
     }
     // `v2.4111…`, `blk_-4123…`: a dash or dot glued to an identifier or a
     // number continues it.
@@ -158,7 +162,7 @@ pub fn candidate_with_group(hay: &[u8], s: usize, first: usize) -> Option<Candid
             return None;
         }
         let e = s + first;
-        if !left_stands_alone(hay, s) || !right_stands_alone(hay, e) {
+        if !left_stands_alone(hay, s, e) || !right_stands_alone(hay, e) {
             return None;
         }
         c.end = e;
@@ -210,7 +214,7 @@ pub fn candidate_with_group(hay: &[u8], s: usize, first: usize) -> Option<Candid
     if !GROUPINGS.contains(&&groups[..ngroups]) {
         return None;
     }
-    if !left_stands_alone(hay, s) || !right_stands_alone(hay, pos) {
+    if !left_stands_alone(hay, s, pos) || !right_stands_alone(hay, pos) {
         return None;
     }
     c.end = pos;
@@ -272,6 +276,9 @@ mod tests {
         assert_eq!(span(b"4111111111111111-a", 0), None);
         assert!(span(b"4111111111111111.", 0).is_some());
         assert!(span(b"%B4111111111111111^", 2).is_some());
+        assert!(span(b"t1=B4111111111111111^DOE/J^", 4).is_some());
+        assert_eq!(span(b"t1=B4111111111111111 x", 4), None);
+        assert_eq!(span(b"xB4111111111111111^", 2), None);
         assert!(span(b";4111111111111111=2512", 1).is_some());
         assert!(span(b"\"4111111111111111\"", 1).is_some());
         assert!(span(b"- 4111111111111111", 2).is_some());

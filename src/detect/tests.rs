@@ -4,9 +4,17 @@
 use super::*;
 use proptest::prelude::*;
 
+/// The detector the oracle describes: PAN rules only.
+fn pan_det() -> Detector {
+    DetectorBuilder::new().pan_only(true).build()
+}
+
 fn spans(hay: &[u8]) -> Vec<(usize, usize)> {
-    Detector::default()
-        .find_iter(hay)
+    spans_with(&pan_det(), hay)
+}
+
+fn spans_with(det: &Detector, hay: &[u8]) -> Vec<(usize, usize)> {
+    det.find_iter(hay)
         .iter()
         .map(|f| (f.offset as usize, f.end() as usize))
         .collect()
@@ -81,7 +89,7 @@ fn findings_carry_offset_length_and_brand() {
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].offset, 10);
     assert_eq!(f[0].len(), 17);
-    assert_eq!(f[0].network, Network::Amex);
+    assert_eq!(f[0].network, Some(Network::Amex));
     assert_eq!(f[0].digit_count(), 15);
 }
 
@@ -93,10 +101,9 @@ fn debug_never_shows_digits() {
     assert!(!dbg.contains("111111"));
 }
 
-fn stream_spans(hay: &[u8], chunk: usize) -> Vec<(usize, usize)> {
-    let det = Detector::default();
+fn stream_spans(det: &Detector, hay: &[u8], chunk: usize) -> Vec<(usize, usize)> {
     let mut out = vec![];
-    let mut s = StreamScanner::with_block(&det, 64);
+    let mut s = StreamScanner::with_block(det, 64);
     let mut sink = |f: Finding| out.push((f.offset as usize, f.end() as usize));
     for c in hay.chunks(chunk.max(1)) {
         s.feed(c, &mut sink);
@@ -105,10 +112,9 @@ fn stream_spans(hay: &[u8], chunk: usize) -> Vec<(usize, usize)> {
     out
 }
 
-fn read_spans(hay: &[u8], block: usize) -> Vec<(usize, usize)> {
-    let det = Detector::default();
+fn read_spans(det: &Detector, hay: &[u8], block: usize) -> Vec<(usize, usize)> {
     let mut out = vec![];
-    let mut s = StreamScanner::with_block(&det, block);
+    let mut s = StreamScanner::with_block(det, block);
     let mut r = hay;
     s.read_from(&mut r, &mut |f: Finding| {
         out.push((f.offset as usize, f.end() as usize))
@@ -117,9 +123,9 @@ fn read_spans(hay: &[u8], block: usize) -> Vec<(usize, usize)> {
     out
 }
 
-fn piece_spans(hay: &[u8], pieces: usize) -> Vec<(usize, usize)> {
-    // Cut the input into pieces as the parallel file scanner does.
-    let det = Detector::default();
+fn piece_spans(det: &Detector, hay: &[u8], pieces: usize) -> Vec<(usize, usize)> {
+    // Cut the input into pieces as the parallel file scanner does,
+    // dropping starts covered by a previous piece's track region.
     let n = hay.len();
     let step = n.div_ceil(pieces.max(1)).max(1);
     let mut out = vec![];
@@ -128,10 +134,15 @@ fn piece_spans(hay: &[u8], pieces: usize) -> Vec<(usize, usize)> {
         let end = (start + step).min(n);
         let ctx = start.saturating_sub(LEFT_CONTEXT);
         let stop = (end + RIGHT_CONTEXT).min(n);
-        let mut s = StreamScanner::for_piece(&det, 64, ctx as u64, start as u64, end as u64);
+        let mut s = StreamScanner::for_piece(det, 64, ctx as u64, start as u64, end as u64);
         let mut r = &hay[ctx..stop];
         s.read_from(&mut r, &mut |f: Finding| {
-            out.push((f.offset as usize, f.end() as usize))
+            if out
+                .last()
+                .is_none_or(|l: &(usize, usize)| f.offset as usize >= l.1)
+            {
+                out.push((f.offset as usize, f.end() as usize))
+            }
         })
         .unwrap();
         start = end;
@@ -152,13 +163,21 @@ fn chunking_does_not_change_results() {
     let whole = spans(&hay);
     assert_eq!(whole.len(), 1200);
     for chunk in [1, 7, 64, 4096] {
-        assert_eq!(stream_spans(&hay, chunk), whole, "chunk {chunk}");
+        assert_eq!(
+            stream_spans(&pan_det(), &hay, chunk),
+            whole,
+            "chunk {chunk}"
+        );
     }
     for block in [64, 100, 4096] {
-        assert_eq!(read_spans(&hay, block), whole, "block {block}");
+        assert_eq!(read_spans(&pan_det(), &hay, block), whole, "block {block}");
     }
     for pieces in [2, 3, 7, 64] {
-        assert_eq!(piece_spans(&hay, pieces), whole, "pieces {pieces}");
+        assert_eq!(
+            piece_spans(&pan_det(), &hay, pieces),
+            whole,
+            "pieces {pieces}"
+        );
     }
 }
 
@@ -248,8 +267,8 @@ proptest! {
     #[test]
     fn agrees_with_oracle_when_streamed(hay in input(), chunk in 1usize..40) {
         let whole = oracle::find_all(&hay);
-        prop_assert_eq!(stream_spans(&hay, chunk), whole.clone());
-        prop_assert_eq!(piece_spans(&hay, chunk % 5 + 2), whole);
+        prop_assert_eq!(stream_spans(&pan_det(), &hay, chunk), whole.clone());
+        prop_assert_eq!(piece_spans(&pan_det(), &hay, chunk % 5 + 2), whole);
     }
 }
 
@@ -286,4 +305,131 @@ fn line_tracking_in_pieces_matches_whole() {
         let total = hay.iter().filter(|&&b| b == b'\n').count() as u64;
         assert_eq!(s.newlines().unwrap().0, total);
     }
+}
+
+/// Pieces for the full detector: PANs, track structure, keywords.
+const SAD_SEEDS: &[&[u8]] = &[
+    b"4111111111111111",
+    b"5555555555554444",
+    b";4111111111111111=2512101",
+    b"%B4111111111111111^DOE/JOHN^2512101",
+    b"B5555555555554444^X Y^",
+    b"cvv=",
+    b"CVV2: ",
+    b"\"security_code\": \"",
+    b"<cvv>",
+    b"card_verification=",
+    b"123",
+    b"4567",
+    b"?",
+    b"^",
+    b"=",
+    b" ",
+    b"\"",
+    b"\n",
+    b"x",
+];
+
+fn sad_input() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        prop_oneof![
+            5 => prop::sample::select(SAD_SEEDS).prop_map(|s| s.to_vec()),
+            2 => prop::collection::vec(b'0'..=b'9', 1..12),
+        ],
+        0..30,
+    )
+    .prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Codes and tracks keep the locality promise: any chunking or piece
+    /// cut gives the whole-buffer answer, and findings never overlap.
+    #[test]
+    fn full_detector_is_chunking_independent(hay in sad_input(), chunk in 1usize..50) {
+        let det = Detector::default();
+        let whole = spans_with(&det, &hay);
+        prop_assert!(whole.windows(2).all(|w| w[0].1 <= w[1].0));
+        prop_assert_eq!(stream_spans(&det, &hay, chunk), whole.clone());
+        prop_assert_eq!(read_spans(&det, &hay, 64 + chunk), whole.clone());
+        prop_assert_eq!(piece_spans(&det, &hay, chunk % 5 + 2), whole);
+    }
+
+    /// The full detector finds every PAN the PAN-only detector finds,
+    /// unless it lies inside an earlier track region.
+    #[test]
+    fn full_detector_keeps_every_pan(hay in sad_input()) {
+        let full = Detector::default().find_iter(&hay);
+        for (s, e) in spans(&hay) {
+            let covered = full.iter().any(|f| {
+                f.kind.has_pan() && f.offset as usize <= s && e <= f.end() as usize
+            });
+            prop_assert!(covered, "PAN at {}..{} lost", s, e);
+        }
+    }
+}
+
+fn kinds(s: &str) -> Vec<(Kind, String)> {
+    Detector::default()
+        .find_iter(s.as_bytes())
+        .iter()
+        .map(|f| (f.kind, s[f.offset as usize..f.end() as usize].to_string()))
+        .collect()
+}
+
+#[test]
+fn codes_and_tracks_are_findings_of_their_own_type() {
+    assert_eq!(
+        kinds("card=4111111111111111 cvv=123"),
+        vec![
+            (Kind::Pan, "4111111111111111".into()),
+            (Kind::Cvv, "123".into())
+        ]
+    );
+    assert_eq!(
+        kinds(";4111111111111111=25121010000000000000?"),
+        vec![(Kind::Track2, "4111111111111111=25121010000000000000".into())]
+    );
+    assert_eq!(
+        kinds("%B4111111111111111^DOE/JOHN^2512101000000?"),
+        vec![(
+            Kind::Track1,
+            "4111111111111111^DOE/JOHN^2512101000000".into()
+        )]
+    );
+    // Without the structure, a PAN next to `=` is just a PAN.
+    assert_eq!(
+        kinds("4111111111111111=1"),
+        vec![(Kind::Pan, "4111111111111111".into())]
+    );
+    // PAN-only mode ignores codes and track data.
+    let det = pan_det();
+    let f = det.find_iter(b";4111111111111111=2512101000? cvv=123");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].kind, Kind::Pan);
+    assert_eq!(f[0].len(), 16);
+}
+
+#[test]
+fn masks_by_type() {
+    let p = crate::mask::MaskPolicy::default();
+    let det = Detector::default();
+    let text = b"%B4111111111111111^DOE/JOHN^2512101000000? ;5555555555554444=2512101999? cvv=123";
+    let fs = det.find_iter(text);
+    let masked: Vec<String> = fs.iter().map(|f| p.mask(f).as_str().to_string()).collect();
+    assert_eq!(
+        masked,
+        vec![
+            "411111******1111^DOE/JOHN^*************",
+            "555555******4444=**********",
+            "***"
+        ]
+    );
+    assert_eq!(p.mask(&fs[0]).compact(), "411111******1111");
+    let mut out = text.to_vec();
+    for (f, m) in fs.iter().zip(&masked) {
+        out[f.offset as usize..f.end() as usize].copy_from_slice(m.as_bytes());
+    }
+    assert!(det.find_iter(&out).is_empty(), "masked output is clean");
 }

@@ -129,6 +129,9 @@ pub fn scan_file(
     let batch_len = rayon::current_num_threads().max(1);
     let mut lines = Lines::default();
     let mut located = Vec::new();
+    // A track region reported at the end of one piece may cover starts the
+    // next piece saw as findings of their own: those are dropped.
+    let mut last_end = 0;
     for batch in pieces.chunks(batch_len) {
         let results: Vec<io::Result<Piece>> = if batch.len() > 1 {
             batch
@@ -145,6 +148,10 @@ pub fn scan_file(
         for r in results {
             let piece = r.map_err(crate::error::InputError::io("read"))?;
             for f in piece.findings {
+                if f.offset < last_end {
+                    continue;
+                }
+                last_end = f.end();
                 let line_start = f
                     .lines
                     .line_start
