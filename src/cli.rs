@@ -171,6 +171,10 @@ pub struct CommonArgs {
     /// Leave alone the well-known public test card numbers.
     #[arg(long, help_heading = "Policy")]
     pub allow_test_cards: bool,
+    /// Look for PANs only: no card verification codes (`cvv=123`), and no
+    /// track data masked beyond the PAN.
+    #[arg(long, help_heading = "Policy")]
+    pub pan_only: bool,
     /// Add to each finding a keyed fingerprint (HMAC-SHA-256 of the PAN,
     /// 128 bits) with the key read from FILE, to correlate cards across
     /// files without storing them.

@@ -54,6 +54,8 @@ pub struct Config {
     pub allow_fields: Vec<String>,
     /// Keyed fingerprints, when a key was given.
     pub fingerprint: Option<Fingerprinter>,
+    /// PANs only: no verification codes or track data.
+    pub pan_only: bool,
     /// This process's shard of the inputs.
     pub shard: Option<Shard>,
     /// Keep policy and mask byte.
@@ -107,6 +109,7 @@ impl Config {
             max_depth,
             allow,
             allow_test_cards,
+            pan_only,
             fingerprint_key,
             shard,
             config,
@@ -200,6 +203,7 @@ impl Config {
             allow_paths,
             allow_fields,
             fingerprint,
+            pan_only,
             shard,
         })
     }

@@ -20,7 +20,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::config::{mirror_name, Config, Mode};
-use crate::detect::{Detector, Kind, Network, IIN_TABLE_VERSION};
+use crate::detect::{Detector, DetectorBuilder, Kind, Network, IIN_TABLE_VERSION};
 use crate::error::InputError;
 use crate::exit::ExitStatus;
 use crate::format::budget::Meter;
@@ -126,7 +126,7 @@ impl Ctx<'_> {
 /// Runs a whole job and returns its exit status.
 pub fn run(cfg: &Config) -> Result<ExitStatus> {
     let started = Instant::now();
-    let det = Detector::default();
+    let det = DetectorBuilder::new().pan_only(cfg.pan_only).build();
     let writer = match &cfg.manifest {
         Some(p) => ManifestWriter::create(p, cfg.sort)
             .with_context(|| format!("cannot create manifest {}", p.display()))?,

@@ -809,6 +809,9 @@ fn no_hash_scrubs_without_sha256_and_hash_covers_every_file() {
 #[path = "it/archives.rs"]
 mod archives;
 
+#[path = "it/sad.rs"]
+mod sensitive_auth_data;
+
 /// Salesforce-style CSVs written by Python's csv module
 /// (`scripts/make_fixtures.py`): exact locations, and after scrub the same
 /// module reads back the same rows and fields, only PAN values changed.
