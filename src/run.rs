@@ -25,7 +25,7 @@ use crate::error::InputError;
 use crate::exit::ExitStatus;
 use crate::format::budget::Meter;
 use crate::format::csv::{self, CsvLocation};
-use crate::format::{self, container, json, syntax, text, Format};
+use crate::format::{self, container, json, syntax, text, utf16, Format};
 use crate::manifest::{
     mask_text, Action, Column, FileStatus, ManifestSender, ManifestWriter, PathText, PolicyRecord,
     Record,
@@ -489,11 +489,18 @@ fn process_file(
         Target::InPlace(InPlace::new(&input.path, md.dev(), md.ino()))
     };
     let policy = if report_only { None } else { Some(cfg.policy) };
-    let mut applier = Applier::new(&file, target, policy.unwrap_or(cfg.policy), cfg.hashing);
+    // UTF-16: scanned in code units, reported and written in bytes.
+    let utf16 = (fmt == Format::Utf16)
+        .then(|| utf16::detect(&head))
+        .flatten();
+    let mut applier =
+        Applier::new(&file, target, policy.unwrap_or(cfg.policy), cfg.hashing).utf16(utf16);
     let whole_in_memory = size <= format::SMALL_FILE && head.len() as u64 == size;
     // CSV by extension: rows, fields and record ids for findings, lexed
-    // lazily up to each finding (clean CSVs cost nothing extra).
+    // lazily up to each finding (clean CSVs cost nothing extra). Not for
+    // UTF-16, whose bytes the locators do not read.
     let mut csv = csv::delimiter_for(&input.path)
+        .filter(|_| utf16.is_none())
         .map(|d| csv::CsvLocator::new(text::RangeReader::new(&file, 0, size), d));
     let object = csv
         .as_ref()
@@ -503,7 +510,7 @@ fn process_file(
     let syntax = syntax::syntax_for(&input.path, &head);
     let path_allowed = ctx.path_allowed(&input.path);
     // JSON: the path of each finding's value, found by one forward sweep.
-    let mut json = (syntax == syntax::Syntax::Json)
+    let mut json = (syntax == syntax::Syntax::Json && utf16.is_none())
         .then(|| json::JsonLocator::new(text::RangeReader::new(&file, 0, size)));
     let mut on_batch = |batch_end: u64, located: &[text::Located]| {
         // Large files move the progress bar batch by batch.
@@ -575,7 +582,7 @@ fn process_file(
         if located.is_empty() {
             return Ok(());
         }
-        let mut batch = FindingBatch::new(ctx, pathtext);
+        let mut batch = FindingBatch::new(ctx, pathtext).utf16(utf16.is_some());
         for ((l, action), loc) in located.iter().zip(actions).zip(locs) {
             let loc = loc.map(|mut c| {
                 c.field = mask_text(&c.field, &ctx.det, &cfg.policy);
@@ -590,10 +597,21 @@ fn process_file(
                 )),
                 None => None,
             };
+            // UTF-16 findings are in code units until reported.
+            let (l, offset) = match utf16 {
+                None => (*l, l.finding.offset),
+                Some(_) => (
+                    text::Located {
+                        column: utf16::to_bytes(l.column, true),
+                        ..*l
+                    },
+                    utf16::to_bytes(l.finding.offset, false),
+                ),
+            };
             batch.add(
                 None,
-                l,
-                l.finding.offset,
+                &l,
+                offset,
                 action,
                 match (loc.as_ref(), json_path) {
                     (Some(c), _) => Place::Csv(c, object.as_deref()),
@@ -606,7 +624,9 @@ fn process_file(
         batch.send();
         Ok(())
     };
-    if whole_in_memory {
+    if let Some(endian) = utf16 {
+        utf16::scan_file(&ctx.det, &file, size, endian, &mut on_batch)
+    } else if whole_in_memory {
         text::scan_slice(&ctx.det, &head, &mut on_batch)
     } else {
         text::scan_file(&ctx.det, &file, size, true, &mut on_batch)
@@ -641,7 +661,7 @@ fn process_file(
         (!c.quotes_balanced().map_err(|e| fail(InputError::io("read")(e)))?).then(|| {
             "malformed CSV: a quoted field is never closed, so rows and fields after it are unreliable".to_string()
         })
-    } else if syntax::declares_json(&input.path) {
+    } else if syntax::declares_json(&input.path) && utf16.is_none() {
         json::validate(text::RangeReader::new(&file, 0, size)).err()
     } else {
         None
@@ -730,6 +750,8 @@ struct FindingBatch<'a> {
     path: &'a PathText,
     records: Vec<Record>,
     text: String,
+    /// Bytes per unit of a finding's length: 2 in UTF-16 files.
+    unit_bytes: usize,
 }
 
 impl<'a> FindingBatch<'a> {
@@ -739,7 +761,15 @@ impl<'a> FindingBatch<'a> {
             path,
             records: Vec::new(),
             text: String::new(),
+            unit_bytes: 1,
         }
+    }
+
+    /// Lengths of findings found in UTF-16 code units are reported in
+    /// bytes.
+    fn utf16(mut self, yes: bool) -> Self {
+        self.unit_bytes = if yes { 2 } else { 1 };
+        self
     }
 
     /// Records one finding (`member` for archives, `place` inside a
@@ -809,7 +839,7 @@ impl<'a> FindingBatch<'a> {
             path: self.path.clone(),
             member: member.map(str::to_string),
             offset,
-            length: f.len(),
+            length: f.len() * self.unit_bytes,
             line: place.parquet().is_none().then_some(l.line),
             column: Some(match place.parquet() {
                 Some(p) => Column::Path(p.column.clone()),

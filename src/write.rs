@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::InputError;
 use crate::format::text::Located;
+use crate::format::utf16::Endian;
 use crate::manifest::Action;
 use crate::mask::MaskPolicy;
 
@@ -118,6 +119,11 @@ pub struct Applier<'a> {
     pub truncated: u64,
     /// Findings whose bytes changed before they could be masked.
     pub mismatched: u64,
+    /// UTF-16 input: findings are in code units, the file in bytes.
+    utf16: Option<Endian>,
+    /// Scratch for the encoded expected and masked bytes.
+    expected: Vec<u8>,
+    replacement: Vec<u8>,
 }
 
 impl<'a> Applier<'a> {
@@ -143,6 +149,43 @@ impl<'a> Applier<'a> {
             orig: Vec::new(),
             truncated: 0,
             mismatched: 0,
+            utf16: None,
+            expected: Vec::new(),
+            replacement: Vec::new(),
+        }
+    }
+
+    /// Findings of a UTF-16 file: offsets are code units, and bytes are
+    /// checked and written as UTF-16 in `endian`.
+    pub fn utf16(mut self, endian: Option<Endian>) -> Self {
+        self.utf16 = endian;
+        self
+    }
+
+    /// Where a finding sits in the file: byte offset and length.
+    fn region(&self, l: &Located) -> (u64, usize) {
+        let f = &l.finding;
+        match self.utf16 {
+            None => (f.offset, f.len()),
+            Some(_) => (2 * f.offset, 2 * f.len()),
+        }
+    }
+
+    /// Fills `expected` and `replacement` with the bytes the file holds for
+    /// a finding and the bytes that mask it.
+    fn encode(&mut self, l: &Located) {
+        let masked = l.masked(&self.policy);
+        match self.utf16 {
+            None => {
+                self.expected.clear();
+                self.expected.extend_from_slice(l.finding.span_bytes());
+                self.replacement.clear();
+                self.replacement.extend_from_slice(masked.as_bytes());
+            }
+            Some(e) => {
+                e.encode_into(l.finding.span_bytes(), &mut self.expected);
+                e.encode_into(masked.as_bytes(), &mut self.replacement);
+            }
         }
     }
 
@@ -159,17 +202,21 @@ impl<'a> Applier<'a> {
         if !self.active {
             return Ok(vec![Action::Reported; findings.len()]);
         }
-        let end = findings.last().map_or(end, |l| end.max(l.finding.end()));
+        let end = findings.last().map_or(end, |l| {
+            let (at, len) = self.region(l);
+            end.max(at + len as u64)
+        });
         let mut actions = Vec::with_capacity(findings.len());
         let mut next = 0;
         while self.upto < end {
             let mut block_end = (self.upto + BLOCK as u64).min(end);
             // Never cut a finding in two.
             for l in &findings[next..] {
-                if l.finding.offset >= block_end {
+                let (at, len) = self.region(l);
+                if at >= block_end {
                     break;
                 }
-                block_end = block_end.max(l.finding.end());
+                block_end = block_end.max(at + len as u64);
             }
             let len = (block_end - self.upto) as usize;
             self.buf.resize(len, 0);
@@ -183,15 +230,16 @@ impl<'a> Applier<'a> {
                     }
                 })?;
             let hashing = self.hashing != Hashing::Off;
-            let touches = next < findings.len() && findings[next].finding.offset < block_end;
+            let starts_before = |l: &Located| self.region(l).0 < block_end;
+            let touches = next < findings.len() && starts_before(&findings[next]);
             if hashing && touches {
                 // Keep the original bytes for the "before" hash.
                 self.orig.clear();
                 self.orig.extend_from_slice(&self.buf);
             }
-            while next < findings.len() && findings[next].finding.offset < block_end {
+            while next < findings.len() && self.region(&findings[next]).0 < block_end {
                 let l = &findings[next];
-                let rel = (l.finding.offset - self.upto) as usize;
+                let rel = (self.region(l).0 - self.upto) as usize;
                 actions.push(self.mask_in_buffer(rel, l)?);
                 next += 1;
             }
@@ -217,20 +265,20 @@ impl<'a> Applier<'a> {
 
     /// Masks one finding in the current buffer (and in place on disk).
     fn mask_in_buffer(&mut self, rel: usize, l: &Located) -> Result<Action, InputError> {
-        let f = &l.finding;
-        let here = &mut self.buf[rel..rel + f.len()];
         if matches!(self.target, Target::None) {
             return Ok(Action::Reported);
         }
-        if here != f.span_bytes() {
+        let (at, len) = self.region(l);
+        self.encode(l);
+        let here = &mut self.buf[rel..rel + len];
+        if here != self.expected.as_slice() {
             self.mismatched += 1;
             return Ok(Action::Reported);
         }
-        let masked = l.masked(&self.policy);
-        here.copy_from_slice(masked.as_bytes());
+        here.copy_from_slice(&self.replacement);
         if let Target::InPlace(ip) = &mut self.target {
             ip.handle()?
-                .write_all_at(masked.as_bytes(), f.offset)
+                .write_all_at(&self.replacement, at)
                 .map_err(InputError::io("write"))?;
         }
         self.truncated += 1;
@@ -239,27 +287,29 @@ impl<'a> Applier<'a> {
 
     /// Without hashes: check the span on disk, then write its mask.
     fn apply_span(&mut self, l: &Located) -> Result<Action, InputError> {
-        let f = &l.finding;
-        let Target::InPlace(ip) = &mut self.target else {
+        if !matches!(self.target, Target::InPlace(_)) {
             return Ok(Action::Reported);
-        };
-        let mut now = [0u8; crate::detect::MAX_SPAN];
-        let now = &mut now[..f.len()];
-        match self.src.read_exact_at(now, f.offset) {
+        }
+        let (at, len) = self.region(l);
+        self.encode(l);
+        let mut now = [0u8; 2 * crate::detect::MAX_REGION];
+        let now = &mut now[..len];
+        match self.src.read_exact_at(now, at) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                 return Err(InputError::Changed("the file shrank".into()))
             }
             Err(e) => return Err(InputError::io("read")(e)),
         }
-        if now != f.span_bytes() {
+        if *now != *self.expected {
             self.mismatched += 1;
             return Ok(Action::Reported);
         }
-        let masked = l.masked(&self.policy);
-        ip.handle()?
-            .write_all_at(masked.as_bytes(), f.offset)
-            .map_err(InputError::io("write"))?;
+        if let Target::InPlace(ip) = &mut self.target {
+            ip.handle()?
+                .write_all_at(&self.replacement, at)
+                .map_err(InputError::io("write"))?;
+        }
         self.truncated += 1;
         Ok(Action::Truncated)
     }

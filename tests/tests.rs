@@ -812,6 +812,9 @@ mod archives;
 #[path = "it/sad.rs"]
 mod sensitive_auth_data;
 
+#[path = "it/utf16.rs"]
+mod utf16_text;
+
 /// Salesforce-style CSVs written by Python's csv module
 /// (`scripts/make_fixtures.py`): exact locations, and after scrub the same
 /// module reads back the same rows and fields, only PAN values changed.

@@ -82,8 +82,8 @@ mod avx2 {
         // not in use are 0, which no folded byte equals). A second table,
         // indexed by the second letter, gives the third letter it needs
         // (`d c r r`; none after `v`).
-        let second_table = nibble_table(&[b'v', b'i', b's', b'u', b'a'], &[0; 5]);
-        let third_table = nibble_table(&[b'i', b's', b'u', b'a'], b"dcrr");
+        let second_table = nibble_table(b"visua", &[0; 5]);
+        let third_table = nibble_table(b"isua", b"dcrr");
         let c = _mm256_set1_epi8(b'c' as i8);
         let v = _mm256_set1_epi8(b'v' as i8);
         // Hits among the 32 positions from `at`.

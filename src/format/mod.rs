@@ -8,6 +8,7 @@ pub mod json;
 pub mod parquet;
 pub mod syntax;
 pub mod text;
+pub mod utf16;
 
 /// How many leading bytes `sniff` looks at.
 pub const SNIFF_LEN: usize = 8192;
@@ -19,6 +20,9 @@ pub const SMALL_FILE: u64 = 64 * 1024;
 pub enum Format {
     /// Text: scanned and masked in place.
     Text,
+    /// UTF-16 text (LE or BE, BOM or not): scanned through a one-byte view
+    /// and masked in place with UTF-16 mask characters.
+    Utf16,
     /// NUL bytes in the first `SNIFF_LEN` bytes: scanned for ASCII digits,
     /// report-only unless `--scrub-binary`.
     Binary,
@@ -47,6 +51,7 @@ impl Format {
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Text => "text",
+            Format::Utf16 => "utf16",
             Format::Binary => "binary",
             Format::Gzip => "gzip",
             Format::Zstd => "zstd",
@@ -64,7 +69,7 @@ impl Format {
     pub fn is_container(self) -> bool {
         !matches!(
             self,
-            Format::Text | Format::Binary | Format::Tar | Format::Parquet
+            Format::Text | Format::Utf16 | Format::Binary | Format::Tar | Format::Parquet
         )
     }
 
@@ -120,11 +125,17 @@ pub fn sniff(head: &[u8]) -> Format {
     {
         return Format::Parquet;
     }
-    // UTF-16 text has NULs too; it is binary until the UTF-16 adapter
-    // exists, and its ASCII digits are not contiguous, so report-only is
-    // the honest answer.
+    // UTF-16 text has NULs too: told apart by its BOM or its pattern of
+    // zero high bytes.
     if memchr::memchr(0, head).is_some() {
-        Format::Binary
+        if utf16::detect(head).is_some() {
+            return Format::Utf16;
+        }
+        return Format::Binary;
+    }
+    // A BOM alone (or with non-Latin text only) has no NUL to trip on.
+    if utf16::detect(head).is_some() {
+        Format::Utf16
     } else {
         Format::Text
     }

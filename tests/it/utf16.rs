@@ -1,0 +1,158 @@
+//! UTF-16 text written by Python's encoder (`scripts/make_utf16_fixtures.py`):
+//! found by content, offsets in bytes, masked in place as UTF-16, still
+//! decodable, and only the masked characters changed.
+
+use super::*;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/utf16")
+        .join(name)
+}
+
+fn decode(bytes: &[u8], big_endian: bool) -> String {
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|p| {
+            if big_endian {
+                u16::from_be_bytes([p[0], p[1]])
+            } else {
+                u16::from_le_bytes([p[0], p[1]])
+            }
+        })
+        .collect();
+    String::from_utf16(&units).expect("still valid UTF-16")
+}
+
+#[test]
+fn utf16_le_and_be_are_scanned_and_scrubbed_in_place() {
+    for (name, big_endian) in [("log_le_bom.txt", false), ("log_be.txt", true)] {
+        let d = tmp();
+        let p = d.path().join(name);
+        let original = fs::read(fixture(name)).unwrap();
+        write(&p, &original);
+        let m = d.path().join("scan.jsonl");
+        let o = panscrub(&["scan", "-m", m.to_str().unwrap(), p.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{name}");
+        assert_no_pan("stdout", &o.stdout);
+        let man = manifest(&m);
+        assert_eq!(kind(&man, "file")[0]["format"], "utf16");
+        let found: Vec<(String, u64, u64)> = kind(&man, "finding")
+            .iter()
+            .map(|f| {
+                (
+                    f["type"].as_str().unwrap().to_string(),
+                    f["offset"].as_u64().unwrap(),
+                    f["length"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(found.len(), 3, "{name}: {found:?}");
+        // Offsets and lengths are in bytes: they frame the encoded digits.
+        for (ty, off, len) in &found {
+            let region = &original[*off as usize..(*off + *len) as usize];
+            let text = decode(region, big_endian);
+            let first = text.chars().next().unwrap();
+            assert!(first.is_ascii_digit(), "{name} {ty} starts at a digit");
+        }
+        assert_eq!(found[0].2, 2 * "4111 1111 1111 1111".len() as u64);
+
+        scrub_ok(d.path(), &p);
+        let after = fs::read(&p).unwrap();
+        assert_eq!(after.len(), original.len());
+        let text = decode(&after[if big_endian { 0 } else { 2 }..], big_endian);
+        assert_eq!(
+            text,
+            "Événement 4624 — paiement accepté\r\n\
+             card 4111 11** **** 1111 paid, cvv=***\r\n\
+             swipe ;555555******4444=**************?\r\n\
+             order 12345678901234567 is not a card\r\n"
+        );
+        // Only masked characters changed, each as one whole code unit.
+        let changed: Vec<usize> = (0..after.len())
+            .filter(|&i| after[i] != original[i])
+            .collect();
+        assert!(changed.iter().all(|&i| {
+            let unit = i & !1;
+            let now = &after[unit..unit + 2];
+            now == [b'*', 0] || now == [0, b'*']
+        }));
+        let o = panscrub(&["scan", "-q", p.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{name}: clean after scrub");
+    }
+}
+
+#[test]
+fn non_latin_text_and_surrogates_are_boundaries() {
+    let d = tmp();
+    let p = d.path().join("mixed.txt");
+    write(&p, &fs::read(fixture("mixed_le_bom.txt")).unwrap());
+    scrub_ok(d.path(), &p);
+    let text = decode(&fs::read(&p).unwrap()[2..], false);
+    assert_eq!(
+        text,
+        "名前: 山田 カード番号 401288******1881 😀3782-82****-*0005 終わり\n"
+    );
+}
+
+#[test]
+fn utf16_copies_into_out_mirror_and_hashes() {
+    let d = tmp();
+    let src = d.path().join("in");
+    let out = d.path().join("out");
+    write(
+        &src.join("a.txt"),
+        &fs::read(fixture("log_le_bom.txt")).unwrap(),
+    );
+    let m = d.path().join("m.jsonl");
+    let o = panscrub(&[
+        "scrub",
+        "-q",
+        "-m",
+        m.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        src.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        fs::read(src.join("a.txt")).unwrap(),
+        fs::read(fixture("log_le_bom.txt")).unwrap(),
+        "original untouched"
+    );
+    let copy = fs::read(out.join("in/a.txt")).unwrap();
+    assert!(decode(&copy[2..], false).contains("card 4111 11** **** 1111 paid, cvv=***"));
+    let file = kind(&manifest(&m), "file")[0].clone();
+    assert_eq!(file["status"], "truncated");
+    assert!(file["sha256_after"].is_string());
+}
+
+#[test]
+fn large_utf16_file_pans_on_block_edges() {
+    // Blocks are 1 MiB of bytes: put PANs across the first edges.
+    let mut text = String::new();
+    let mut placed = 0;
+    while text.len() < 1_600_000 {
+        let edge = (1 << 19) * (1 + text.len() / (1 << 19)); // in units
+        if text.len() + 40 > edge && text.len() < edge {
+            text.push_str(&"x".repeat(edge - text.len() - 7));
+        }
+        text.push_str(" 4111111111111111 ");
+        placed += 1;
+        text.push_str(&"log line with words\n".repeat(30));
+    }
+    let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let d = tmp();
+    let p = d.path().join("big.txt");
+    write(&p, &bytes);
+    let m = scrub_ok(d.path(), &p);
+    assert_eq!(kind(&manifest(&m), "finding").len(), placed);
+    let after = decode(&fs::read(&p).unwrap(), false);
+    assert_eq!(after.matches("411111******1111").count(), placed);
+    assert_eq!(after.len(), text.len());
+}
