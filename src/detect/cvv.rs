@@ -98,6 +98,10 @@ fn keyword_stands_alone(hay: &[u8], k: usize) -> bool {
     if matches!(l, b'_' | b'-' | b'.') {
         return true;
     }
+    // After a JSON/SQL escape (`\ncvv=123`).
+    if matches!(l, b'n' | b'r' | b't') && k >= 2 && hay[k - 2] == b'\\' {
+        return true;
+    }
     if l.is_ascii_alphanumeric() {
         // camelCase: `cardCvv`, `paymentCVV`.
         return l.is_ascii_lowercase() && hay[k].is_ascii_uppercase();
@@ -242,6 +246,7 @@ mod tests {
             ("csc:123", "123"),
             ("cvv_code=\"123\"", "123"),
             ("cvv => '123'", "123"),
+            ("\"paid\\ncvv=123\"", "123"),
         ] {
             assert_eq!(codes(text), vec![want], "{text}");
         }

@@ -105,7 +105,10 @@ pub fn is_pan_at(hay: &[u8], s: usize, e: usize) -> bool {
     // Rule 2: stands alone.
     let track1 = before(1) == Some(&b'B')
         && (before(2) == Some(&b'%') || !word(before(2)) && after(1) == Some(&b'^'));
-    if word(before(1)) && !track1 {
+    let escape = matches!(before(1), Some(b'n' | b'r' | b't'))
+        && before(2) == Some(&b'\\')
+        && before(3) != Some(&b'\\');
+    if word(before(1)) && !track1 && !escape {
         return false;
     }
     if matches!(before(1), Some(b'-') | Some(b'.')) && word(before(2)) {

@@ -74,6 +74,16 @@ fn left_stands_alone(hay: &[u8], s: usize, e: usize) -> bool {
     }
     let l = hay[s - 1];
     if is_word(l) {
+        // A JSON or SQL escape (`\n`, `\r`, `\t`) is a control character:
+        // `"note":"paid\n4111…"` holds a newline, then the PAN. An escaped
+        // backslash before the letter (`\\n4111`) is a literal `n`.
+        if matches!(l, b'n' | b'r' | b't')
+            && s >= 2
+            && hay[s - 2] == b'\\'
+            && (s < 3 || hay[s - 3] != b'\\')
+        {
+            return true;
+        }
         // Track 1: the format code `B` right before the PAN is a boundary
         // after the start sentinel `%`, or, when logs dropped the sentinel,
         // at a word start with the field separator `^` right after the PAN.
@@ -276,6 +286,10 @@ mod tests {
         assert_eq!(span(b"4111111111111111-a", 0), None);
         assert!(span(b"4111111111111111.", 0).is_some());
         assert!(span(b"%B4111111111111111^", 2).is_some());
+        assert!(span(br#""a\n4111111111111111""#, 4).is_some());
+        assert!(span(br"x\t4111111111111111", 3).is_some());
+        assert_eq!(span(br"x\\n4111111111111111", 4), None);
+        assert_eq!(span(br"x/n4111111111111111", 3), None);
         assert!(span(b"t1=B4111111111111111^DOE/J^", 4).is_some());
         assert_eq!(span(b"t1=B4111111111111111 x", 4), None);
         assert_eq!(span(b"xB4111111111111111^", 2), None);
