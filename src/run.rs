@@ -25,7 +25,7 @@ use crate::error::InputError;
 use crate::exit::ExitStatus;
 use crate::format::budget::Meter;
 use crate::format::csv::{self, CsvLocation};
-use crate::format::{self, container, json, syntax, text, utf16, Format};
+use crate::format::{self, container, csv_codes, json, syntax, text, utf16, Format};
 use crate::manifest::{
     mask_text, Action, Column, FileStatus, ManifestSender, ManifestWriter, PathText, PolicyRecord,
     Record,
@@ -502,6 +502,14 @@ fn process_file(
     let mut csv = csv::delimiter_for(&input.path)
         .filter(|_| utf16.is_none())
         .map(|d| csv::CsvLocator::new(text::RangeReader::new(&file, 0, size), d));
+    // CSV columns named for verification codes (`CVV`): their cells are
+    // findings though no keyword stands next to them.
+    let mut code_cells =
+        match csv::delimiter_for(&input.path).filter(|_| utf16.is_none() && !cfg.pan_only) {
+            Some(d) => csv_codes::CodeCells::new(text::RangeReader::new(&file, 0, size), d)
+                .map_err(|e| fail(InputError::io("read")(e)))?,
+            None => None,
+        };
     let object = csv
         .as_ref()
         .and_then(|_| csv::object_name(&input.path))
@@ -516,6 +524,17 @@ fn process_file(
         // Large files move the progress bar batch by batch.
         ctx.progress.inc(batch_end.saturating_sub(stats.progressed));
         stats.progressed = stats.progressed.max(batch_end);
+        let with_cells: Vec<text::Located>;
+        let located = match code_cells.as_mut() {
+            Some(c) => {
+                let cells = c
+                    .upto(&ctx.det, batch_end)
+                    .map_err(InputError::io("read"))?;
+                with_cells = csv_codes::merge(located, cells);
+                &with_cells
+            }
+            None => located,
+        };
         let marked: Vec<text::Located>;
         let located = if syntax == syntax::Syntax::Plain {
             located

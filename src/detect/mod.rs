@@ -346,6 +346,15 @@ impl Detector {
         next.for_each(|c| sink(*c));
     }
 
+    /// A cell of a column named for a verification code (a CSV header such
+    /// as `CVV`): a code finding at `offset` when it holds 3–4 digits.
+    pub fn code_cell(&self, value: &[u8], offset: u64) -> Option<Finding> {
+        (!self.pan_only && cvv::is_code_value(value)).then(|| {
+            let n = value.len();
+            Finding::new(value, offset, 0, n, Kind::Cvv, None, n, n)
+        })
+    }
+
     /// The PAN part of [`Detector::find_window`].
     fn find_pans(
         &self,

@@ -4,6 +4,7 @@
 pub mod budget;
 pub mod container;
 pub mod csv;
+pub mod csv_codes;
 pub mod json;
 pub mod parquet;
 pub mod syntax;

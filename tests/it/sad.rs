@@ -124,3 +124,51 @@ fn pan_only_leaves_codes_and_track_data() {
     assert!(after.contains("cvv=123 ok"));
     assert!(after.contains(";401288******1881=25121010000000000000?"));
 }
+
+#[test]
+fn csv_column_named_for_codes_is_masked_and_stays_csv() {
+    let d = tmp();
+    let p = d.path().join("Payment__c.csv");
+    let original = "\u{feff}Id,Name,Card_Number__c,Card_CVV__c,Description\r\n\
+        a01000000000001AAA,\"Doe, John\",4111111111111111,123,\"multi\nline\"\r\n\
+        a01000000000002AAA,Jane,,\"0456\",cvv=789 in a note\r\n\
+        a01000000000003AAA,Bob,,12,version 1234\r\n";
+    write(&p, original.as_bytes());
+    let m = scrub_ok(d.path(), &p);
+    let found: Vec<(String, u64, String, String, u64)> = kind(&manifest(&m), "finding")
+        .iter()
+        .map(|f| {
+            (
+                f["type"].as_str().unwrap().to_string(),
+                f["row"].as_u64().unwrap(),
+                f["field"].as_str().unwrap().to_string(),
+                f["record_id"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let row = |t: &str, r: u64, field: &str, id: &str, line: u64| {
+        (t.to_string(), r, field.to_string(), id.to_string(), line)
+    };
+    assert_eq!(
+        found,
+        vec![
+            row("pan", 1, "Card_Number__c", "a01000000000001AAA", 2),
+            row("cvv", 1, "Card_CVV__c", "a01000000000001AAA", 2),
+            row("cvv", 2, "Card_CVV__c", "a01000000000002AAA", 4),
+            row("cvv", 2, "Description", "a01000000000002AAA", 4),
+        ]
+    );
+    let after = fs::read_to_string(&p).unwrap();
+    let mut rd = csv::Reader::from_reader(after.as_bytes());
+    let rows: Vec<Vec<String>> = rd
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    assert_eq!(rows[0][3], "***");
+    assert_eq!(rows[0][4], "multi\nline");
+    assert_eq!(rows[1][3], "****");
+    assert_eq!(rows[1][4], "cvv=*** in a note");
+    assert_eq!(rows[2][3], "12", "not a code: left alone");
+    assert_eq!(after.len(), original.len());
+}
