@@ -200,6 +200,7 @@ pub fn write_csv(c: &Collected, out: &mut dyn Write) -> io::Result<()> {
     let cols = [
         "path",
         "member",
+        "type",
         "offset",
         "length",
         "line",
@@ -211,6 +212,8 @@ pub fn write_csv(c: &Collected, out: &mut dyn Write) -> io::Result<()> {
         "field",
         "record_id",
         "object",
+        "json_path",
+        "masked_as",
         "fingerprint",
     ];
     let mut w = csv::Writer::from_writer(out);

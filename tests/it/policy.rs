@@ -354,7 +354,8 @@ fn report_and_merge_manifests() {
     assert_eq!(v["unreadable_lines"], 1);
     let o = panscrub(&[&["report", "--format", "csv"][..], &args].concat());
     let csv_text = String::from_utf8(o.stdout).unwrap();
-    assert!(csv_text.starts_with("path,member,offset"));
+    assert!(csv_text.starts_with("path,member,type,offset"));
+    assert!(csv_text.lines().next().unwrap().contains(",json_path,masked_as,"));
     assert_eq!(
         csv_text.lines().count() as u64,
         1 + v["findings"].as_u64().unwrap()
