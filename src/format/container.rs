@@ -23,7 +23,7 @@ use super::json::JsonLocator;
 use super::syntax::declares_json;
 use super::syntax::{is_bare_number, syntax_for, Syntax};
 use super::text::Located;
-use super::{sniff, Format};
+use super::{read_full, sniff, Format};
 use crate::detect::{Detector, StreamScanner};
 use crate::error::InputError;
 use crate::manifest::mask_text;
@@ -844,17 +844,4 @@ fn compare_streams(
         }
         pos += n as u64;
     }
-}
-
-fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }

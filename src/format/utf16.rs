@@ -10,10 +10,10 @@
 //! unchanged. A trailing odd byte is not part of any code unit.
 
 use std::fs::File;
-use std::io;
 
 use crate::detect::{Detector, StreamScanner, RIGHT_CONTEXT};
 use crate::error::InputError;
+use crate::format::read_full;
 use crate::format::text::{BatchSink, Located, RangeReader};
 
 /// Byte order of a UTF-16 input.
@@ -155,20 +155,6 @@ fn lines_for(found: &[crate::detect::Finding], out: &mut Vec<Located>) {
             numeric: false,
         });
     }
-}
-
-/// Reads until `buf` is full or the input ends.
-fn read_full(r: &mut impl io::Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// A code-unit position (offset or 1-based column) in file bytes.

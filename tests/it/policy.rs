@@ -355,7 +355,11 @@ fn report_and_merge_manifests() {
     let o = panscrub(&[&["report", "--format", "csv"][..], &args].concat());
     let csv_text = String::from_utf8(o.stdout).unwrap();
     assert!(csv_text.starts_with("path,member,type,offset"));
-    assert!(csv_text.lines().next().unwrap().contains(",json_path,masked_as,"));
+    assert!(csv_text
+        .lines()
+        .next()
+        .unwrap()
+        .contains(",json_path,masked_as,"));
     assert_eq!(
         csv_text.lines().count() as u64,
         1 + v["findings"].as_u64().unwrap()
