@@ -29,7 +29,10 @@ after=$(find testdata -type f -exec sha256sum {} + | sort)
 # Reports, merge, settings file, shards.
 expect 0 "$BIN" report case-42.jsonl
 expect 0 "$BIN" report --format csv case-42.jsonl
+# Test cards allowed; the verification code in access.log never is.
 printf 'keep = "6+4"\n[allow]\ntest_cards = true\n' > panscrub.toml
+expect 1 "$BIN" scan testdata
+printf 'keep = "6+4"\npan_only = true\n[allow]\ntest_cards = true\n' > panscrub.toml
 expect 0 "$BIN" scan testdata
 rm panscrub.toml
 for k in 0 1; do "$BIN" scan --quiet --shard $k/2 --manifest shard$k.jsonl testdata || [ $? -le 1 ]; done

@@ -135,6 +135,7 @@ impl Config {
         let max_ratio = max_ratio.or(file.max_ratio).unwrap_or(1000);
         let max_depth = max_depth.or(file.max_depth).unwrap_or(4);
         let fingerprint_key = fingerprint_key.or(file.fingerprint_key);
+        let pan_only = pan_only || file.pan_only;
         let hashing = match (hash, no_hash, file.hash.as_deref()) {
             (true, _, _) => Hashing::All,
             (_, true, _) => Hashing::Off,

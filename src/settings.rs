@@ -56,6 +56,9 @@ pub struct Settings {
     pub max_depth: Option<usize>,
     /// Key file for fingerprints.
     pub fingerprint_key: Option<PathBuf>,
+    /// PANs only: no verification codes or track data (`--pan-only`).
+    #[serde(default)]
+    pub pan_only: bool,
     /// What to leave alone.
     #[serde(default)]
     pub allow: AllowSettings,
