@@ -490,9 +490,10 @@ fn process_file(
     };
     let policy = if report_only { None } else { Some(cfg.policy) };
     // UTF-16: scanned in code units, reported and written in bytes.
-    let utf16 = (fmt == Format::Utf16)
-        .then(|| utf16::detect(&head))
-        .flatten();
+    let utf16 = match fmt {
+        Format::Utf16(endian) => Some(endian),
+        _ => None,
+    };
     let mut applier =
         Applier::new(&file, target, policy.unwrap_or(cfg.policy), cfg.hashing).utf16(utf16);
     let whole_in_memory = size <= format::SMALL_FILE && head.len() as u64 == size;

@@ -84,6 +84,22 @@ fn scrub_ok(dir: &Path, target: &Path) -> PathBuf {
     m
 }
 
+/// `panscrub scrub -q [-m manifest] --out <out> <src>`, asserting exit 0.
+fn scrub_out_ok(out: &Path, src: &Path, manifest: Option<&Path>) {
+    let mut args = vec!["scrub", "-q", "--out", out.to_str().unwrap()];
+    if let Some(m) = manifest {
+        args.extend(["-m", m.to_str().unwrap()]);
+    }
+    args.push(src.to_str().unwrap());
+    let o = panscrub(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
 }
@@ -477,19 +493,7 @@ fn out_mirror_leaves_originals_untouched() {
     copy_tree(&testdata(), &src);
     let out_dir = d.path().join("clean");
     let before = fs::read(src.join("export/Contact.csv")).unwrap();
-    let out = panscrub(&[
-        "scrub",
-        "-q",
-        "--out",
-        out_dir.to_str().unwrap(),
-        src.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    scrub_out_ok(&out_dir, &src, None);
     assert_eq!(fs::read(src.join("export/Contact.csv")).unwrap(), before);
     let copy = fs::read(out_dir.join("export/export/Contact.csv")).unwrap();
     assert_eq!(copy.len(), before.len());

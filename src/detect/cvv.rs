@@ -195,19 +195,17 @@ pub fn for_each_code(hay: &[u8], lo: usize, hi: usize, f: &mut dyn FnMut(usize, 
 pub fn is_code_column(name: &str) -> bool {
     let name = name.trim().trim_matches('"');
     let name = name.strip_suffix("__c").unwrap_or(name);
-    let b = name.as_bytes();
+    // `Security Code`: a space joins words as `_` does.
+    let b: Vec<u8> = name
+        .bytes()
+        .map(|c| if c == b' ' { b'_' } else { c })
+        .collect();
     (0..b.len()).any(|k| {
         let boundary = k == 0
-            || matches!(b[k - 1], b'_' | b'-' | b'.' | b' ')
+            || matches!(b[k - 1], b'_' | b'-' | b'.')
             || (b[k - 1].is_ascii_lowercase() && b[k].is_ascii_uppercase());
-        boundary && match_keyword(&spaces_as_underscores(b), k) == Some(b.len())
+        boundary && match_keyword(&b, k) == Some(b.len())
     })
-}
-
-fn spaces_as_underscores(b: &[u8]) -> Vec<u8> {
-    b.iter()
-        .map(|&c| if c == b' ' { b'_' } else { c })
-        .collect()
 }
 
 /// Whether a cell holds a verification code: 3 or 4 ASCII digits.

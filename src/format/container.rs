@@ -215,7 +215,7 @@ fn scan_blob<R: Read + Seek>(
 ) -> Result<(), InputError> {
     match fmt {
         Format::Zip => scan_zip(cx, meter, r, route, name, out),
-        Format::Text | Format::Utf16 | Format::Binary | Format::Tar | Format::Parquet => {
+        Format::Text | Format::Utf16(_) | Format::Binary | Format::Tar | Format::Parquet => {
             scan_stream(cx, meter.limit(r, compressed), route, name, out)
         }
         _ => {
@@ -428,9 +428,11 @@ fn scan_zip<R: Read + Seek>(
                         scan_stream(cx, dec, route, Some(&name), out)
                     }
                 }
-                Format::Text | Format::Utf16 | Format::Binary | Format::Tar | Format::Parquet => {
-                    scan_stream(cx, br, route, Some(&name), out)
-                }
+                Format::Text
+                | Format::Utf16(_)
+                | Format::Binary
+                | Format::Tar
+                | Format::Parquet => scan_stream(cx, br, route, Some(&name), out),
             }
         };
         route.pop();
@@ -627,7 +629,7 @@ fn rebuild_blob<R: Read + Seek, W: Write + Seek>(
             enc.finish().map_err(InputError::io("write"))
         }
         Format::Zip => rebuild_zip(cx, meter, r, findings, depth, w),
-        Format::Text | Format::Utf16 | Format::Binary | Format::Tar | Format::Parquet => {
+        Format::Text | Format::Utf16(_) | Format::Binary | Format::Tar | Format::Parquet => {
             Err(InputError::Corrupt("not a container".into()))
         }
         stream => {
@@ -675,7 +677,7 @@ fn rebuild_zip<R: Read + Seek, W: Write + Seek>(
         let options = changed_member_options(&entry);
         let mut content = meter.limit(entry, compressed);
         match member_fmt {
-            Format::Text | Format::Utf16 | Format::Binary | Format::Tar | Format::Parquet => {
+            Format::Text | Format::Utf16(_) | Format::Binary | Format::Tar | Format::Parquet => {
                 zw.start_file(name, options).map_err(zip_error)?;
                 let mut masker = Masker::new(cx.policy, &sub);
                 mask_copy(&mut content, &mut zw, &mut masker)?;
@@ -812,7 +814,7 @@ pub fn verify(
             }
             Ok(())
         }
-        Format::Text | Format::Utf16 | Format::Binary | Format::Tar | Format::Parquet => Ok(()),
+        Format::Text | Format::Utf16(_) | Format::Binary | Format::Tar | Format::Parquet => Ok(()),
     }
 }
 

@@ -444,61 +444,76 @@ impl<R: Read> CsvLocator<R> {
     /// stream is empty.
     fn read_header(&mut self) -> io::Result<bool> {
         self.header_done = true;
-        let delim = self.delim;
-        let mut fields: Vec<Vec<u8>> = Vec::new();
-        let mut raw: Vec<u8> = Vec::new();
-        let mut in_quotes = false;
-        let mut any = false;
-        loop {
-            let buf = self.r.fill_buf()?;
-            if buf.is_empty() {
-                break;
-            }
-            any = true;
-            let mut i = 0;
-            let mut done = false;
-            while let Some(j) = memchr::memchr3(b'"', delim, b'\n', &buf[i..]) {
-                let p = i + j;
-                let b = buf[p];
-                if b == b'"' || in_quotes {
-                    in_quotes ^= b == b'"';
-                    raw.extend_from_slice(&buf[i..=p]);
-                    i = p + 1;
-                    continue;
-                }
-                raw.extend_from_slice(&buf[i..p]);
-                fields.push(std::mem::take(&mut raw));
-                i = p + 1;
-                if b == b'\n' {
-                    done = true;
-                    break;
-                }
-            }
-            if !done {
-                raw.extend_from_slice(&buf[i..]);
-                i = buf.len();
-            }
-            self.r.consume(i);
-            self.pos += i as u64;
-            if done {
-                break;
-            }
-        }
-        if !raw.is_empty() {
-            fields.push(raw); // a header without a final newline
-        }
+        let Some((names, len)) = read_header(&mut self.r, self.delim)? else {
+            return Ok(false);
+        };
+        self.pos += len;
         self.header_end = self.pos;
-        self.header = fields
-            .iter()
-            .enumerate()
-            .map(|(i, f)| field_text(f, i == 0))
-            .collect();
-        self.id_field = self
-            .header
-            .iter()
-            .position(|h| h.eq_ignore_ascii_case("id"));
-        Ok(any)
+        self.id_field = names.iter().position(|h| h.eq_ignore_ascii_case("id"));
+        self.header = names;
+        Ok(true)
     }
+}
+
+/// Reads the header record of a CSV (up to its first unquoted newline):
+/// the field names (see [`field_text`]) and the bytes consumed; `None` for
+/// an empty stream.
+pub fn read_header<R: Read>(
+    r: &mut BufReader<R>,
+    delim: u8,
+) -> io::Result<Option<(Vec<String>, u64)>> {
+    let mut fields: Vec<Vec<u8>> = Vec::new();
+    let mut raw: Vec<u8> = Vec::new();
+    let mut in_quotes = false;
+    let mut any = false;
+    let mut len = 0u64;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        any = true;
+        let mut i = 0;
+        let mut done = false;
+        while let Some(j) = memchr::memchr3(b'"', delim, b'\n', &buf[i..]) {
+            let p = i + j;
+            let b = buf[p];
+            if b == b'"' || in_quotes {
+                in_quotes ^= b == b'"';
+                raw.extend_from_slice(&buf[i..=p]);
+                i = p + 1;
+                continue;
+            }
+            raw.extend_from_slice(&buf[i..p]);
+            fields.push(std::mem::take(&mut raw));
+            i = p + 1;
+            if b == b'\n' {
+                done = true;
+                break;
+            }
+        }
+        if !done {
+            raw.extend_from_slice(&buf[i..]);
+            i = buf.len();
+        }
+        r.consume(i);
+        len += i as u64;
+        if done {
+            break;
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    if !raw.is_empty() {
+        fields.push(raw); // a header without a final newline
+    }
+    let names = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| field_text(f, i == 0))
+        .collect();
+    Ok(Some((names, len)))
 }
 
 /// A field's text from its raw bytes: a leading BOM (first field only) and

@@ -12,10 +12,16 @@ use crate::format::text::Located;
 /// Streams the code cells of one CSV, in file order.
 pub struct CodeCells<R: Read> {
     r: BufReader<R>,
+    walk: FieldWalk,
+    done: bool,
+}
+
+/// The quote-aware walk over fields, one byte at a time.
+struct FieldWalk {
     delim: u8,
     /// Which field indexes are code columns.
     columns: Vec<bool>,
-    /// Offset of the next unread byte.
+    /// Offset of the next byte.
     pos: u64,
     in_quotes: bool,
     field: usize,
@@ -27,7 +33,6 @@ pub struct CodeCells<R: Read> {
     /// Current 1-based line (every newline counts, quoted ones too).
     line: u64,
     line_start: u64,
-    done: bool,
 }
 
 /// The longest raw cell that may hold a code: quotes, four digits, `\r`.
@@ -37,31 +42,9 @@ impl<R: Read> CodeCells<R> {
     /// Reads the header; `None` when no column is named for a code.
     pub fn new(r: R, delim: u8) -> io::Result<Option<CodeCells<R>>> {
         let mut r = BufReader::with_capacity(256 * 1024, r);
-        let mut header = Vec::new();
-        let mut in_quotes = false;
-        // The header record: up to an unquoted newline.
-        loop {
-            let buf = r.fill_buf()?;
-            if buf.is_empty() {
-                break;
-            }
-            let mut end = None;
-            for (i, &b) in buf.iter().enumerate() {
-                if b == b'"' {
-                    in_quotes = !in_quotes;
-                } else if b == b'\n' && !in_quotes {
-                    end = Some(i + 1);
-                    break;
-                }
-            }
-            let take = end.unwrap_or(buf.len());
-            header.extend_from_slice(&buf[..take]);
-            r.consume(take);
-            if end.is_some() {
-                break;
-            }
-        }
-        let names = split_header(&header, delim);
+        let Some((names, header_len)) = super::csv::read_header(&mut r, delim)? else {
+            return Ok(None);
+        };
         let columns: Vec<bool> = names
             .iter()
             .map(|n| crate::detect::cvv::is_code_column(n))
@@ -69,19 +52,25 @@ impl<R: Read> CodeCells<R> {
         if !columns.iter().any(|c| *c) {
             return Ok(None);
         }
-        let pos = header.len() as u64;
+        // Header names may hold quoted newlines: count the header's lines.
+        let header_lines = 1 + names
+            .iter()
+            .map(|n| n.matches('\n').count() as u64)
+            .sum::<u64>();
         Ok(Some(CodeCells {
             r,
-            delim,
-            columns,
-            pos,
-            in_quotes: false,
-            field: 0,
-            cell: Vec::new(),
-            cell_start: pos,
-            cell_too_long: false,
-            line: 1 + header.iter().filter(|&&b| b == b'\n').count() as u64,
-            line_start: pos,
+            walk: FieldWalk {
+                delim,
+                columns,
+                pos: header_len,
+                in_quotes: false,
+                field: 0,
+                cell: Vec::new(),
+                cell_start: header_len,
+                cell_too_long: false,
+                line: header_lines + 1,
+                line_start: header_len,
+            },
             done: false,
         }))
     }
@@ -89,28 +78,29 @@ impl<R: Read> CodeCells<R> {
     /// The code cells that start before `end`, as located findings.
     pub fn upto(&mut self, det: &Detector, end: u64) -> io::Result<Vec<Located>> {
         let mut out = Vec::new();
+        let w = &mut self.walk;
         // A code cell that starts before `end` is finished here (it is at
         // most a few bytes), so that no later batch goes back before `end`.
         while !self.done
-            && (self.pos < end
-                || (self.in_code_column() && self.cell_start < end && !self.cell_too_long))
+            && (w.pos < end || (w.in_code_column() && w.cell_start < end && !w.cell_too_long))
         {
             let buf = self.r.fill_buf()?;
             if buf.is_empty() {
-                self.end_field(det, &mut out);
+                w.end_field(det, &mut out);
                 self.done = true;
                 break;
             }
-            let n = buf.len().min(end.saturating_sub(self.pos) as usize).max(1);
-            let chunk = buf[..n].to_vec();
-            self.r.consume(n);
-            for b in chunk {
-                self.step(det, b, &mut out);
+            let n = buf.len().min(end.saturating_sub(w.pos) as usize).max(1);
+            for &b in &buf[..n] {
+                w.step(det, b, &mut out);
             }
+            self.r.consume(n);
         }
         Ok(out)
     }
+}
 
+impl FieldWalk {
     fn in_code_column(&self) -> bool {
         self.columns.get(self.field).copied().unwrap_or(false)
     }
@@ -166,27 +156,6 @@ fn located(finding: Finding, line: u64, column: u64) -> Located {
         column,
         numeric: false,
     }
-}
-
-/// Header names, quotes removed (a BOM on the first name dropped).
-fn split_header(raw: &[u8], delim: u8) -> Vec<String> {
-    let raw = raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw);
-    let mut names = Vec::new();
-    let mut cur = Vec::new();
-    let mut in_quotes = false;
-    for &b in raw {
-        match b {
-            b'"' => in_quotes = !in_quotes,
-            b'\r' | b'\n' if !in_quotes => {}
-            _ if b == delim && !in_quotes => names.push(std::mem::take(&mut cur)),
-            _ => cur.push(b),
-        }
-    }
-    names.push(cur);
-    names
-        .into_iter()
-        .map(|n| String::from_utf8_lossy(&n).into_owned())
-        .collect()
 }
 
 /// Merges code cells into the detector's findings of a batch (both in

@@ -23,7 +23,7 @@ pub enum Format {
     Text,
     /// UTF-16 text (LE or BE, BOM or not): scanned through a one-byte view
     /// and masked in place with UTF-16 mask characters.
-    Utf16,
+    Utf16(utf16::Endian),
     /// NUL bytes in the first `SNIFF_LEN` bytes: scanned for ASCII digits,
     /// report-only unless `--scrub-binary`.
     Binary,
@@ -52,7 +52,7 @@ impl Format {
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Text => "text",
-            Format::Utf16 => "utf16",
+            Format::Utf16(_) => "utf16",
             Format::Binary => "binary",
             Format::Gzip => "gzip",
             Format::Zstd => "zstd",
@@ -70,7 +70,7 @@ impl Format {
     pub fn is_container(self) -> bool {
         !matches!(
             self,
-            Format::Text | Format::Utf16 | Format::Binary | Format::Tar | Format::Parquet
+            Format::Text | Format::Utf16(_) | Format::Binary | Format::Tar | Format::Parquet
         )
     }
 
@@ -143,16 +143,15 @@ pub fn sniff(head: &[u8]) -> Format {
     // UTF-16 text has NULs too: told apart by its BOM or its pattern of
     // zero high bytes.
     if memchr::memchr(0, head).is_some() {
-        if utf16::detect(head).is_some() {
-            return Format::Utf16;
+        if let Some(endian) = utf16::detect(head) {
+            return Format::Utf16(endian);
         }
         return Format::Binary;
     }
     // A BOM alone (or with non-Latin text only) has no NUL to trip on.
-    if utf16::detect(head).is_some() {
-        Format::Utf16
-    } else {
-        Format::Text
+    match utf16::detect(head) {
+        Some(endian) => Format::Utf16(endian),
+        None => Format::Text,
     }
 }
 

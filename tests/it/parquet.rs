@@ -300,19 +300,7 @@ fn parquet_out_mirror_and_clean_file_untouched() {
         .modified()
         .unwrap();
     let out = d.path().join("out");
-    let o = panscrub(&[
-        "scrub",
-        "-q",
-        "--out",
-        out.to_str().unwrap(),
-        src.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    scrub_out_ok(&out, &src, None);
     assert_eq!(
         fs::read(src.join("p.parquet")).unwrap(),
         fs::read(fixture("payments_gzip.parquet")).unwrap()

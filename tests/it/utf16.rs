@@ -105,21 +105,7 @@ fn utf16_copies_into_out_mirror_and_hashes() {
         &fs::read(fixture("log_le_bom.txt")).unwrap(),
     );
     let m = d.path().join("m.jsonl");
-    let o = panscrub(&[
-        "scrub",
-        "-q",
-        "-m",
-        m.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        src.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    scrub_out_ok(&out, &src, Some(&m));
     assert_eq!(
         fs::read(src.join("a.txt")).unwrap(),
         fs::read(fixture("log_le_bom.txt")).unwrap(),
@@ -139,12 +125,25 @@ fn large_utf16_file_pans_on_block_edges() {
     let mut placed = 0;
     while text.len() < 1_600_000 {
         let edge = (1 << 19) * (1 + text.len() / (1 << 19)); // in units
-        if text.len() + 40 > edge && text.len() < edge {
-            text.push_str(&"x".repeat(edge - text.len() - 7));
+                                                             // The next round would cross the edge: pad so the PAN starts 7
+                                                             // units before it.
+        if text.len() + 700 > edge && text.len() + 8 <= edge {
+            text.push_str(&"x".repeat(edge - text.len() - 8));
         }
         text.push_str(" 4111111111111111 ");
         placed += 1;
         text.push_str(&"log line with words\n".repeat(30));
+    }
+    // At least one PAN straddles each of the first block edges.
+    let edges = text.len() / (1 << 19);
+    assert!(edges >= 2);
+    for k in 1..=edges {
+        let edge = k << 19;
+        let around = &text[edge - 8..edge + 12];
+        assert!(
+            around.contains("1111"),
+            "no PAN across edge {k}: {around:?}"
+        );
     }
     let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
     let d = tmp();
