@@ -637,6 +637,67 @@ fn pans_across_internal_chunk_boundaries() {
     );
 }
 
+/// sha256 of some bytes, in hex.
+fn sha_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+#[test]
+fn hashes_are_right_when_the_first_pan_is_deep_in_a_large_file() {
+    // The apply pass hashes once until the first masked block and splits
+    // there; PANs several 1 MiB blocks in, one on a block edge.
+    let d = tmp();
+    let filler = b"2024-01-01T00:00:00Z INFO request served in 12 ms id=42 user=alice\n";
+    let mut data = Vec::new();
+    while data.len() < (9 << 20) / 2 {
+        data.extend_from_slice(filler);
+    }
+    data.extend_from_slice(b"card 4111 1111 1111 1111 seen\n");
+    while data.len() < (5 << 20) - 9 {
+        data.extend_from_slice(b"x");
+    }
+    data.extend_from_slice(b" 5555555555554444 \n");
+    while data.len() < 6 << 20 {
+        data.extend_from_slice(filler);
+    }
+    let in_place = d.path().join("deep.log");
+    write(&in_place, &data);
+    let out_dir = d.path().join("out");
+    let src_dir = d.path().join("src");
+    fs::create_dir(&src_dir).unwrap();
+    write(&src_dir.join("deep.log"), &data);
+    for (jobs, out) in [("1", false), ("2", false), ("1", true)] {
+        if !out {
+            write(&in_place, &data);
+        }
+        let m = d.path().join(format!("m{jobs}{out}.jsonl"));
+        let mut args = vec!["scrub", "-q", "-j", jobs, "-m", m.to_str().unwrap()];
+        let target = if out {
+            args.extend([
+                "--out",
+                out_dir.to_str().unwrap(),
+                src_dir.to_str().unwrap(),
+            ]);
+            out_dir.join("src/deep.log")
+        } else {
+            args.push(in_place.to_str().unwrap());
+            in_place.clone()
+        };
+        assert_eq!(panscrub(&args).status.code(), Some(0), "-j{jobs} out={out}");
+        let man = manifest(&m);
+        assert_eq!(kind(&man, "finding").len(), 2);
+        let file = kind(&man, "file")[0];
+        let after = fs::read(&target).unwrap();
+        assert_ne!(after, data);
+        assert_eq!(file["sha256_before"], sha_hex(&data), "-j{jobs} out={out}");
+        assert_eq!(file["sha256_after"], sha_hex(&after), "-j{jobs} out={out}");
+    }
+}
+
 #[test]
 fn appended_data_during_scrub_is_kept() {
     let d = tmp();
