@@ -288,8 +288,13 @@ impl ManifestWriter {
             .truncate(true)
             .mode(0o600)
             .open(path)?;
-        // An existing file keeps its mode on open: force owner-only.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        // An existing file keeps its mode on open: force owner-only. Only
+        // for a file on disk: a manifest sent to `/dev/null`, a FIFO or a
+        // terminal must not change that device's mode (run as root, this
+        // would lock every other user out of `/dev/null`).
+        if file.metadata()?.file_type().is_file() {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
         let (tx, rx) = sync_channel::<Vec<Record>>(256);
         let handle = std::thread::Builder::new()
             .name("manifest".into())
@@ -352,7 +357,18 @@ fn write_loop(mut file: File, rx: Receiver<Vec<Record>>, sorted: bool) -> io::Re
         file.write_all(&buf)?;
         buf.clear();
     }
-    file.sync_all()
+    sync_if_regular(&file)
+}
+
+/// Makes the manifest durable when it is a file on disk. A manifest sent to
+/// a pipe, a terminal or `/dev/null` has nothing to sync (fsync fails there
+/// with EINVAL), and asking for one is a normal thing to do.
+fn sync_if_regular(file: &File) -> io::Result<()> {
+    if file.metadata()?.file_type().is_file() {
+        file.sync_all()
+    } else {
+        Ok(())
+    }
 }
 
 fn write_sorted(mut file: File, rx: Receiver<Vec<Record>>) -> io::Result<()> {
@@ -380,7 +396,7 @@ fn write_sorted(mut file: File, rx: Receiver<Vec<Record>>) -> io::Result<()> {
     }
     buf.extend_from_slice(&tail);
     file.write_all(&buf)?;
-    file.sync_all()
+    sync_if_regular(&file)
 }
 
 fn encode(buf: &mut Vec<u8>, batch: &[Record]) -> io::Result<()> {

@@ -500,9 +500,21 @@ fn process_file(
     // CSV by extension: rows, fields and record ids for findings, lexed
     // lazily up to each finding (clean CSVs cost nothing extra). Not for
     // UTF-16, whose bytes the locators do not read.
+    // A large CSV has its records counted by the scan itself (quote-aware,
+    // on the same reads), and the locator jumps to each finding's record:
+    // only the bytes around findings are read again, in small reads.
+    let count_records =
+        !whole_in_memory && utf16.is_none() && csv::delimiter_for(&input.path).is_some();
     let mut csv = csv::delimiter_for(&input.path)
         .filter(|_| utf16.is_none())
-        .map(|d| csv::CsvLocator::new(text::RangeReader::new(&file, 0, size), d));
+        .map(|d| {
+            let r = text::RangeReader::new(&file, 0, size);
+            if count_records {
+                csv::CsvLocator::with_capacity(r, d, 16 * 1024)
+            } else {
+                csv::CsvLocator::new(r, d)
+            }
+        });
     // CSV columns named for verification codes (`CVV`): their cells are
     // findings though no keyword stands next to them.
     let mut code_cells =
@@ -553,7 +565,12 @@ fn process_file(
         let mut locs = Vec::with_capacity(located.len());
         for l in located {
             let loc = match csv.as_mut() {
-                Some(c) => c.locate(l.finding.offset).map_err(InputError::io("read"))?,
+                Some(c) => {
+                    if let Some(r) = l.record {
+                        c.jump_to(r).map_err(InputError::io("read"))?;
+                    }
+                    c.locate(l.finding.offset).map_err(InputError::io("read"))?
+                }
                 None => None,
             };
             locs.push(loc);
@@ -644,12 +661,12 @@ fn process_file(
         batch.send();
         Ok(())
     };
-    if let Some(endian) = utf16 {
-        utf16::scan_file(&ctx.det, &file, size, endian, &mut on_batch)
+    let record_totals = if let Some(endian) = utf16 {
+        utf16::scan_file(&ctx.det, &file, size, endian, &mut on_batch).map(|_| None)
     } else if whole_in_memory {
-        text::scan_slice(&ctx.det, &head, &mut on_batch)
+        text::scan_slice(&ctx.det, &head, &mut on_batch).map(|_| None)
     } else {
-        text::scan_file(&ctx.det, &file, size, true, &mut on_batch)
+        text::scan_file(&ctx.det, &file, size, true, count_records, &mut on_batch)
     }
     .map_err(fail)?;
     let (sha_before, sha_after) = applier.finish(size).map_err(fail)?;
@@ -678,7 +695,14 @@ fn process_file(
     let malformed = if found == 0 {
         None
     } else if let Some(c) = csv.as_mut() {
-        (!c.quotes_balanced().map_err(|e| fail(InputError::io("read")(e)))?).then(|| {
+        // The scan's count saw every byte; otherwise read to the end.
+        let balanced = match record_totals {
+            Some(t) => !t.in_quotes,
+            None => c
+                .quotes_balanced()
+                .map_err(|e| fail(InputError::io("read")(e)))?,
+        };
+        (!balanced).then(|| {
             "malformed CSV: a quoted field is never closed, so rows and fields after it are unreliable".to_string()
         })
     } else if syntax::declares_json(&input.path) && utf16.is_none() {
@@ -1373,7 +1397,7 @@ impl CopyDest {
             // Verify: the copy must hold no PAN.
             let size = f.metadata().map_err(InputError::io("stat copy"))?.len();
             let mut left = 0;
-            text::scan_file(&ctx.det, f, size, true, &mut |_, l| {
+            text::scan_file(&ctx.det, f, size, true, false, &mut |_, l| {
                 left += l.len();
                 Ok(())
             })?;

@@ -945,6 +945,125 @@ print("ok")
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "ok");
 }
 
+/// The manifest can go to a pipe (`-m /dev/stdout | ...`, a FIFO, or
+/// `/dev/null`): the run succeeds, the lines arrive, and the device keeps
+/// its mode (the owner-only mode is for manifest files on disk).
+#[test]
+fn manifest_to_a_fifo_keeps_its_mode_and_delivers_the_lines() {
+    let d = tmp();
+    let fifo = d.path().join("manifest.pipe");
+    let made = Command::new("mkfifo")
+        .args(["-m", "0644"])
+        .arg(&fifo)
+        .status();
+    if !made.map(|s| s.success()).unwrap_or(false) {
+        return;
+    }
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || fs::read(fifo).unwrap())
+    };
+    let log = d.path().join("app.log");
+    write(&log, b"paid 4111111111111111\n");
+    let out = panscrub(&[
+        "scan",
+        "-q",
+        "-m",
+        fifo.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = reader.join().unwrap();
+    let text = String::from_utf8(lines).unwrap();
+    assert!(text.contains("\"kind\":\"finding\""), "{text}");
+    assert_no_pan("fifo manifest", text.as_bytes());
+    let mode = fs::metadata(&fifo).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644);
+}
+
+/// A CSV large enough to be scanned in 8 MiB pieces, with quoted fields
+/// holding newlines that straddle the piece edges (a piece then starts
+/// inside quotes): every finding gets the row, field and Id it was written
+/// in, with one or two jobs, and an unclosed quote at the end is an error.
+#[test]
+fn csv_rows_are_exact_across_piece_edges() {
+    const PIECE: usize = 8 << 20;
+    let d = tmp();
+    let mut data = b"\xef\xbb\xbf\"Id\",\"Name\",\"Description\"\r\n".to_vec();
+    let mut expect = Vec::new();
+    let mut row = 0u64;
+    while data.len() < 3 * PIECE + (1 << 20) {
+        row += 1;
+        let id = format!("0035g{row:013}");
+        let to_edge = PIECE - data.len() % PIECE;
+        let desc = if to_edge < 300_000 {
+            // A long note with newlines and doubled quotes across the
+            // edge, a PAN on each side of it.
+            let mut t = String::from("call notes: card 4111 1111 1111 1111\n");
+            while t.len() < to_edge + 200_000 {
+                t.push_str("said \"hello\", then\r\nmore, more\n");
+            }
+            t.push_str("paid with 5555555555554444 at last");
+            expect.push((row, id.clone()));
+            expect.push((row, id.clone()));
+            t
+        } else if row.is_multiple_of(997) {
+            expect.push((row, id.clone()));
+            format!("renewal, card 378282246310005 on file\nline two {row}")
+        } else {
+            format!("renewal {row}, invoice {}\nnote", 100000 + row)
+        };
+        // RFC 4180: a quote inside a quoted field is doubled.
+        let desc = desc.replace('"', "\"\"");
+        data.extend_from_slice(format!("\"{id}\",\"Account {row}\",\"{desc}\"\r\n").as_bytes());
+    }
+    let p = d.path().join("Contact.csv");
+    write(&p, &data);
+    for jobs in ["1", "2"] {
+        let m = d.path().join(format!("m{jobs}.jsonl"));
+        let out = panscrub(&[
+            "scan",
+            "-q",
+            "-j",
+            jobs,
+            "-m",
+            m.to_str().unwrap(),
+            p.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1));
+        let man = manifest(&m);
+        let got: Vec<(u64, String)> = kind(&man, "finding")
+            .iter()
+            .map(|f| {
+                assert_eq!(f["field"], "Description", "-j{jobs}: {f}");
+                assert_eq!(f["object"], "Contact");
+                (
+                    f["row"].as_u64().unwrap(),
+                    f["record_id"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(got.len(), expect.len(), "-j{jobs}");
+        assert_eq!(got, expect, "-j{jobs}");
+        assert_eq!(kind(&man, "file")[0]["status"], "reported");
+    }
+    // An unclosed quote in the last record: the locations after it cannot
+    // be trusted, so the input is an error.
+    data.extend_from_slice(b"\"0035gBROKEN\",\"x\",\"never closed\r\n");
+    write(&p, &data);
+    let m = d.path().join("broken.jsonl");
+    let out = panscrub(&["scan", "-q", "-m", m.to_str().unwrap(), p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let file = &kind(&manifest(&m), "file")[0].clone();
+    assert_eq!(file["status"], "error");
+    assert!(file["reason"].as_str().unwrap().contains("malformed CSV"));
+}
+
 #[path = "it/reliability.rs"]
 mod reliability;
 

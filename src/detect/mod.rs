@@ -21,6 +21,7 @@ pub mod luhn;
 #[doc(hidden)]
 pub mod oracle;
 pub mod prefilter;
+pub mod records;
 pub mod shape;
 pub mod track;
 
@@ -227,6 +228,8 @@ pub struct LinePos {
     pub newlines_before: u64,
     /// Stream offset just after the last of those newlines, if any.
     pub line_start: Option<u64>,
+    /// CSV record marks, when the scanner counts records.
+    pub records: records::RecordMarks,
 }
 
 impl fmt::Debug for Finding {
@@ -468,6 +471,8 @@ struct LineCounter {
     limit: u64,
     newlines: u64,
     last_newline: Option<u64>,
+    /// CSV records, counted over the same bytes when asked for.
+    records: Option<records::RecordCounter>,
 }
 
 impl LineCounter {
@@ -483,6 +488,9 @@ impl LineCounter {
         self.newlines += bytecount::count(slice, b'\n') as u64;
         if let Some(p) = memchr::memrchr(b'\n', slice) {
             self.last_newline = Some(self.at + p as u64);
+        }
+        if let Some(r) = &mut self.records {
+            r.advance(slice, self.at);
         }
         self.at = to;
     }
@@ -518,8 +526,25 @@ impl<'d> StreamScanner<'d> {
             limit: self.end_of_starts,
             newlines: 0,
             last_newline: None,
+            records: None,
         });
         self
+    }
+
+    /// Also counts CSV records (quote-aware) over the same bytes as lines,
+    /// so findings carry [`records::RecordMarks`]. Needs
+    /// [`StreamScanner::track_lines`] first.
+    pub fn track_records(mut self) -> StreamScanner<'d> {
+        if let Some(lc) = &mut self.lines {
+            lc.records = Some(records::RecordCounter::default());
+        }
+        self
+    }
+
+    /// With record counting: the counts so far (all of them once the
+    /// stream is finished).
+    pub fn records(&self) -> Option<records::RecordCounter> {
+        self.lines.as_ref().and_then(|l| l.records)
     }
 
     /// With line tracking: newlines counted so far (all of them once the
@@ -636,6 +661,7 @@ impl<'d> StreamScanner<'d> {
                         f.lines = LinePos {
                             newlines_before: lc.newlines,
                             line_start: lc.last_newline.map(|p| p + 1),
+                            records: lc.records.map(|r| r.marks()).unwrap_or_default(),
                         };
                         sink(f);
                     }

@@ -298,6 +298,7 @@ fn scan_data<R: Read>(
                 line,
                 column,
                 numeric: is_bare_number(&f, syn),
+                record: None,
             },
             member_offset,
             report_only: report_only || cx.allow.allows(&f),

@@ -10,7 +10,9 @@
 //! toggles twice). It never holds more than one record's field offsets and
 //! the (capped) `Id` value.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek};
+
+use crate::detect::records::{RecordCounter, RecordPos};
 use std::path::Path;
 
 /// Longest `Id` value kept (Salesforce Ids are 15 or 18 characters).
@@ -63,70 +65,16 @@ pub struct CsvLocator<R: Read> {
     skip_min: usize,
 }
 
-/// Bytes per block of the record-skipping scan.
-const BLOCK: usize = 64;
-
-/// Quote and newline positions of a block as bit masks, eight bytes at a
-/// time in plain integer arithmetic (SWAR: no `unsafe`, no target
-/// features). For each word, a byte equal to the pattern gets its high
-/// bit set exactly (no borrow between bytes), and a multiply gathers the
-/// eight high bits into one byte.
-#[inline]
-fn block_masks(b: &[u8; BLOCK]) -> (u64, u64) {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const QUOTES: u64 = 0x2222_2222_2222_2222;
-    const NEWLINES: u64 = 0x0a0a_0a0a_0a0a_0a0a;
-    #[inline]
-    fn equal_bytes(w: u64, pattern: u64) -> u64 {
-        let t = w ^ pattern;
-        let eq = !(((t & LOW7) + LOW7) | t) & HIGH;
-        // Bit 7 of byte k moves to bit 56 + k.
-        (eq >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
-    }
-    let mut quotes = 0u64;
-    let mut newlines = 0u64;
-    for (k, word) in b.chunks_exact(8).enumerate() {
-        let w = u64::from_le_bytes(word.try_into().expect("8 bytes"));
-        quotes |= equal_bytes(w, QUOTES) << (8 * k);
-        newlines |= equal_bytes(w, NEWLINES) << (8 * k);
-    }
-    (quotes, newlines)
-}
-
-/// Bit i of the result is the XOR of bits 0..=i of `x`: with `x` the quote
-/// mask, the bytes inside quotes (an opening quote counts as inside).
-#[inline]
-fn prefix_xor(mut x: u64) -> u64 {
-    x ^= x << 1;
-    x ^= x << 2;
-    x ^= x << 4;
-    x ^= x << 8;
-    x ^= x << 16;
-    x ^= x << 32;
-    x
-}
-
-/// Runs the quote-parity scan over the whole blocks of `data`, starting
-/// with `in_quotes`. Returns the number of record ends (newlines outside
-/// quotes) and the index just past the last one, if any. The RFC 4180
-/// rule needs nothing else: a doubled quote toggles twice.
-fn skip_records(data: &[u8], mut in_quotes: bool) -> Option<(u64, usize)> {
-    let mut records = 0u64;
-    let mut last = None;
-    for (k, block) in data.chunks_exact(BLOCK).enumerate() {
-        let block: &[u8; BLOCK] = block.try_into().expect("exact chunk");
-        let (q, n) = block_masks(block);
-        let carry = if in_quotes { !0u64 } else { 0 };
-        let inside = prefix_xor(q) ^ carry;
-        let ends = n & !inside;
-        if ends != 0 {
-            records += u64::from(ends.count_ones());
-            last = Some(k * BLOCK + 63 - ends.leading_zeros() as usize + 1);
-        }
-        in_quotes = inside >> 63 == 1;
-    }
-    last.map(|l| (records, l))
+/// Counts the whole records in `data`, which starts in `in_quotes`, with
+/// the scan's record counter (quote parity and newline masks 64 bytes at
+/// a time). Returns the number of record ends and the index just past the
+/// last one, if any.
+fn skip_records(data: &[u8], in_quotes: bool) -> Option<(u64, usize)> {
+    let mut counter = RecordCounter::default();
+    counter.advance(data, 0);
+    let marks = counter.marks();
+    let h = usize::from(in_quotes);
+    marks.record_start[h].map(|end| (marks.ends_before[h], end as usize))
 }
 
 /// Where the data-record sweep stands.
@@ -170,8 +118,15 @@ impl Sweep {
 impl<R: Read> CsvLocator<R> {
     /// A locator over a stream that starts at offset 0.
     pub fn new(r: R, delim: u8) -> CsvLocator<R> {
+        CsvLocator::with_capacity(r, delim, 256 * 1024)
+    }
+
+    /// A locator reading `capacity` bytes at a time: small when the scan
+    /// gives each finding's record ([`CsvLocator::jump_to`]), so that only
+    /// the bytes around findings are read again.
+    pub fn with_capacity(r: R, delim: u8, capacity: usize) -> CsvLocator<R> {
         CsvLocator {
-            r: BufReader::with_capacity(256 * 1024, r),
+            r: BufReader::with_capacity(capacity, r),
             delim,
             pos: 0,
             header: Vec::new(),
@@ -199,7 +154,7 @@ impl<R: Read> CsvLocator<R> {
     fn skip_to(&mut self, target: u64) -> io::Result<bool> {
         let buf = self.r.fill_buf()?;
         let room = target.saturating_sub(self.pos).min(buf.len() as u64) as usize;
-        if room < self.skip_min.max(BLOCK) {
+        if room < self.skip_min {
             return Ok(false);
         }
         let Some((records, end)) = skip_records(&buf[..room], self.sweep.in_quotes) else {
@@ -207,16 +162,7 @@ impl<R: Read> CsvLocator<R> {
         };
         self.r.consume(end);
         self.pos += end as u64;
-        let s = &mut self.sweep;
-        s.in_quotes = false;
-        s.record += records;
-        s.field = 0;
-        s.field_start = self.pos;
-        s.id_done = false;
-        s.fields.clear();
-        s.fields.push(self.pos);
-        s.capturing = self.id_field == Some(0);
-        s.id_raw.clear();
+        self.restart_at_record(self.sweep.record + records);
         Ok(true)
     }
 
@@ -226,22 +172,34 @@ impl<R: Read> CsvLocator<R> {
         Ok(self.locate_all(&[offset])?.pop().flatten())
     }
 
+    /// Reads the header and sets the sweep at the first data record; false
+    /// for an empty stream.
+    fn start(&mut self) -> io::Result<bool> {
+        let more = self.read_header()?;
+        self.restart_at_record(1);
+        Ok(more)
+    }
+
+    /// Sets the sweep at the start of data record `row`, at `self.pos`, as
+    /// after a newline outside quotes.
+    fn restart_at_record(&mut self, row: u64) {
+        let s = &mut self.sweep;
+        s.in_quotes = false;
+        s.record = row;
+        s.field = 0;
+        s.field_start = self.pos;
+        s.id_done = false;
+        s.fields.clear();
+        s.fields.push(self.pos);
+        s.capturing = self.id_field == Some(0);
+        s.id_raw.clear();
+    }
+
     /// The locations of `offsets` (ascending, and after those of earlier
     /// calls), in one forward sweep.
     pub fn locate_all(&mut self, offsets: &[u64]) -> io::Result<Vec<Option<CsvLocation>>> {
-        if !self.header_done {
-            let more = self.read_header()?;
-            self.sweep = Sweep {
-                record: 1,
-                field: 0,
-                field_start: self.pos,
-                capturing: self.id_field == Some(0),
-                fields: vec![self.pos],
-                ..Sweep::default()
-            };
-            if !more {
-                return Ok(vec![None; offsets.len()]);
-            }
+        if !self.header_done && !self.start()? {
+            return Ok(vec![None; offsets.len()]);
         }
         let mut out: Vec<Option<CsvLocation>> = Vec::with_capacity(offsets.len());
         let mut next = 0;
@@ -419,6 +377,14 @@ impl<R: Read> CsvLocator<R> {
         Ok(out)
     }
 
+    /// Reads the header if not done yet; false for an empty stream.
+    fn ensure_started(&mut self) -> io::Result<bool> {
+        if self.header_done {
+            return Ok(true);
+        }
+        self.start()
+    }
+
     /// Reads the rest of the stream and tells whether every quoted field
     /// was closed (an even number of quotes after the sweep's position,
     /// given its quoted state). An unbalanced quote swallows the rest of
@@ -452,6 +418,22 @@ impl<R: Read> CsvLocator<R> {
         self.id_field = names.iter().position(|h| h.eq_ignore_ascii_case("id"));
         self.header = names;
         Ok(true)
+    }
+}
+
+impl<R: Read + Seek> CsvLocator<R> {
+    /// Moves the sweep to the start of a finding's record, as the scan
+    /// counted it (row and start offset), when that lies ahead: the bytes in
+    /// between are not read. Call before locating offsets in that record.
+    pub fn jump_to(&mut self, record: RecordPos) -> io::Result<()> {
+        if !self.ensure_started()? || record.row == 0 || record.start <= self.pos {
+            // Empty, in the header, or in the record being swept.
+            return Ok(());
+        }
+        self.r.seek_relative((record.start - self.pos) as i64)?;
+        self.pos = record.start;
+        self.restart_at_record(record.row);
+        Ok(())
     }
 }
 
@@ -729,28 +711,6 @@ mod tests {
             let one_by_one: Vec<_> = offs.iter().map(|&o| l.locate(o).unwrap()).collect();
             proptest::prop_assert_eq!(one_by_one, want);
         }
-    }
-
-    #[test]
-    fn block_masks_match_bytes() {
-        let mut b = [b'a'; BLOCK];
-        for (i, c) in b.iter_mut().enumerate() {
-            *c = match i % 7 {
-                0 => b'"',
-                3 => b'\n',
-                5 => 0xa2, // high bit set, low bits of a quote
-                6 => 0x8a, // high bit set, low bits of a newline
-                _ => b'x',
-            };
-        }
-        let (q, n) = block_masks(&b);
-        for (i, c) in b.iter().enumerate() {
-            assert_eq!(q >> i & 1 == 1, *c == b'"', "quote bit {i}");
-            assert_eq!(n >> i & 1 == 1, *c == b'\n', "newline bit {i}");
-        }
-        // Between quotes at bits 0 and 3; a lone quote opens to the end.
-        assert_eq!(prefix_xor(0b1001), 0b0111);
-        assert_eq!(prefix_xor(0b1), !0);
     }
 
     #[test]

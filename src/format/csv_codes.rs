@@ -155,6 +155,7 @@ fn located(finding: Finding, line: u64, column: u64) -> Located {
         line,
         column,
         numeric: false,
+        record: None,
     }
 }
 

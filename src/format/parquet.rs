@@ -443,7 +443,7 @@ fn verify_inner(cx: &Cx, meter: &Meter, original: &File, rebuilt: &File) -> Resu
     let kept = kept.into_inner().unwrap_or_else(|p| p.into_inner());
     let size = r1.len();
     let mut left = 0u64;
-    crate::format::text::scan_file(cx.det, rebuilt, size, false, &mut |_, found| {
+    crate::format::text::scan_file(cx.det, rebuilt, size, false, false, &mut |_, found| {
         left += found
             .iter()
             .filter(|l| !kept.contains(&pan_digits(&l.finding)))
@@ -520,6 +520,7 @@ impl<'a> Visit<'a> {
                 line,
                 column: (before.len() - line_start) as u64 + 1,
                 numeric: as_ == MaskedAs::Number,
+                record: None,
             },
             masked_as: as_,
             leaf: self.leaf,

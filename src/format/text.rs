@@ -13,6 +13,7 @@ use std::os::unix::fs::FileExt;
 
 use rayon::prelude::*;
 
+use crate::detect::records::{RecordCounter, RecordPos, RecordTotals};
 use crate::detect::{Detector, Finding, StreamScanner, LEFT_CONTEXT, RIGHT_CONTEXT};
 
 /// Bytes per piece of a large file.
@@ -31,6 +32,8 @@ pub struct Located {
     pub column: u64,
     /// A bare number (JSON, SQL): masked with digits, not the mask byte.
     pub numeric: bool,
+    /// The CSV record holding the finding, when the scan counted records.
+    pub record: Option<RecordPos>,
 }
 
 impl Located {
@@ -63,6 +66,19 @@ impl<'f> RangeReader<'f> {
     }
 }
 
+/// Seeks move the next read (offsets are the file's, as for `new`).
+impl io::Seek for RangeReader<'_> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let pos = match to {
+            io::SeekFrom::Start(p) => Some(p),
+            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            io::SeekFrom::End(d) => self.end.checked_add_signed(d),
+        };
+        self.pos = pos.ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        Ok(self.pos)
+    }
+}
+
 impl Read for RangeReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let want = (self.end.saturating_sub(self.pos)).min(buf.len() as u64) as usize;
@@ -79,9 +95,16 @@ struct Piece {
     findings: Vec<Finding>,
     newlines: u64,
     last_newline: Option<u64>,
+    records: Option<RecordCounter>,
 }
 
-fn scan_piece(det: &Detector, file: &File, size: u64, start: u64, end: u64) -> io::Result<Piece> {
+fn scan_piece(
+    det: &Detector,
+    file: &File,
+    size: u64,
+    (start, end): (u64, u64),
+    count_records: bool,
+) -> io::Result<Piece> {
     let ctx = start.saturating_sub(LEFT_CONTEXT as u64);
     let stop = (end + RIGHT_CONTEXT as u64).min(size);
     let mut reader = RangeReader::new(file, ctx, stop);
@@ -89,6 +112,9 @@ fn scan_piece(det: &Detector, file: &File, size: u64, start: u64, end: u64) -> i
     // dominate a tree of small files.
     let block = BLOCK.min((stop - ctx) as usize + 1);
     let mut sc = StreamScanner::for_piece(det, block, ctx, start, end).track_lines();
+    if count_records {
+        sc = sc.track_records();
+    }
     let mut findings = Vec::new();
     sc.read_from(&mut reader, &mut |f| findings.push(f))?;
     let (newlines, last_newline) = sc.newlines().unwrap_or((0, None));
@@ -96,6 +122,7 @@ fn scan_piece(det: &Detector, file: &File, size: u64, start: u64, end: u64) -> i
         findings,
         newlines,
         last_newline,
+        records: sc.records(),
     })
 }
 
@@ -111,14 +138,17 @@ struct Lines {
 
 /// Scans `size` bytes of `file`, calling `on_batch` with each batch's
 /// findings in file order (possibly empty). `parallel` allows pieces to be
-/// scanned on several threads.
+/// scanned on several threads. With `count_records` (CSV), findings carry
+/// their record and the file's record totals are returned: counted on the
+/// scan's own reads, so locating rows needs no second pass.
 pub fn scan_file(
     det: &Detector,
     file: &File,
     size: u64,
     parallel: bool,
+    count_records: bool,
     on_batch: &mut BatchSink<'_>,
-) -> Result<(), crate::error::InputError> {
+) -> Result<Option<RecordTotals>, crate::error::InputError> {
     let pieces: Vec<(u64, u64)> = if parallel && size > 2 * PIECE {
         (0..size.div_ceil(PIECE))
             .map(|i| (i * PIECE, ((i + 1) * PIECE).min(size)))
@@ -128,6 +158,7 @@ pub fn scan_file(
     };
     let batch_len = rayon::current_num_threads().max(1);
     let mut lines = Lines::default();
+    let mut records = RecordTotals::default();
     let mut located = Vec::new();
     // A track region reported at the end of one piece may cover starts the
     // next piece saw as findings of their own: those are dropped.
@@ -136,12 +167,12 @@ pub fn scan_file(
         let results: Vec<io::Result<Piece>> = if batch.len() > 1 {
             batch
                 .par_iter()
-                .map(|&(s, e)| scan_piece(det, file, size, s, e))
+                .map(|&range| scan_piece(det, file, size, range, count_records))
                 .collect()
         } else {
             batch
                 .iter()
-                .map(|&(s, e)| scan_piece(det, file, size, s, e))
+                .map(|&range| scan_piece(det, file, size, range, count_records))
                 .collect()
         };
         located.clear();
@@ -162,15 +193,19 @@ pub fn scan_file(
                     line: lines.newlines + f.lines.newlines_before + 1,
                     column: f.offset - line_start + 1,
                     numeric: false,
+                    record: count_records.then(|| records.place(&f.lines.records)),
                 });
             }
             lines.newlines += piece.newlines;
             lines.last_newline = piece.last_newline.or(lines.last_newline);
+            if let Some(c) = &piece.records {
+                records.fold(c);
+            }
         }
         let batch_end = batch.last().map_or(0, |b| b.1);
         on_batch(batch_end, &located)?;
     }
-    Ok(())
+    Ok(count_records.then_some(records))
 }
 
 /// Scans a whole file already in memory (small files: one read, no piece
@@ -197,6 +232,7 @@ pub fn scan_slice(
             line: newlines + 1,
             column: (at - line_start) as u64 + 1,
             numeric: false,
+            record: None,
         });
     });
     on_batch(data.len() as u64, &located)
@@ -214,7 +250,7 @@ mod tests {
         tmp.write_all(&data).unwrap();
         let det = Detector::default();
         let mut from_file = Vec::new();
-        scan_file(&det, &tmp, data.len() as u64, true, &mut |_, b| {
+        scan_file(&det, &tmp, data.len() as u64, true, false, &mut |_, b| {
             from_file.extend(b.iter().map(|l| (l.finding.offset, l.line, l.column)));
             Ok(())
         })
@@ -257,7 +293,7 @@ mod tests {
         tmp.write_all(&data).unwrap();
         let det = Detector::default();
         let mut got = Vec::new();
-        scan_file(&det, &tmp, data.len() as u64, true, &mut |_, b| {
+        scan_file(&det, &tmp, data.len() as u64, true, false, &mut |_, b| {
             got.extend(b.iter().map(|l| (l.line, l.column)));
             Ok(())
         })

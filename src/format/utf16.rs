@@ -153,6 +153,7 @@ fn lines_for(found: &[crate::detect::Finding], out: &mut Vec<Located>) {
             line: f.lines.newlines_before + 1,
             column: f.offset - line_start + 1,
             numeric: false,
+            record: None,
         });
     }
 }
