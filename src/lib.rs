@@ -20,6 +20,7 @@ pub mod mask;
 pub mod panics;
 pub mod report;
 pub mod run;
+pub mod schedule;
 pub mod settings;
 pub mod walk;
 pub mod write;

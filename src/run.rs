@@ -1,6 +1,6 @@
-//! One run: walk, process every input on a rayon pool (largest first),
-//! stream records to the manifest writer, print findings and a summary,
-//! and compute the exit status.
+//! One run: walk, process every input on a rayon pool (large files first,
+//! see `schedule`), stream records to the manifest writer, print findings
+//! and a summary, and compute the exit status.
 //!
 //! Per input: open read-only without following symlinks (and without
 //! updating atime where the OS allows), sniff the format, scan in pieces,
@@ -30,6 +30,7 @@ use crate::manifest::{
     mask_text, Action, Column, FileStatus, ManifestSender, ManifestWriter, PathText, PolicyRecord,
     Record,
 };
+use crate::schedule::{self, LargestFirst};
 use crate::walk::{self, Entry, Input};
 use crate::write::{Applier, Hashing, InPlace, Target};
 
@@ -182,23 +183,29 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         .context("cannot start worker threads")?;
     // The walk runs on its own thread and streams entries to the pool, so
     // scanning starts at once and a tree of a million files is never held
-    // in memory. Large files are cut into pieces, so the order in which
-    // files arrive does not leave cores idle.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Entry>(4096);
+    // in memory; the largest entries it knows go first (bounded lookahead,
+    // see `schedule`). The queue to the workers is short so that the order
+    // is decided in the lookahead, not by arrival.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Box<Entry>>(4096);
     std::thread::scope(|scope| {
         let walk_progress = ctx.progress.clone();
         scope.spawn(move || {
+            let mut order = LargestFirst::new(schedule::LOOKAHEAD);
+            let mut workers_gone = false;
             walk::walk(cfg, cfg.manifest.as_deref(), &mut |e| {
                 if let Entry::Input(i) = &e {
                     walk_progress.inc_length(i.size);
                 }
-                let _ = tx.send(e);
-            })
+                if !workers_gone {
+                    workers_gone = !order.push(e, &tx);
+                }
+            });
+            order.finish(&tx);
         });
         pool.install(|| {
             rx.into_iter()
                 .par_bridge()
-                .for_each(|e| handle_entry(&ctx, e))
+                .for_each(|e| handle_entry(&ctx, *e))
         });
     });
     ctx.progress.finish_and_clear();
