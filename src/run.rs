@@ -183,9 +183,9 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         .context("cannot start worker threads")?;
     // The walk runs on its own thread and streams entries to the pool, so
     // scanning starts at once and a tree of a million files is never held
-    // in memory; the largest entries it knows go first (bounded lookahead,
-    // see `schedule`). The queue to the workers is short so that the order
-    // is decided in the lookahead, not by arrival.
+    // in memory. Files of 1 MiB and more that it finds while the queue is
+    // full wait in a bounded lookahead and go out largest first, ahead of
+    // the small files that arrive after them (see `schedule`).
     let (tx, rx) = std::sync::mpsc::sync_channel::<Box<Entry>>(4096);
     std::thread::scope(|scope| {
         let walk_progress = ctx.progress.clone();
