@@ -12,6 +12,7 @@ pub mod allow;
 pub mod cli;
 pub mod config;
 pub mod detect;
+pub mod digest;
 pub mod error;
 pub mod exit;
 pub mod format;

@@ -501,8 +501,9 @@ fn process_file(
         Format::Utf16(endian) => Some(endian),
         _ => None,
     };
-    let mut applier =
-        Applier::new(&file, target, policy.unwrap_or(cfg.policy), cfg.hashing).utf16(utf16);
+    let mut applier = Applier::new(&file, target, policy.unwrap_or(cfg.policy), cfg.hashing)
+        .utf16(utf16)
+        .large(size > 2 * text::PIECE);
     let whole_in_memory = size <= format::SMALL_FILE && head.len() as u64 == size;
     // CSV by extension: rows, fields and record ids for findings, lexed
     // lazily up to each finding (clean CSVs cost nothing extra). Not for
@@ -1112,7 +1113,8 @@ fn process_tar(
     } else {
         Target::None
     };
-    let mut applier = Applier::new(file, target, cfg.policy, cfg.hashing);
+    let mut applier =
+        Applier::new(file, target, cfg.policy, cfg.hashing).large(size > 2 * text::PIECE);
     // Findings come in archive order: ascending file offsets.
     let path_allowed = ctx.path_allowed(&input.path);
     let masks = |m: &container::MemberFinding| {

@@ -11,6 +11,9 @@
 //! disk writes overlap the scan of the next batch and the final `fsync`
 //! only waits for the tail.
 //!
+//! The digests themselves are fed block by block to [`crate::digest`],
+//! which runs them on helper threads for large files.
+//!
 //! The pass is lazy in place: it starts reading (for the hashes) only when
 //! the first finding appears, and then catches up from offset 0, so clean
 //! files are read once, by the scan. With `--no-hash` it does not stream at
@@ -21,7 +24,9 @@ use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
+use sha2::Digest;
+
+use crate::digest::Digests;
 
 use crate::error::InputError;
 use crate::format::text::Located;
@@ -194,12 +199,11 @@ pub struct Applier<'a> {
     /// Whether the pass streams the whole file (hashes or a copy).
     streaming: bool,
     active: bool,
-    before: Sha256,
-    /// Split from `before` at the first block that differs.
-    after: Option<Sha256>,
+    /// Hash helper threads for a large file.
+    large: bool,
+    /// Started with the first block streamed.
+    digests: Option<Digests>,
     upto: u64,
-    buf: Vec<u8>,
-    orig: Vec<u8>,
     /// Findings masked.
     pub truncated: u64,
     /// Findings whose bytes changed before they could be masked.
@@ -227,17 +231,22 @@ impl<'a> Applier<'a> {
             hashing,
             streaming: copy || hashing != Hashing::Off,
             active: copy || hashing == Hashing::All,
-            before: Sha256::new(),
-            after: None,
+            large: false,
+            digests: None,
             upto: 0,
-            buf: Vec::new(),
-            orig: Vec::new(),
             truncated: 0,
             mismatched: 0,
             utf16: None,
             expected: Vec::new(),
             replacement: Vec::new(),
         }
+    }
+
+    /// A file large enough for the digests to run on helper threads
+    /// (several batches: the hashing overlaps the next batch's scan).
+    pub fn large(mut self, large: bool) -> Self {
+        self.large = large;
+        self
     }
 
     /// Findings of a UTF-16 file: offsets are code units, and bytes are
@@ -318,47 +327,46 @@ impl<'a> Applier<'a> {
                 block_end = block_end.max(at + len as u64);
             }
             let len = (block_end - self.upto) as usize;
-            self.buf.resize(len, 0);
-            self.src
-                .read_exact_at(&mut self.buf, self.upto)
-                .map_err(|e| {
-                    if e.kind() == io::ErrorKind::UnexpectedEof {
-                        InputError::Changed("the file shrank".into())
-                    } else {
-                        InputError::io("read")(e)
-                    }
-                })?;
             let hashing = self.hashing != Hashing::Off;
-            let starts_before = |l: &Located| self.region(l).0 < block_end;
-            let touches = next < findings.len() && starts_before(&findings[next]);
-            if hashing && touches {
-                // Keep the original bytes for the "before" hash.
-                self.orig.clear();
-                self.orig.extend_from_slice(&self.buf);
-            }
+            let digests = self.digests.get_or_insert_with(|| {
+                if hashing {
+                    Digests::new(self.large)
+                } else {
+                    Digests::off()
+                }
+            });
+            let mut buf = digests.buffer();
+            buf.resize(len, 0);
+            self.src.read_exact_at(&mut buf, self.upto).map_err(|e| {
+                if e.kind() == io::ErrorKind::UnexpectedEof {
+                    InputError::Changed("the file shrank".into())
+                } else {
+                    InputError::io("read")(e)
+                }
+            })?;
+            let touches = next < findings.len() && self.region(&findings[next]).0 < block_end;
+            // Keep the original bytes for the "before" hash.
+            let digests = self.digests.as_mut().expect("started above");
+            let original = (hashing && touches).then(|| {
+                let mut o = digests.buffer();
+                o.clear();
+                o.extend_from_slice(&buf);
+                o
+            });
             let masked_so_far = self.truncated;
             while next < findings.len() && self.region(&findings[next]).0 < block_end {
                 let l = &findings[next];
                 let rel = (self.region(l).0 - self.upto) as usize;
-                actions.push(self.mask_in_buffer(rel, l)?);
+                actions.push(self.mask_in_buffer(&mut buf, rel, l)?);
                 next += 1;
             }
             if let Target::Copy(out) = &mut self.target {
-                out.write_all(&self.buf)
-                    .map_err(InputError::io("write copy"))?;
+                out.write_all(&buf).map_err(InputError::io("write copy"))?;
             }
-            if hashing && self.after.is_none() && self.truncated == masked_so_far {
-                // Nothing differs yet: one hash serves both (SHA-256 state
-                // depends only on the bytes so far), so a file whose first
-                // PAN is near its end is hashed about once.
-                self.before.update(&self.buf);
-            } else if hashing {
-                let before_bytes: &[u8] = if touches { &self.orig } else { &self.buf };
-                let b = &mut self.before;
-                let a = self.after.get_or_insert_with(|| b.clone());
-                // Two independent hashes: on two threads when the pool has
-                // them.
-                rayon::join(|| b.update(before_bytes), || a.update(&self.buf));
+            let digests = self.digests.as_mut().expect("started above");
+            match original {
+                Some(original) if self.truncated > masked_so_far => digests.changed(original, buf),
+                _ => digests.same(buf),
             }
             self.upto = block_end;
         }
@@ -370,13 +378,18 @@ impl<'a> Applier<'a> {
     }
 
     /// Masks one finding in the current buffer (and in place on disk).
-    fn mask_in_buffer(&mut self, rel: usize, l: &Located) -> Result<Action, InputError> {
+    fn mask_in_buffer(
+        &mut self,
+        buf: &mut [u8],
+        rel: usize,
+        l: &Located,
+    ) -> Result<Action, InputError> {
         if matches!(self.target, Target::None) {
             return Ok(Action::Reported);
         }
         let (at, len) = self.region(l);
         self.encode(l);
-        let here = &mut self.buf[rel..rel + len];
+        let here = &mut buf[rel..rel + len];
         if here != self.expected.as_slice() {
             self.mismatched += 1;
             return Ok(Action::Reported);
@@ -428,8 +441,12 @@ impl<'a> Applier<'a> {
             return Ok((None, None));
         }
         let changed = self.truncated > 0;
-        let before_state = std::mem::take(&mut self.before);
-        let after = self.after.take().unwrap_or_else(|| before_state.clone());
+        let Some((before_state, after)) = self.digests.take().and_then(Digests::finish) else {
+            return Err(InputError::io("hash")(io::Error::other(
+                "a hashing thread failed",
+            )));
+        };
+        let after = after.unwrap_or_else(|| before_state.clone());
         let before = hex(&before_state.finalize());
         let after = hex(&after.finalize());
         let keep_before = changed || self.hashing == Hashing::All;
