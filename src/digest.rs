@@ -149,6 +149,11 @@ impl Digests {
         self.spare.pop().unwrap_or_default()
     }
 
+    /// A buffer the caller no longer needs, for a later block.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        self.spare.push(buf);
+    }
+
     /// A block whose bytes masking left as they were.
     pub fn same(&mut self, block: Vec<u8>) {
         match &mut self.kind {

@@ -503,34 +503,31 @@ fn process_file(
     };
     let mut applier = Applier::new(&file, target, policy.unwrap_or(cfg.policy), cfg.hashing)
         .utf16(utf16)
-        .large(size > 2 * text::PIECE);
+        .large(text::in_pieces(size));
     let whole_in_memory = size <= format::SMALL_FILE && head.len() as u64 == size;
     // CSV by extension: rows, fields and record ids for findings, lexed
     // lazily up to each finding (clean CSVs cost nothing extra). Not for
     // UTF-16, whose bytes the locators do not read.
+    let csv_delim = csv::delimiter_for(&input.path).filter(|_| utf16.is_none());
     // A large CSV has its records counted by the scan itself (quote-aware,
     // on the same reads), and the locator jumps to each finding's record:
     // only the bytes around findings are read again, in small reads.
-    let count_records =
-        !whole_in_memory && utf16.is_none() && csv::delimiter_for(&input.path).is_some();
-    let mut csv = csv::delimiter_for(&input.path)
-        .filter(|_| utf16.is_none())
-        .map(|d| {
-            let r = text::RangeReader::new(&file, 0, size);
-            if count_records {
-                csv::CsvLocator::with_capacity(r, d, 16 * 1024)
-            } else {
-                csv::CsvLocator::new(r, d)
-            }
-        });
+    let count_records = !whole_in_memory && csv_delim.is_some();
+    let mut csv = csv_delim.map(|d| {
+        let r = text::RangeReader::new(&file, 0, size);
+        if count_records {
+            csv::CsvLocator::with_capacity(r, d, 16 * 1024)
+        } else {
+            csv::CsvLocator::new(r, d)
+        }
+    });
     // CSV columns named for verification codes (`CVV`): their cells are
     // findings though no keyword stands next to them.
-    let mut code_cells =
-        match csv::delimiter_for(&input.path).filter(|_| utf16.is_none() && !cfg.pan_only) {
-            Some(d) => csv_codes::CodeCells::new(text::RangeReader::new(&file, 0, size), d)
-                .map_err(|e| fail(InputError::io("read")(e)))?,
-            None => None,
-        };
+    let mut code_cells = match csv_delim.filter(|_| !cfg.pan_only) {
+        Some(d) => csv_codes::CodeCells::new(text::RangeReader::new(&file, 0, size), d)
+            .map_err(|e| fail(InputError::io("read")(e)))?,
+        None => None,
+    };
     let object = csv
         .as_ref()
         .and_then(|_| csv::object_name(&input.path))
@@ -1114,7 +1111,7 @@ fn process_tar(
         Target::None
     };
     let mut applier =
-        Applier::new(file, target, cfg.policy, cfg.hashing).large(size > 2 * text::PIECE);
+        Applier::new(file, target, cfg.policy, cfg.hashing).large(text::in_pieces(size));
     // Findings come in archive order: ascending file offsets.
     let path_allowed = ctx.path_allowed(&input.path);
     let masks = |m: &container::MemberFinding| {

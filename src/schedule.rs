@@ -5,11 +5,13 @@
 //! files are done, so the workers should take big files first. Sorting the
 //! whole tree would hold every entry in memory (a nightly run may walk
 //! millions of files) and start the first scan only when the walk ends.
-//! Instead the walk keeps up to [`LOOKAHEAD`] entries in a max-heap by size
-//! and hands the largest it knows to the workers whenever their queue has
-//! room. The queue is short, so waiting happens in the heap, where the
-//! order is decided; workers are never kept idle while the walk goes on,
-//! and memory stays bounded by the lookahead (about 150 bytes an entry).
+//! Instead files of [`ORDERED_FROM`] bytes and more that the walk finds
+//! while the workers' queue is full wait in a max-heap by size (at most
+//! [`LOOKAHEAD`] entries, with the small files that arrive after them) and
+//! go out largest first as the queue frees up. Small files with nothing
+//! large waiting stream straight to the queue in walk order. Workers are
+//! never kept idle while the walk goes on, and memory stays bounded by the
+//! queue and the lookahead (about 150 bytes an entry).
 
 use std::cmp::Ordering;
 use std::collections::binary_heap::{BinaryHeap, PeekMut};

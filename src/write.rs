@@ -366,7 +366,14 @@ impl<'a> Applier<'a> {
             let digests = self.digests.as_mut().expect("started above");
             match original {
                 Some(original) if self.truncated > masked_so_far => digests.changed(original, buf),
-                _ => digests.same(buf),
+                original => {
+                    // Nothing masked here (the bytes changed under us, or
+                    // nothing is written, as in `scan --hash`): no copy needed.
+                    if let Some(o) = original {
+                        digests.recycle(o);
+                    }
+                    digests.same(buf)
+                }
             }
             self.upto = block_end;
         }

@@ -136,6 +136,12 @@ struct Lines {
     last_newline: Option<u64>,
 }
 
+/// True when a file of `size` bytes is scanned in pieces (in parallel, a
+/// batch at a time) rather than in one stream.
+pub fn in_pieces(size: u64) -> bool {
+    size > 2 * PIECE
+}
+
 /// Scans `size` bytes of `file`, calling `on_batch` with each batch's
 /// findings in file order (possibly empty). `parallel` allows pieces to be
 /// scanned on several threads. With `count_records` (CSV), findings carry
@@ -149,7 +155,7 @@ pub fn scan_file(
     count_records: bool,
     on_batch: &mut BatchSink<'_>,
 ) -> Result<Option<RecordTotals>, crate::error::InputError> {
-    let pieces: Vec<(u64, u64)> = if parallel && size > 2 * PIECE {
+    let pieces: Vec<(u64, u64)> = if parallel && in_pieces(size) {
         (0..size.div_ceil(PIECE))
             .map(|i| (i * PIECE, ((i + 1) * PIECE).min(size)))
             .collect()
