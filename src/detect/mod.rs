@@ -438,6 +438,23 @@ impl Detector {
     }
 }
 
+/// Whether a piece scanned without knowing its predecessors must be scanned
+/// again, given `findings` (its own, in order) and `last_end`, where the
+/// last region reported before it ends.
+///
+/// A finding that starts before `last_end` is covered and dropped. If it
+/// also runs past `last_end`, the piece skipped starts inside it that one
+/// pass over the whole input evaluates (a PAN right after a track region
+/// that a second, overlapping track region swallowed): the piece must be
+/// scanned again with [`StreamScanner::after_region`]. Otherwise its
+/// findings from `last_end` on are exactly the whole-input ones.
+pub fn piece_needs_rescan(findings: &[Finding], last_end: u64) -> bool {
+    findings
+        .iter()
+        .take_while(|f| f.offset < last_end)
+        .any(|f| f.end() > last_end)
+}
+
 /// Default read size for [`StreamScanner::read_from`].
 pub const DEFAULT_BLOCK: usize = 256 * 1024;
 
@@ -571,6 +588,14 @@ impl<'d> StreamScanner<'d> {
         s
     }
 
+    /// For a piece scanned again once the pieces before it are known: the
+    /// last region reported before it ends at `end`, so starts before `end`
+    /// are not evaluated (see [`piece_needs_rescan`]).
+    pub fn after_region(mut self, end: u64) -> StreamScanner<'d> {
+        self.last_end = end;
+        self
+    }
+
     /// Feeds the next piece of the stream.
     pub fn feed(&mut self, mut chunk: &[u8], sink: &mut dyn FnMut(Finding)) {
         while !chunk.is_empty() {
@@ -631,7 +656,13 @@ impl<'d> StreamScanner<'d> {
         };
         let limit = self.end_of_starts.saturating_sub(self.base);
         hi = hi.min(usize::try_from(limit).unwrap_or(usize::MAX));
-        if hi > self.lo {
+        // Starts inside the last region reported are not evaluated at all,
+        // as in one pass over the whole input: evaluating them could find a
+        // region that runs past it and hides a PAN after it.
+        let covered =
+            usize::try_from(self.last_end.saturating_sub(self.base)).unwrap_or(usize::MAX);
+        let from = self.lo.max(covered);
+        if hi > from {
             let last_end = &mut self.last_end;
             let mut fresh = |f: &Finding| {
                 let keep = f.offset >= *last_end;
@@ -641,21 +672,18 @@ impl<'d> StreamScanner<'d> {
                 keep
             };
             match &mut self.lines {
-                None => self
-                    .det
-                    .find_window(data, self.base, self.lo, hi, &mut |f| {
-                        if fresh(&f) {
-                            sink(f)
-                        }
-                    }),
+                None => self.det.find_window(data, self.base, from, hi, &mut |f| {
+                    if fresh(&f) {
+                        sink(f)
+                    }
+                }),
                 Some(lc) => {
                     let pending = &mut self.pending;
-                    self.det
-                        .find_window(data, self.base, self.lo, hi, &mut |f| {
-                            if fresh(&f) {
-                                pending.push(f)
-                            }
-                        });
+                    self.det.find_window(data, self.base, from, hi, &mut |f| {
+                        if fresh(&f) {
+                            pending.push(f)
+                        }
+                    });
                     for mut f in pending.drain(..) {
                         lc.advance(data, self.base, f.offset);
                         f.lines = LinePos {
@@ -667,8 +695,8 @@ impl<'d> StreamScanner<'d> {
                     }
                 }
             }
-            self.lo = hi;
         }
+        self.lo = self.lo.max(hi);
         if let Some(lc) = &mut self.lines {
             // Count what is about to be dropped (or everything at the end).
             let upto = if at_end {

@@ -134,17 +134,22 @@ fn piece_spans(det: &Detector, hay: &[u8], pieces: usize) -> Vec<(usize, usize)>
         let end = (start + step).min(n);
         let ctx = start.saturating_sub(LEFT_CONTEXT);
         let stop = (end + RIGHT_CONTEXT).min(n);
-        let mut s = StreamScanner::for_piece(det, 64, ctx as u64, start as u64, end as u64);
-        let mut r = &hay[ctx..stop];
-        s.read_from(&mut r, &mut |f: Finding| {
-            if out
-                .last()
-                .is_none_or(|l: &(usize, usize)| f.offset as usize >= l.1)
-            {
-                out.push((f.offset as usize, f.end() as usize))
-            }
-        })
-        .unwrap();
+        let scan = |after: u64| {
+            let mut found = vec![];
+            let mut s = StreamScanner::for_piece(det, 64, ctx as u64, start as u64, end as u64)
+                .after_region(after);
+            s.read_from(&mut &hay[ctx..stop], &mut |f: Finding| found.push(f))
+                .unwrap();
+            found
+        };
+        let last_end = out.last().map_or(0, |l: &(usize, usize)| l.1 as u64);
+        let mut found = scan(0);
+        if piece_needs_rescan(&found, last_end) {
+            found = scan(last_end);
+        }
+        for f in found.into_iter().filter(|f| f.offset >= last_end) {
+            out.push((f.offset as usize, f.end() as usize));
+        }
         start = end;
     }
     out
@@ -316,6 +321,11 @@ const SAD_SEEDS: &[&[u8]] = &[
     b";4111111111111111=2512101",
     b"%B4111111111111111^DOE/JOHN^2512101",
     b"B5555555555554444^X Y^",
+    // Track 1 up to its second `^`, and a PAN whose first digits read as
+    // a valid expiry and service code: together, a track 2 region that
+    // starts inside a track 1 region (see `OVERLAPPING_TRACKS`).
+    b"%B4111111111111111^DOE/JOHN^",
+    b"2512101000000003=",
     b"cvv=",
     b"CVV2: ",
     b"\"security_code\": \"",
@@ -434,4 +444,35 @@ fn masks_by_type() {
         out[f.offset as usize..f.end() as usize].copy_from_slice(m.as_bytes());
     }
     assert!(det.find_iter(&out).is_empty(), "masked output is clean");
+}
+
+/// Two track regions that overlap, then a PAN: one pass over the whole
+/// input reports the first region and the PAN after it (the second region
+/// starts inside the first and is never evaluated). Found by the proptest
+/// above on a CI run.
+const OVERLAPPING_TRACKS: &[u8] = b"41111111111111114111111111111111411111111111111100000\
+%B4111111111111111^DOE/JOHN^2512101923340015=4111111111111111\"security_code\": \"";
+
+#[test]
+fn overlapping_track_regions_agree_at_every_cut() {
+    let det = Detector::default();
+    let hay = OVERLAPPING_TRACKS;
+    let whole = spans_with(&det, hay);
+    assert_eq!(whole, vec![(55, 97), (98, 114)]);
+    for chunk in 1..=hay.len() {
+        assert_eq!(stream_spans(&det, hay, chunk), whole, "chunk {chunk}");
+    }
+    // Stream windows end RIGHT_CONTEXT before the buffered data, every
+    // 64 bytes here: pad both ends so that a window edge falls at every
+    // offset of the regions.
+    for pad in 0..=RIGHT_CONTEXT + 64 {
+        let mut padded = vec![b'.'; pad];
+        padded.extend_from_slice(hay);
+        padded.extend_from_slice(&[b'.'; RIGHT_CONTEXT + 64]);
+        let shifted: Vec<_> = whole.iter().map(|&(s, e)| (s + pad, e + pad)).collect();
+        assert_eq!(read_spans(&det, &padded, 64), shifted, "pad {pad}");
+    }
+    for pieces in 1..=hay.len() {
+        assert_eq!(piece_spans(&det, hay, pieces), whole, "{pieces} pieces");
+    }
 }

@@ -14,7 +14,9 @@ use std::os::unix::fs::FileExt;
 use rayon::prelude::*;
 
 use crate::detect::records::{RecordCounter, RecordPos, RecordTotals};
-use crate::detect::{Detector, Finding, StreamScanner, LEFT_CONTEXT, RIGHT_CONTEXT};
+use crate::detect::{
+    piece_needs_rescan, Detector, Finding, StreamScanner, LEFT_CONTEXT, RIGHT_CONTEXT,
+};
 
 /// Bytes per piece of a large file.
 pub const PIECE: u64 = 8 << 20;
@@ -104,6 +106,7 @@ fn scan_piece(
     size: u64,
     (start, end): (u64, u64),
     count_records: bool,
+    after_region: u64,
 ) -> io::Result<Piece> {
     let ctx = start.saturating_sub(LEFT_CONTEXT as u64);
     let stop = (end + RIGHT_CONTEXT as u64).min(size);
@@ -111,7 +114,9 @@ fn scan_piece(
     // Small files get a small buffer: zeroing 256 KiB per 2 KB file would
     // dominate a tree of small files.
     let block = BLOCK.min((stop - ctx) as usize + 1);
-    let mut sc = StreamScanner::for_piece(det, block, ctx, start, end).track_lines();
+    let mut sc = StreamScanner::for_piece(det, block, ctx, start, end)
+        .after_region(after_region)
+        .track_lines();
     if count_records {
         sc = sc.track_records();
     }
@@ -167,23 +172,29 @@ pub fn scan_file(
     let mut records = RecordTotals::default();
     let mut located = Vec::new();
     // A track region reported at the end of one piece may cover starts the
-    // next piece saw as findings of their own: those are dropped.
+    // next piece saw as findings of their own: those are dropped, and in
+    // the rare case where one of them also ran past the region the piece
+    // is scanned again knowing where the region ends.
     let mut last_end = 0;
     for batch in pieces.chunks(batch_len) {
         let results: Vec<io::Result<Piece>> = if batch.len() > 1 {
             batch
                 .par_iter()
-                .map(|&range| scan_piece(det, file, size, range, count_records))
+                .map(|&range| scan_piece(det, file, size, range, count_records, 0))
                 .collect()
         } else {
             batch
                 .iter()
-                .map(|&range| scan_piece(det, file, size, range, count_records))
+                .map(|&range| scan_piece(det, file, size, range, count_records, 0))
                 .collect()
         };
         located.clear();
-        for r in results {
-            let piece = r.map_err(crate::error::InputError::io("read"))?;
+        for (r, &range) in results.into_iter().zip(batch) {
+            let mut piece = r.map_err(crate::error::InputError::io("read"))?;
+            if piece_needs_rescan(&piece.findings, last_end) {
+                piece = scan_piece(det, file, size, range, count_records, last_end)
+                    .map_err(crate::error::InputError::io("read"))?;
+            }
             for f in piece.findings {
                 if f.offset < last_end {
                     continue;
@@ -306,5 +317,43 @@ mod tests {
         .unwrap();
         assert_eq!(got.len(), 3);
         assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn a_track_region_across_a_piece_edge_hides_nothing_after_it() {
+        // A track 1 region starts before the edge; a second track region
+        // starting inside it, after the edge, runs past it and would hide
+        // the PAN after the first region from the next piece's scan.
+        let hay: &[u8] = b"%B4111111111111111^DOE/JOHN^2512101923340015=4111111111111111 end\n";
+        let det = Detector::default();
+        let alone: Vec<_> = det
+            .find_iter(hay)
+            .iter()
+            .map(|f| (f.kind, f.offset, f.end()))
+            .collect();
+        assert_eq!(alone.len(), 2);
+        let pan_at = alone[1].1 as usize;
+        for before_edge in [3usize, 10, 26, 30] {
+            let mut data = b"filler line\n".repeat((2 * PIECE as usize + 4096) / 12);
+            let at = PIECE as usize - before_edge;
+            data[at..at + hay.len()].copy_from_slice(hay);
+            let mut tmp = tempfile::tempfile().unwrap();
+            tmp.write_all(&data).unwrap();
+            let mut got = Vec::new();
+            scan_file(&det, &tmp, data.len() as u64, true, false, &mut |_, b| {
+                got.extend(
+                    b.iter()
+                        .map(|l| (l.finding.kind, l.finding.offset, l.finding.end())),
+                );
+                Ok(())
+            })
+            .unwrap();
+            let want: Vec<_> = alone
+                .iter()
+                .map(|&(k, s, e)| (k, s + at as u64, e + at as u64))
+                .collect();
+            assert_eq!(got, want, "region {before_edge} bytes before the edge");
+            assert!(pan_at > before_edge, "the PAN is in the next piece");
+        }
     }
 }
