@@ -251,13 +251,30 @@ pub struct ManifestSender {
     tx: Option<SyncSender<Vec<Record>>>,
 }
 
+/// Most records in one message: the channel holds at most
+/// `QUEUED_MESSAGES` messages, so this bounds the records waiting for the
+/// writer (a file with a PAN every few bytes makes 100,000s per batch,
+/// faster than they can be encoded).
+const RECORDS_PER_MESSAGE: usize = 256;
+/// Messages the channel holds before senders wait for the writer.
+const QUEUED_MESSAGES: usize = 256;
+
 impl ManifestSender {
     /// Queues a batch of records (all of one file), in order.
     pub fn send(&self, batch: Vec<Record>) {
-        if let Some(tx) = &self.tx {
-            // The writer only stops early on a write error, which it reports
-            // at join; dropping records then is all that can be done.
+        let Some(tx) = &self.tx else { return };
+        // The writer only stops early on a write error, which it reports
+        // at join; dropping records then is all that can be done.
+        if batch.len() <= RECORDS_PER_MESSAGE {
             let _ = tx.send(batch);
+            return;
+        }
+        let mut records = batch.into_iter();
+        loop {
+            let part: Vec<Record> = records.by_ref().take(RECORDS_PER_MESSAGE).collect();
+            if part.is_empty() || tx.send(part).is_err() {
+                return;
+            }
         }
     }
 }
@@ -295,7 +312,7 @@ impl ManifestWriter {
         if file.metadata()?.file_type().is_file() {
             file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
         }
-        let (tx, rx) = sync_channel::<Vec<Record>>(256);
+        let (tx, rx) = sync_channel::<Vec<Record>>(QUEUED_MESSAGES);
         let handle = std::thread::Builder::new()
             .name("manifest".into())
             .spawn(move || write_loop(file, rx, sorted))?;

@@ -272,8 +272,12 @@ fn summary_line(mode: Mode, s: &Stats, elapsed: f64, mbps: f64) -> String {
         Mode::Scan => String::new(),
         Mode::Scrub => format!(", {} truncated, {} left in place", s.truncated, s.reported),
     };
+    // Peak memory tells an operator what limit to give a container job.
+    let memory = peak_memory_mb()
+        .map(|mb| format!(", peak memory {mb} MB"))
+        .unwrap_or_default();
     format!(
-        "panscrub {}: {} files, {:.1} MB, {} findings{} in {} files{}, {} skipped, {} errors, {:.2} s, {:.0} MB/s",
+        "panscrub {}: {} files, {:.1} MB, {} findings{} in {} files{}, {} skipped, {} errors, {:.2} s, {:.0} MB/s{}",
         mode.as_str(),
         s.files,
         s.bytes as f64 / 1e6,
@@ -284,8 +288,17 @@ fn summary_line(mode: Mode, s: &Stats, elapsed: f64, mbps: f64) -> String {
         s.skipped,
         s.errors,
         elapsed,
-        mbps
+        mbps,
+        memory
     )
+}
+
+/// Peak resident memory of this process so far, in MB (`VmHWM`; Linux).
+fn peak_memory_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024 / 1_000_000)
 }
 
 fn file_record(

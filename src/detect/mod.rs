@@ -615,26 +615,41 @@ impl<'d> StreamScanner<'d> {
         r: &mut dyn Read,
         sink: &mut dyn FnMut(Finding),
     ) -> io::Result<u64> {
-        let mut total = 0u64;
+        let from = self.position();
+        while !self.read_step(r, sink)? {}
+        Ok(self.position() - from)
+    }
+
+    /// Reads once from `r` and scans what is ready; at the end of `r`,
+    /// finishes the stream and returns true (call no more after that).
+    /// Lets a caller stop between reads, e.g. to hand findings on.
+    pub fn read_step(
+        &mut self,
+        r: &mut dyn Read,
+        sink: &mut dyn FnMut(Finding),
+    ) -> io::Result<bool> {
+        if self.filled == self.buf.len() {
+            self.scan(false, sink);
+        }
         loop {
-            if self.filled == self.buf.len() {
-                self.scan(false, sink);
-            }
-            let n = match r.read(&mut self.buf[self.filled..]) {
-                Ok(0) => break,
-                Ok(n) => n,
+            match r.read(&mut self.buf[self.filled..]) {
+                Ok(0) => {
+                    self.finish(sink);
+                    return Ok(true);
+                }
+                Ok(n) => {
+                    self.filled += n;
+                    // Scan only full-ish buffers: fewer, larger windows are
+                    // faster.
+                    if self.filled + RIGHT_CONTEXT * 4 >= self.buf.len() {
+                        self.scan(false, sink);
+                    }
+                    return Ok(false);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
-            };
-            self.filled += n;
-            total += n as u64;
-            // Scan only full-ish buffers: fewer, larger windows are faster.
-            if self.filled + RIGHT_CONTEXT * 4 >= self.buf.len() {
-                self.scan(false, sink);
             }
         }
-        self.finish(sink);
-        Ok(total)
     }
 
     /// Declares the end of the stream and reports what remains.

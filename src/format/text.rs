@@ -13,7 +13,7 @@ use std::os::unix::fs::FileExt;
 
 use rayon::prelude::*;
 
-use crate::detect::records::{RecordCounter, RecordPos, RecordTotals};
+use crate::detect::records::{RecordPos, RecordTotals};
 use crate::detect::{
     piece_needs_rescan, Detector, Finding, StreamScanner, LEFT_CONTEXT, RIGHT_CONTEXT,
 };
@@ -93,42 +93,61 @@ impl Read for RangeReader<'_> {
     }
 }
 
-struct Piece {
+/// Findings a piece holds before it stops reading, and the most handed to
+/// the caller at once. A file with a PAN every few bytes has hundreds of
+/// thousands per piece; with this bound its memory is a few MB per worker
+/// (the rest of a dense piece is scanned on the merging thread, in order).
+const FINDINGS_HELD: usize = 8192;
+
+/// One piece of a file being scanned: its scanner and reader are kept so
+/// that a piece dense with findings can stop and be finished later.
+struct Piece<'d, 'f> {
+    sc: StreamScanner<'d>,
+    reader: RangeReader<'f>,
     findings: Vec<Finding>,
-    newlines: u64,
-    last_newline: Option<u64>,
-    records: Option<RecordCounter>,
+    done: bool,
 }
 
-fn scan_piece(
-    det: &Detector,
-    file: &File,
-    size: u64,
-    (start, end): (u64, u64),
-    count_records: bool,
-    after_region: u64,
-) -> io::Result<Piece> {
-    let ctx = start.saturating_sub(LEFT_CONTEXT as u64);
-    let stop = (end + RIGHT_CONTEXT as u64).min(size);
-    let mut reader = RangeReader::new(file, ctx, stop);
-    // Small files get a small buffer: zeroing 256 KiB per 2 KB file would
-    // dominate a tree of small files.
-    let block = BLOCK.min((stop - ctx) as usize + 1);
-    let mut sc = StreamScanner::for_piece(det, block, ctx, start, end)
-        .after_region(after_region)
-        .track_lines();
-    if count_records {
-        sc = sc.track_records();
+impl<'d, 'f> Piece<'d, 'f> {
+    /// A piece over `[start, end)` with its context; `after_region` is
+    /// where the last region reported before it ends, when known.
+    fn new(
+        det: &'d Detector,
+        file: &'f File,
+        size: u64,
+        (start, end): (u64, u64),
+        count_records: bool,
+        after_region: u64,
+    ) -> Piece<'d, 'f> {
+        let ctx = start.saturating_sub(LEFT_CONTEXT as u64);
+        let stop = (end + RIGHT_CONTEXT as u64).min(size);
+        // Small files get a small buffer: zeroing 256 KiB per 2 KB file
+        // would dominate a tree of small files.
+        let block = BLOCK.min((stop - ctx) as usize + 1);
+        let mut sc = StreamScanner::for_piece(det, block, ctx, start, end)
+            .after_region(after_region)
+            .track_lines();
+        if count_records {
+            sc = sc.track_records();
+        }
+        Piece {
+            sc,
+            reader: RangeReader::new(file, ctx, stop),
+            findings: Vec::new(),
+            done: false,
+        }
     }
-    let mut findings = Vec::new();
-    sc.read_from(&mut reader, &mut |f| findings.push(f))?;
-    let (newlines, last_newline) = sc.newlines().unwrap_or((0, None));
-    Ok(Piece {
-        findings,
-        newlines,
-        last_newline,
-        records: sc.records(),
-    })
+
+    /// Reads on until the piece ends or holds `FINDINGS_HELD` findings.
+    fn scan_on(mut self) -> io::Result<Self> {
+        while !self.done && self.findings.len() < FINDINGS_HELD {
+            let findings = &mut self.findings;
+            self.done = self
+                .sc
+                .read_step(&mut self.reader, &mut |f| findings.push(f))?;
+        }
+        Ok(self)
+    }
 }
 
 /// Receives each batch: the offset it ends at and its findings.
@@ -168,6 +187,7 @@ pub fn scan_file(
         vec![(0, size)]
     };
     let batch_len = rayon::current_num_threads().max(1);
+    let read_error = |e| crate::error::InputError::io("read")(e);
     let mut lines = Lines::default();
     let mut records = RecordTotals::default();
     let mut located = Vec::new();
@@ -177,45 +197,54 @@ pub fn scan_file(
     // is scanned again knowing where the region ends.
     let mut last_end = 0;
     for batch in pieces.chunks(batch_len) {
+        let start = |&range| Piece::new(det, file, size, range, count_records, 0).scan_on();
         let results: Vec<io::Result<Piece>> = if batch.len() > 1 {
-            batch
-                .par_iter()
-                .map(|&range| scan_piece(det, file, size, range, count_records, 0))
-                .collect()
+            batch.par_iter().map(start).collect()
         } else {
-            batch
-                .iter()
-                .map(|&range| scan_piece(det, file, size, range, count_records, 0))
-                .collect()
+            batch.iter().map(start).collect()
         };
         located.clear();
         for (r, &range) in results.into_iter().zip(batch) {
-            let mut piece = r.map_err(crate::error::InputError::io("read"))?;
+            let mut piece = r.map_err(read_error)?;
             if piece_needs_rescan(&piece.findings, last_end) {
-                piece = scan_piece(det, file, size, range, count_records, last_end)
-                    .map_err(crate::error::InputError::io("read"))?;
+                piece = Piece::new(det, file, size, range, count_records, last_end)
+                    .scan_on()
+                    .map_err(read_error)?;
             }
-            for f in piece.findings {
-                if f.offset < last_end {
-                    continue;
+            loop {
+                for f in piece.findings.drain(..) {
+                    if f.offset < last_end {
+                        continue;
+                    }
+                    last_end = f.end();
+                    let line_start = f
+                        .lines
+                        .line_start
+                        .or(lines.last_newline.map(|p| p + 1))
+                        .unwrap_or(0);
+                    located.push(Located {
+                        finding: f,
+                        line: lines.newlines + f.lines.newlines_before + 1,
+                        column: f.offset - line_start + 1,
+                        numeric: false,
+                        record: count_records.then(|| records.place(&f.lines.records)),
+                    });
                 }
-                last_end = f.end();
-                let line_start = f
-                    .lines
-                    .line_start
-                    .or(lines.last_newline.map(|p| p + 1))
-                    .unwrap_or(0);
-                located.push(Located {
-                    finding: f,
-                    line: lines.newlines + f.lines.newlines_before + 1,
-                    column: f.offset - line_start + 1,
-                    numeric: false,
-                    record: count_records.then(|| records.place(&f.lines.records)),
-                });
+                // Dense findings: hand over what is held (everything up to
+                // the last one is final), then read on.
+                if located.len() >= FINDINGS_HELD {
+                    on_batch(last_end, &located)?;
+                    located.clear();
+                }
+                if piece.done {
+                    break;
+                }
+                piece = piece.scan_on().map_err(read_error)?;
             }
-            lines.newlines += piece.newlines;
-            lines.last_newline = piece.last_newline.or(lines.last_newline);
-            if let Some(c) = &piece.records {
+            let (newlines, last_newline) = piece.sc.newlines().unwrap_or((0, None));
+            lines.newlines += newlines;
+            lines.last_newline = last_newline.or(lines.last_newline);
+            if let Some(c) = &piece.sc.records() {
                 records.fold(c);
             }
         }
@@ -317,6 +346,49 @@ mod tests {
         .unwrap();
         assert_eq!(got.len(), 3);
         assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn dense_pieces_are_handed_over_in_bounded_calls_in_order() {
+        // A PAN on every line of a file scanned in pieces: each piece
+        // stops at FINDINGS_HELD findings and is finished on the merging
+        // thread; the calls stay bounded, in order, and agree with one pass.
+        let mut data = Vec::new();
+        let mut i = 0u64;
+        while (data.len() as u64) < 2 * PIECE + 100_000 {
+            data.extend_from_slice(format!("{i:x} 4111111111111111\n").as_bytes());
+            i += 1;
+        }
+        let mut tmp = tempfile::tempfile().unwrap();
+        tmp.write_all(&data).unwrap();
+        let det = Detector::default();
+        let mut got = Vec::new();
+        let mut last_end = 0;
+        let mut calls = 0;
+        scan_file(&det, &tmp, data.len() as u64, true, false, &mut |end, b| {
+            assert!(
+                b.len() < 2 * FINDINGS_HELD,
+                "{} findings in one call",
+                b.len()
+            );
+            assert!(b
+                .iter()
+                .all(|l| l.finding.offset >= last_end && l.finding.end() <= end));
+            last_end = end;
+            calls += 1;
+            got.extend(b.iter().map(|l| (l.finding.offset, l.line, l.column)));
+            Ok(())
+        })
+        .unwrap();
+        let mut whole = Vec::new();
+        scan_slice(&det, &data, &mut |_, b| {
+            whole.extend(b.iter().map(|l| (l.finding.offset, l.line, l.column)));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got.len() as u64, i);
+        assert_eq!(got, whole);
+        assert!(calls as u64 >= i / (2 * FINDINGS_HELD as u64));
     }
 
     #[test]
