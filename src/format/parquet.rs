@@ -27,7 +27,10 @@ use std::sync::{Arc, Mutex};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::ByteArrayType;
-use arrow_array::types::{Decimal128Type, Decimal256Type, Decimal64Type, Int64Type, UInt64Type};
+use arrow_array::types::{
+    Decimal128Type, Decimal256Type, Decimal64Type, Int16Type, Int32Type, Int64Type, Int8Type,
+    UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+};
 use arrow_array::{
     Array, ArrayRef, ArrowPrimitiveType, FixedSizeListArray, GenericByteArray, GenericListArray,
     MapArray, OffsetSizeTrait, PrimitiveArray, RecordBatch, StructArray,
@@ -48,6 +51,7 @@ use parquet::file::reader::{ChunkReader, Length};
 use rayon::prelude::*;
 
 use crate::allow::AllowList;
+use crate::detect::cvv::is_code_column;
 use crate::detect::{Detector, Finding};
 use crate::error::InputError;
 use crate::format::budget::{Meter, RATIO_FLOOR};
@@ -58,8 +62,9 @@ use crate::panics::contained;
 /// Rows per decoded batch: large enough to amortise per-batch work, small
 /// enough that a batch of long strings stays a few MiB.
 const BATCH_ROWS: usize = 8192;
-/// Shortest value that can hold a PAN.
-const MIN_PAN: usize = 13;
+/// Shortest value that can hold a finding: a keyword and its code
+/// (`cvv=123` and shorter forms), under the 13 digits of a PAN.
+const MIN_FINDING: usize = 6;
 /// The key under which Arrow writers store the Arrow schema.
 const ARROW_SCHEMA_KEY: &str = "ARROW:schema";
 
@@ -487,6 +492,9 @@ struct Visit<'a> {
     masking: bool,
     found: Vec<CellFinding>,
     leaf: usize,
+    /// The array being visited is named for a verification code (`cvv`,
+    /// `Card_CVV__c`): its short digit values are codes.
+    codes: bool,
 }
 
 impl<'a> Visit<'a> {
@@ -496,6 +504,7 @@ impl<'a> Visit<'a> {
             masking,
             found: Vec::new(),
             leaf: 0,
+            codes: false,
         }
     }
 
@@ -530,7 +539,16 @@ impl<'a> Visit<'a> {
     /// Scans one string/binary cell; returns the masks to apply (offset in
     /// the cell, replacement) when masking.
     fn text_cell(&mut self, column: &str, row: u64, cell: &[u8], edits: &mut Vec<(usize, Masked)>) {
-        if cell.len() < MIN_PAN {
+        if self.codes {
+            if let Some(f) = self.cx.det.code_cell(cell, 0) {
+                if self.masking && !self.cx.allows(column, &f) {
+                    edits.push((0, self.cx.policy.mask(&f)));
+                }
+                self.record(column, row, f, cell, MaskedAs::Text);
+                return;
+            }
+        }
+        if cell.len() < MIN_FINDING {
             return;
         }
         let mut found = Vec::new();
@@ -543,6 +561,20 @@ impl<'a> Visit<'a> {
             }
             self.record(column, row, f, cell, MaskedAs::Text);
         }
+    }
+
+    /// A verification code held as an integer in a column named for one:
+    /// 1 to 9999 (a code that began with 0 lost it), as the finding for its
+    /// digits padded to three. 0 is what a scrub writes, so it is no code.
+    fn code_number(&self, value: i128) -> Option<(Finding, [u8; 4], usize)> {
+        if !(1..=9999).contains(&value) {
+            return None;
+        }
+        let text = format!("{value:03}");
+        let mut digits = [0u8; 4];
+        digits[..text.len()].copy_from_slice(text.as_bytes());
+        let f = self.cx.det.code_cell(&digits[..text.len()], 0)?;
+        Some((f, digits, text.len()))
     }
 
     /// A PAN held as a number: the finding for its decimal digits.
@@ -611,6 +643,12 @@ fn visit(
     nullable: bool,
     rows: Rows,
 ) -> Result<Option<ArrayRef>, ArrowError> {
+    // Set on entry: children of a list (same path) or struct (their own
+    // path) set it again for themselves. With `--pan-only` the detector
+    // reports no codes, whatever the column.
+    let leaf_name = path.rsplit('.').next().unwrap_or(path);
+    v.codes = is_code_column(leaf_name);
+    let codes = v.codes;
     let out = match array.data_type() {
         DataType::Utf8 => bytes(v, array.as_string::<i32>(), path, rows)?,
         DataType::LargeUtf8 => bytes(v, array.as_string::<i64>(), path, rows)?,
@@ -651,22 +689,34 @@ fn visit(
         }
         DataType::Map(field, ordered) => map(v, array.as_map(), field, *ordered, path, rows)?,
         DataType::Struct(_) => structure(v, array.as_struct(), path, rows)?,
-        DataType::Int64 => numbers(
-            v,
-            array.as_primitive::<Int64Type>(),
-            0,
-            path,
-            nullable,
-            rows,
-        )?,
-        DataType::UInt64 => numbers(
-            v,
-            array.as_primitive::<UInt64Type>(),
-            0,
-            path,
-            nullable,
-            rows,
-        )?,
+        DataType::Int64 => {
+            let pans = numbers(
+                v,
+                array.as_primitive::<Int64Type>(),
+                0,
+                path,
+                nullable,
+                rows,
+            )?;
+            and_codes::<Int64Type>(v, codes, array, pans, path, nullable, rows)?
+        }
+        DataType::UInt64 => {
+            let pans = numbers(
+                v,
+                array.as_primitive::<UInt64Type>(),
+                0,
+                path,
+                nullable,
+                rows,
+            )?;
+            and_codes::<UInt64Type>(v, codes, array, pans, path, nullable, rows)?
+        }
+        DataType::Int32 => and_codes::<Int32Type>(v, codes, array, None, path, nullable, rows)?,
+        DataType::UInt32 => and_codes::<UInt32Type>(v, codes, array, None, path, nullable, rows)?,
+        DataType::Int16 => and_codes::<Int16Type>(v, codes, array, None, path, nullable, rows)?,
+        DataType::UInt16 => and_codes::<UInt16Type>(v, codes, array, None, path, nullable, rows)?,
+        DataType::Int8 => and_codes::<Int8Type>(v, codes, array, None, path, nullable, rows)?,
+        DataType::UInt8 => and_codes::<UInt8Type>(v, codes, array, None, path, nullable, rows)?,
         DataType::Decimal64(_, scale) => {
             let a = array.as_primitive::<Decimal64Type>();
             numbers(v, a, *scale, path, nullable, rows)?
@@ -679,7 +729,8 @@ fn visit(
             let a = array.as_primitive::<Decimal256Type>();
             numbers(v, a, *scale, path, nullable, rows)?
         }
-        // Other types cannot hold a 13–19 digit number as ASCII or integer.
+        // Other types cannot hold a 13–19 digit number as ASCII or
+        // integer, nor a code as digits.
         _ => None,
     };
     v.leaf += 1;
@@ -781,6 +832,21 @@ impl Wide for u64 {
     }
 }
 
+/// The narrow integers: only verification codes fit in them.
+macro_rules! wide_from_narrow {
+    ($($t:ty),*) => {$(
+        impl Wide for $t {
+            fn to_wide(self) -> Option<i128> {
+                Some(self.into())
+            }
+            fn from_wide(w: i128) -> Option<Self> {
+                w.try_into().ok()
+            }
+        }
+    )*};
+}
+wide_from_narrow!(i8, i16, i32, u8, u16, u32);
+
 impl Wide for i128 {
     fn to_wide(self) -> Option<i128> {
         Some(self)
@@ -866,6 +932,65 @@ where
                 values[i] = T::Native::default();
                 valid.set_bit(i, false);
             }
+        }
+    }
+    let nulls = NullBuffer::new(valid.finish());
+    let array = PrimitiveArray::<T>::try_new(ScalarBuffer::from(values), Some(nulls))?
+        .with_data_type(a.data_type().clone());
+    Ok(Some(Arc::new(array)))
+}
+
+/// In a column named for a verification code, integer codes (see
+/// [`Visit::code_number`]) on top of `pans` (the array with its PANs
+/// already replaced, if any were). Codes become null where the field is
+/// nullable, else 0.
+fn and_codes<T: ArrowPrimitiveType>(
+    v: &mut Visit,
+    codes: bool,
+    array: &ArrayRef,
+    pans: Option<ArrayRef>,
+    path: &str,
+    nullable: bool,
+    rows: Rows,
+) -> Result<Option<ArrayRef>, ArrowError>
+where
+    T::Native: Wide,
+{
+    if !codes {
+        return Ok(pans);
+    }
+    let a = pans.as_ref().unwrap_or(array).as_primitive::<T>();
+    let as_ = if nullable {
+        MaskedAs::Null
+    } else {
+        MaskedAs::Number
+    };
+    let mut replace = Vec::new();
+    for i in 0..a.len() {
+        if a.is_null(i) {
+            continue;
+        }
+        let Some((f, digits, n)) = a.value(i).to_wide().and_then(|w| v.code_number(w)) else {
+            continue;
+        };
+        if v.masking && !v.cx.allows(path, &f) {
+            replace.push(i);
+        }
+        v.record(path, rows.at(i), f, &digits[..n], as_);
+    }
+    if replace.is_empty() {
+        return Ok(pans);
+    }
+    let mut values: Vec<T::Native> = a.values().to_vec();
+    let mut valid = BooleanBufferBuilder::new(a.len());
+    match a.nulls() {
+        Some(n) => valid.append_buffer(n.inner()),
+        None => valid.append_n(a.len(), true),
+    }
+    for i in replace {
+        values[i] = T::Native::default();
+        if nullable {
+            valid.set_bit(i, false);
         }
     }
     let nulls = NullBuffer::new(valid.finish());
@@ -1132,6 +1257,120 @@ mod tests {
         assert_eq!(price.value(1), 12);
         assert!(b.column(3).is_null(0));
         assert!(b.column(3).is_valid(1));
+    }
+
+    #[test]
+    fn columns_named_for_codes_have_their_codes_masked() {
+        use arrow_array::{DictionaryArray, Int16Array, Int32Array, StringArray};
+        let text = StringArray::from(vec![
+            Some("123"),
+            Some("4111111111111111"),
+            Some("12"),
+            None,
+        ]);
+        // A keyword code in a short cell of any column.
+        let note = StringArray::from(vec!["x", "cvv=999", "cvv: 12", "y"]);
+        let ints = Int32Array::from(vec![Some(123), Some(7), Some(0), Some(20000)]);
+        let strict = Int16Array::from(vec![999, 0, 1234, -5]);
+        let other = Int32Array::from(vec![123, 456, 789, 1000]);
+        let dict: DictionaryArray<Int32Type> =
+            vec!["4567", "abc", "4567", "x"].into_iter().collect();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("Card_CVV__c", DataType::Utf8, true),
+            Field::new("cvv", DataType::Int32, true),
+            Field::new("security_code", DataType::Int16, false),
+            Field::new("invoice", DataType::Int32, false),
+            Field::new("cvc2", dict.data_type().clone(), false),
+            Field::new("note", DataType::Utf8, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(text),
+                Arc::new(ints),
+                Arc::new(strict),
+                Arc::new(other),
+                Arc::new(dict),
+                Arc::new(note),
+            ],
+        )
+        .unwrap();
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        let mut w = ArrowWriter::try_new(f.as_file_mut(), schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+
+        let run = Setup::default();
+        let cx = run.cx(&[]);
+        let found = scan(&cx, &meter(), f.as_file()).unwrap();
+        let got: Vec<_> = found
+            .iter()
+            .map(|c| {
+                (
+                    c.column.as_str(),
+                    c.row,
+                    c.located.finding.kind,
+                    c.masked_as,
+                )
+            })
+            .collect();
+        use crate::detect::Kind::{Cvv, Pan};
+        assert_eq!(
+            got,
+            vec![
+                ("Card_CVV__c", 0, Cvv, MaskedAs::Text),
+                ("cvv", 0, Cvv, MaskedAs::Null),
+                ("security_code", 0, Cvv, MaskedAs::Number),
+                ("cvc2", 0, Cvv, MaskedAs::Text),
+                ("Card_CVV__c", 1, Pan, MaskedAs::Text),
+                ("cvv", 1, Cvv, MaskedAs::Null),
+                ("note", 1, Cvv, MaskedAs::Text),
+                ("security_code", 2, Cvv, MaskedAs::Number),
+                ("cvc2", 2, Cvv, MaskedAs::Text),
+            ]
+        );
+        let mut out = tempfile::NamedTempFile::new().unwrap();
+        rebuild(&cx, &meter(), f.as_file(), out.as_file_mut()).unwrap();
+        verify(&cx, &meter(), f.as_file(), out.as_file()).unwrap();
+        assert!(scan(&cx, &meter(), out.as_file()).unwrap().is_empty());
+        let b = ParquetRecordBatchReaderBuilder::try_new(out.reopen().unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let text = b.column(0).as_string::<i32>();
+        assert_eq!(text.value(0), "***");
+        assert_eq!(text.value(1), "411111******1111");
+        assert_eq!(text.value(2), "12");
+        let ints = b.column(1).as_primitive::<Int32Type>();
+        assert!(ints.is_null(0) && ints.is_null(1));
+        assert_eq!((ints.value(2), ints.value(3)), (0, 20000));
+        let strict = b.column(2).as_primitive::<Int16Type>();
+        assert_eq!(strict.values().to_vec(), vec![0, 0, 0, -5]);
+        assert_eq!(strict.null_count(), 0);
+        let other = b.column(3).as_primitive::<Int32Type>();
+        assert_eq!(other.values().to_vec(), vec![123, 456, 789, 1000]);
+        let dict = b.column(4).as_any_dictionary();
+        let values = dict.values().as_string::<i32>();
+        let shown: Vec<&str> = dict
+            .normalized_keys()
+            .iter()
+            .map(|&k| values.value(k))
+            .collect();
+        assert_eq!(shown, vec!["****", "abc", "****", "x"]);
+        let note = b.column(5).as_string::<i32>();
+        assert_eq!(note.value(1), "cvv=***");
+
+        // `--pan-only`: the same columns are plain numbers and strings.
+        let pan_only = Setup {
+            det: crate::detect::DetectorBuilder::new().pan_only(true).build(),
+            ..Setup::default()
+        };
+        let found = scan(&pan_only.cx(&[]), &meter(), f.as_file()).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].located.finding.kind, Pan);
     }
 
     #[test]
