@@ -150,7 +150,10 @@ impl<'d, 'f> Piece<'d, 'f> {
     }
 }
 
-/// Receives each batch: the offset it ends at and its findings.
+/// Receives findings in file order, a batch at a time: the offset up to
+/// which the file has been handed over (a batch's end, or the end of the
+/// last finding when a dense batch is handed over in parts), and the
+/// findings before it.
 pub type BatchSink<'a> = dyn FnMut(u64, &[Located]) -> Result<(), crate::error::InputError> + 'a;
 
 /// Running line state across pieces.
