@@ -689,28 +689,8 @@ fn visit(
         }
         DataType::Map(field, ordered) => map(v, array.as_map(), field, *ordered, path, rows)?,
         DataType::Struct(_) => structure(v, array.as_struct(), path, rows)?,
-        DataType::Int64 => {
-            let pans = numbers(
-                v,
-                array.as_primitive::<Int64Type>(),
-                0,
-                path,
-                nullable,
-                rows,
-            )?;
-            and_codes::<Int64Type>(v, codes, array, pans, path, nullable, rows)?
-        }
-        DataType::UInt64 => {
-            let pans = numbers(
-                v,
-                array.as_primitive::<UInt64Type>(),
-                0,
-                path,
-                nullable,
-                rows,
-            )?;
-            and_codes::<UInt64Type>(v, codes, array, pans, path, nullable, rows)?
-        }
+        DataType::Int64 => pans_and_codes::<Int64Type>(v, codes, array, path, nullable, rows)?,
+        DataType::UInt64 => pans_and_codes::<UInt64Type>(v, codes, array, path, nullable, rows)?,
         DataType::Int32 => and_codes::<Int32Type>(v, codes, array, None, path, nullable, rows)?,
         DataType::UInt32 => and_codes::<UInt32Type>(v, codes, array, None, path, nullable, rows)?,
         DataType::Int16 => and_codes::<Int16Type>(v, codes, array, None, path, nullable, rows)?,
@@ -919,6 +899,15 @@ where
     if replace.is_empty() {
         return Ok(None);
     }
+    with_values_replaced(a, replace).map(Some)
+}
+
+/// A copy of `a` with the values at the given indices replaced (`None`:
+/// null), same data type.
+fn with_values_replaced<T: ArrowPrimitiveType>(
+    a: &PrimitiveArray<T>,
+    replace: Vec<(usize, Option<T::Native>)>,
+) -> Result<ArrayRef, ArrowError> {
     let mut values: Vec<T::Native> = a.values().to_vec();
     let mut valid = BooleanBufferBuilder::new(a.len());
     match a.nulls() {
@@ -937,7 +926,24 @@ where
     let nulls = NullBuffer::new(valid.finish());
     let array = PrimitiveArray::<T>::try_new(ScalarBuffer::from(values), Some(nulls))?
         .with_data_type(a.data_type().clone());
-    Ok(Some(Arc::new(array)))
+    Ok(Arc::new(array))
+}
+
+/// 64-bit integers: PANs (13–19 digits), then codes when the column is
+/// named for them.
+fn pans_and_codes<T: ArrowPrimitiveType>(
+    v: &mut Visit,
+    codes: bool,
+    array: &ArrayRef,
+    path: &str,
+    nullable: bool,
+    rows: Rows,
+) -> Result<Option<ArrayRef>, ArrowError>
+where
+    T::Native: Wide,
+{
+    let pans = numbers(v, array.as_primitive::<T>(), 0, path, nullable, rows)?;
+    and_codes::<T>(v, codes, array, pans, path, nullable, rows)
 }
 
 /// In a column named for a verification code, integer codes (see
@@ -974,29 +980,14 @@ where
             continue;
         };
         if v.masking && !v.cx.allows(path, &f) {
-            replace.push(i);
+            replace.push((i, (!nullable).then(T::Native::default)));
         }
         v.record(path, rows.at(i), f, &digits[..n], as_);
     }
     if replace.is_empty() {
         return Ok(pans);
     }
-    let mut values: Vec<T::Native> = a.values().to_vec();
-    let mut valid = BooleanBufferBuilder::new(a.len());
-    match a.nulls() {
-        Some(n) => valid.append_buffer(n.inner()),
-        None => valid.append_n(a.len(), true),
-    }
-    for i in replace {
-        values[i] = T::Native::default();
-        if nullable {
-            valid.set_bit(i, false);
-        }
-    }
-    let nulls = NullBuffer::new(valid.finish());
-    let array = PrimitiveArray::<T>::try_new(ScalarBuffer::from(values), Some(nulls))?
-        .with_data_type(a.data_type().clone());
-    Ok(Some(Arc::new(array)))
+    with_values_replaced(a, replace).map(Some)
 }
 
 /// Dictionary arrays: the values are scanned once, each finding is reported
@@ -1193,29 +1184,39 @@ mod tests {
             .with_precision_and_scale(20, 2)
             .unwrap();
         let unsigned = UInt64Array::from(vec![6011111111111117u64, 6011111111111118]);
-        let map = map.finish();
-        let fixed = fixed.finish();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("attrs", map.data_type().clone(), true),
-            Field::new("pair", fixed.data_type().clone(), true),
-            Field::new("price", decimal.data_type().clone(), false),
-            Field::new("u", DataType::UInt64, true),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                Arc::new(map),
-                Arc::new(fixed),
-                Arc::new(decimal),
-                Arc::new(unsigned),
-            ],
-        )
-        .unwrap();
+        parquet_file(vec![
+            ("attrs", true, Arc::new(map.finish())),
+            ("pair", true, Arc::new(fixed.finish())),
+            ("price", false, Arc::new(decimal)),
+            ("u", true, Arc::new(unsigned)),
+        ])
+    }
+
+    /// A Parquet file of one batch with these columns (name, nullable,
+    /// values), written with the default properties.
+    fn parquet_file(columns: Vec<(&str, bool, ArrayRef)>) -> tempfile::NamedTempFile {
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|(name, nullable, a)| Field::new(*name, a.data_type().clone(), *nullable))
+            .collect();
+        let arrays = columns.into_iter().map(|(_, _, a)| a).collect();
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap();
         let mut f = tempfile::NamedTempFile::new().unwrap();
-        let mut w = ArrowWriter::try_new(f.as_file_mut(), schema, None).unwrap();
+        let mut w = ArrowWriter::try_new(f.as_file_mut(), batch.schema(), None).unwrap();
         w.write(&batch).unwrap();
         w.close().unwrap();
         f
+    }
+
+    /// The first batch of a Parquet file, read back by the parquet crate.
+    fn first_batch(f: &tempfile::NamedTempFile) -> RecordBatch {
+        ParquetRecordBatchReaderBuilder::try_new(f.reopen().unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
     }
 
     #[test]
@@ -1244,13 +1245,7 @@ mod tests {
         assert!(scan(&cx, &meter(), out.as_file()).unwrap().is_empty());
         // The decimal keeps its scale: 4111110000001111.00 with the check
         // digit broken is still a whole number of the same width.
-        let b = ParquetRecordBatchReaderBuilder::try_new(out.reopen().unwrap())
-            .unwrap()
-            .build()
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap();
+        let b = first_batch(&out);
         let price = b.column(2).as_primitive::<Decimal128Type>();
         assert_eq!(price.value(0) % 100, 0);
         assert_eq!(price.value(0).to_string().len(), 18);
@@ -1275,30 +1270,14 @@ mod tests {
         let other = Int32Array::from(vec![123, 456, 789, 1000]);
         let dict: DictionaryArray<Int32Type> =
             vec!["4567", "abc", "4567", "x"].into_iter().collect();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("Card_CVV__c", DataType::Utf8, true),
-            Field::new("cvv", DataType::Int32, true),
-            Field::new("security_code", DataType::Int16, false),
-            Field::new("invoice", DataType::Int32, false),
-            Field::new("cvc2", dict.data_type().clone(), false),
-            Field::new("note", DataType::Utf8, false),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                Arc::new(text),
-                Arc::new(ints),
-                Arc::new(strict),
-                Arc::new(other),
-                Arc::new(dict),
-                Arc::new(note),
-            ],
-        )
-        .unwrap();
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        let mut w = ArrowWriter::try_new(f.as_file_mut(), schema, None).unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
+        let f = parquet_file(vec![
+            ("Card_CVV__c", true, Arc::new(text)),
+            ("cvv", true, Arc::new(ints)),
+            ("security_code", false, Arc::new(strict)),
+            ("invoice", false, Arc::new(other)),
+            ("cvc2", false, Arc::new(dict)),
+            ("note", false, Arc::new(note)),
+        ]);
 
         let run = Setup::default();
         let cx = run.cx(&[]);
@@ -1333,13 +1312,7 @@ mod tests {
         rebuild(&cx, &meter(), f.as_file(), out.as_file_mut()).unwrap();
         verify(&cx, &meter(), f.as_file(), out.as_file()).unwrap();
         assert!(scan(&cx, &meter(), out.as_file()).unwrap().is_empty());
-        let b = ParquetRecordBatchReaderBuilder::try_new(out.reopen().unwrap())
-            .unwrap()
-            .build()
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap();
+        let b = first_batch(&out);
         let text = b.column(0).as_string::<i32>();
         assert_eq!(text.value(0), "***");
         assert_eq!(text.value(1), "411111******1111");

@@ -292,24 +292,56 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    /// A temporary file holding `data`.
+    fn in_file(data: &[u8]) -> File {
+        let mut tmp = tempfile::tempfile().unwrap();
+        tmp.write_all(data).unwrap();
+        tmp
+    }
+
+    /// Every finding of `data` scanned as a file, in pieces when large.
+    fn file_findings(det: &Detector, data: &[u8]) -> Vec<Located> {
+        let mut got = Vec::new();
+        scan_file(
+            det,
+            &in_file(data),
+            data.len() as u64,
+            true,
+            false,
+            &mut |_, b| {
+                got.extend_from_slice(b);
+                Ok(())
+            },
+        )
+        .unwrap();
+        got
+    }
+
+    /// Every finding of `data` scanned in one pass from memory.
+    fn slice_findings(det: &Detector, data: &[u8]) -> Vec<Located> {
+        let mut got = Vec::new();
+        scan_slice(det, data, &mut |_, b| {
+            got.extend_from_slice(b);
+            Ok(())
+        })
+        .unwrap();
+        got
+    }
+
+    /// Offset, line and column of each finding.
+    fn places(found: &[Located]) -> Vec<(u64, u64, u64)> {
+        found
+            .iter()
+            .map(|l| (l.finding.offset, l.line, l.column))
+            .collect()
+    }
+
     #[test]
     fn slice_and_file_scans_agree() {
         let data = b"a\nb 4111111111111111\n\nccc 5555 5555 5555 4444 d\n4111111111111111".to_vec();
-        let mut tmp = tempfile::tempfile().unwrap();
-        tmp.write_all(&data).unwrap();
         let det = Detector::default();
-        let mut from_file = Vec::new();
-        scan_file(&det, &tmp, data.len() as u64, true, false, &mut |_, b| {
-            from_file.extend(b.iter().map(|l| (l.finding.offset, l.line, l.column)));
-            Ok(())
-        })
-        .unwrap();
-        let mut from_slice = Vec::new();
-        scan_slice(&det, &data, &mut |_, b| {
-            from_slice.extend(b.iter().map(|l| (l.finding.offset, l.line, l.column)));
-            Ok(())
-        })
-        .unwrap();
+        let from_file = places(&file_findings(&det, &data));
+        let from_slice = places(&slice_findings(&det, &data));
         assert_eq!(from_file, vec![(4, 2, 3), (26, 4, 5), (48, 5, 1)]);
         assert_eq!(from_slice, from_file);
     }
@@ -338,15 +370,10 @@ mod tests {
                 line += 1;
             }
         }
-        let mut tmp = tempfile::tempfile().unwrap();
-        tmp.write_all(&data).unwrap();
-        let det = Detector::default();
-        let mut got = Vec::new();
-        scan_file(&det, &tmp, data.len() as u64, true, false, &mut |_, b| {
-            got.extend(b.iter().map(|l| (l.line, l.column)));
-            Ok(())
-        })
-        .unwrap();
+        let got: Vec<_> = file_findings(&Detector::default(), &data)
+            .iter()
+            .map(|l| (l.line, l.column))
+            .collect();
         assert_eq!(got.len(), 3);
         assert_eq!(got, expect);
     }
@@ -362,35 +389,34 @@ mod tests {
             data.extend_from_slice(format!("{i:x} 4111111111111111\n").as_bytes());
             i += 1;
         }
-        let mut tmp = tempfile::tempfile().unwrap();
-        tmp.write_all(&data).unwrap();
         let det = Detector::default();
         let mut got = Vec::new();
         let mut last_end = 0;
         let mut calls = 0;
-        scan_file(&det, &tmp, data.len() as u64, true, false, &mut |end, b| {
-            assert!(
-                b.len() < 2 * FINDINGS_HELD,
-                "{} findings in one call",
-                b.len()
-            );
-            assert!(b
-                .iter()
-                .all(|l| l.finding.offset >= last_end && l.finding.end() <= end));
-            last_end = end;
-            calls += 1;
-            got.extend(b.iter().map(|l| (l.finding.offset, l.line, l.column)));
-            Ok(())
-        })
-        .unwrap();
-        let mut whole = Vec::new();
-        scan_slice(&det, &data, &mut |_, b| {
-            whole.extend(b.iter().map(|l| (l.finding.offset, l.line, l.column)));
-            Ok(())
-        })
+        scan_file(
+            &det,
+            &in_file(&data),
+            data.len() as u64,
+            true,
+            false,
+            &mut |end, b| {
+                assert!(
+                    b.len() < 2 * FINDINGS_HELD,
+                    "{} findings in one call",
+                    b.len()
+                );
+                assert!(b
+                    .iter()
+                    .all(|l| l.finding.offset >= last_end && l.finding.end() <= end));
+                last_end = end;
+                calls += 1;
+                got.extend(places(b));
+                Ok(())
+            },
+        )
         .unwrap();
         assert_eq!(got.len() as u64, i);
-        assert_eq!(got, whole);
+        assert_eq!(got, places(&slice_findings(&det, &data)));
         assert!(calls as u64 >= i / (2 * FINDINGS_HELD as u64));
     }
 
@@ -412,17 +438,10 @@ mod tests {
             let mut data = b"filler line\n".repeat((2 * PIECE as usize + 4096) / 12);
             let at = PIECE as usize - before_edge;
             data[at..at + hay.len()].copy_from_slice(hay);
-            let mut tmp = tempfile::tempfile().unwrap();
-            tmp.write_all(&data).unwrap();
-            let mut got = Vec::new();
-            scan_file(&det, &tmp, data.len() as u64, true, false, &mut |_, b| {
-                got.extend(
-                    b.iter()
-                        .map(|l| (l.finding.kind, l.finding.offset, l.finding.end())),
-                );
-                Ok(())
-            })
-            .unwrap();
+            let got: Vec<_> = file_findings(&det, &data)
+                .iter()
+                .map(|l| (l.finding.kind, l.finding.offset, l.finding.end()))
+                .collect();
             let want: Vec<_> = alone
                 .iter()
                 .map(|&(k, s, e)| (k, s + at as u64, e + at as u64))
