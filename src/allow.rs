@@ -144,7 +144,7 @@ impl Fingerprinter {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
         mac.update(&buf[..n]);
         let out = mac.finalize().into_bytes();
-        crate::write::hex(&out[..16])
+        crate::remediate::apply::hex(&out[..16])
     }
 }
 

@@ -10,8 +10,9 @@ use crate::allow::{AllowList, Fingerprinter, Shard};
 use crate::cli::{Command, CommonArgs};
 use crate::format::budget::{parse_size, Budget};
 use crate::mask::{Keep, MaskPolicy};
+use crate::policy::Policy;
+use crate::remediate::apply::Hashing;
 use crate::settings::Settings;
-use crate::write::Hashing;
 
 /// Scan or scrub.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,14 +47,8 @@ pub struct Config {
     pub hashing: Hashing,
     /// Manifest in path order.
     pub sort: bool,
-    /// PANs and prefixes left alone.
-    pub allow: AllowList,
-    /// Files whose findings are all left alone.
-    pub allow_paths: Option<GlobSet>,
-    /// CSV columns whose findings are left alone.
-    pub allow_fields: Vec<String>,
-    /// Keyed fingerprints, when a key was given.
-    pub fingerprint: Option<Fingerprinter>,
+    /// What is left alone on purpose, and the fingerprint key.
+    pub allow: Policy,
     /// PANs only: no verification codes or track data.
     pub pan_only: bool,
     /// This process's shard of the inputs.
@@ -157,7 +152,8 @@ impl Config {
             allow_list.add_test_cards();
         }
         let allow_paths = globset(&file.allow.paths, "[allow] paths")?;
-        let allow_fields = file.allow.csv_fields.clone();
+        let mut allow_fields = file.allow.fields.clone();
+        allow_fields.extend(file.allow.csv_fields.iter().cloned());
         let fingerprint = fingerprint_key
             .as_deref()
             .map(Fingerprinter::load)
@@ -200,10 +196,12 @@ impl Config {
             scrub_binary,
             budget,
             sort,
-            allow: allow_list,
-            allow_paths,
-            allow_fields,
-            fingerprint,
+            allow: Policy {
+                list: allow_list,
+                paths: allow_paths,
+                fields: allow_fields,
+                fingerprint,
+            },
             pan_only,
             shard,
         })

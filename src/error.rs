@@ -21,6 +21,12 @@ pub enum InputError {
     Changed(String),
     /// The content is malformed for its format (corrupt archive, ...).
     Corrupt(String),
+    /// What a scrub wrote did not pass its check (a rebuilt archive or
+    /// Parquet file, a `--out` copy); nothing was replaced.
+    Verification(String),
+    /// The data is well formed for its format but its locations cannot be
+    /// trusted (a CSV quote never closed, invalid JSON).
+    Malformed(String),
     /// A decompression budget was exceeded (archive bomb).
     Budget(String),
 }
@@ -38,6 +44,10 @@ impl fmt::Display for InputError {
             InputError::Io { op, source } => write!(f, "{op}: {source}"),
             InputError::Changed(why) => write!(f, "changed while being processed: {why}"),
             InputError::Corrupt(why) => write!(f, "corrupt input: {why}"),
+            InputError::Verification(why) => {
+                write!(f, "verification failed, original kept: {why}")
+            }
+            InputError::Malformed(why) => write!(f, "{why}"),
             InputError::Budget(why) => write!(f, "decompression budget exceeded: {why}"),
         }
     }

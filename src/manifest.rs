@@ -37,7 +37,9 @@ use crate::detect::Detector;
 use crate::mask::MaskPolicy;
 
 /// Manifest schema version.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 2 gave Parquet's column path its own key (`column_path`), so
+/// that `column` is always the 1-based byte column of a text line.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// A path as it appears in output: PANs in it masked; UTF-8 as a string,
 /// anything else as `{"bytes": base64}`.
@@ -110,17 +112,6 @@ pub struct PolicyRecord {
     pub iin_table_version: &'static str,
 }
 
-/// The `column` of a finding: the 1-based byte column of its line in text,
-/// the column's dotted field path (`customer.cards`) in Parquet.
-#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
-#[serde(untagged)]
-pub enum Column {
-    /// Byte column in a line of text.
-    Byte(u64),
-    /// Parquet column path.
-    Path(String),
-}
-
 /// What was done with a finding.
 #[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -178,8 +169,12 @@ pub enum Record {
         length: usize,
         #[serde(skip_serializing_if = "Option::is_none")]
         line: Option<u64>,
+        /// Text: 1-based byte column of the line.
         #[serde(skip_serializing_if = "Option::is_none")]
-        column: Option<Column>,
+        column: Option<u64>,
+        /// Parquet: the column's dotted field path.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        column_path: Option<String>,
         /// The PAN's network; absent for a verification code.
         #[serde(skip_serializing_if = "Option::is_none")]
         brand: Option<&'static str>,

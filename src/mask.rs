@@ -210,7 +210,9 @@ impl MaskPolicy {
     /// literal), where a mask character would break the syntax: the masked
     /// digits become `0`, and if that happens to leave a Luhn-valid number,
     /// the last masked digit becomes `1`, so the value stays a number of the
-    /// same length but is no longer a valid PAN.
+    /// same length but is no longer a valid PAN. With `--keep 0+4` the
+    /// leading digit is masked too: it becomes `1`, because a number may not
+    /// start with `0` in JSON (the Luhn check above still breaks the PAN).
     ///
     /// A verification code has nothing to keep: it becomes `0` padded with
     /// spaces (`123` → `0  `), still a number wherever one may stand.
@@ -222,6 +224,9 @@ impl MaskPolicy {
             return out;
         }
         let (mut out, last_masked) = self.replace_digits(f.span_bytes(), b'0');
+        if out.bytes[0] == b'0' && f.span_bytes()[0] != b'0' {
+            out.bytes[0] = b'1';
+        }
         let digits: Vec<u8> = out
             .as_bytes()
             .iter()
@@ -297,6 +302,24 @@ mod tests {
             assert!(s.bytes().all(|b| b.is_ascii_digit()), "{s}");
             assert_eq!(&s[..6], &pan[..6]);
             assert_eq!(&s[s.len() - 4..], &pan[pan.len() - 4..]);
+            assert!(
+                det.find_iter(s.as_bytes()).is_empty(),
+                "{s} must not be a PAN"
+            );
+        }
+    }
+
+    #[test]
+    fn numeric_masks_never_start_with_zero() {
+        let det = Detector::default();
+        let p = MaskPolicy::new(Keep::ZeroFour, '*').unwrap();
+        for pan in ["4111111111111111", "378282246310005", "30569309025904"] {
+            let f = det.find_iter(pan.as_bytes())[0];
+            let m = p.mask_numeric(&f);
+            let s = m.as_str();
+            assert_eq!(s.len(), pan.len());
+            assert!(s.starts_with('1'), "{s}");
+            assert!(s.ends_with(&pan[pan.len() - 4..]), "{s}");
             assert!(
                 det.find_iter(s.as_bytes()).is_empty(),
                 "{s} must not be a PAN"

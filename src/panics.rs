@@ -4,9 +4,9 @@
 //! while processing one input is caught and reported as an error for that
 //! input (the run goes on).
 //!
-//! For tests, `PANSCRUB_INJECT_PANIC=<text>` makes the processing of any
-//! input whose path contains `<text>` panic with the full PAN of its first
-//! finding in the message: the worst case the hook must handle.
+//! Test builds can make the processing of an input panic with the full PAN
+//! of its first finding in the message (`hooks::TestHooks`): the worst
+//! case the hook must handle.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -16,9 +16,6 @@ use crate::error::InputError;
 use crate::detect::Detector;
 use crate::manifest::mask_text;
 use crate::mask::MaskPolicy;
-
-/// The environment variable that injects a panic (tests only).
-pub const INJECT_ENV: &str = "PANSCRUB_INJECT_PANIC";
 
 /// Replaces the default panic hook with one that masks PANs in the message
 /// and prints no backtrace (a backtrace shows no data, but its frames are

@@ -35,10 +35,11 @@ pub fn collect(paths: &[PathBuf]) -> Result<Collected> {
             if line.trim().is_empty() {
                 continue;
             }
-            let Ok(v) = serde_json::from_str::<Value>(&line) else {
+            let Ok(mut v) = serde_json::from_str::<Value>(&line) else {
                 c.bad_lines += 1;
                 continue;
             };
+            upgrade_v1_finding(&mut v);
             match v["kind"].as_str() {
                 Some("run") => c.runs.push(v),
                 Some("summary") => c.summaries.push(v),
@@ -49,6 +50,19 @@ pub fn collect(paths: &[PathBuf]) -> Result<Collected> {
         }
     }
     Ok(c)
+}
+
+/// Schema 1 wrote a Parquet finding's column path as `column` (a string);
+/// schema 2 calls it `column_path` and keeps `column` for the numeric text
+/// column. Read either, report and merge as schema 2.
+fn upgrade_v1_finding(v: &mut Value) {
+    if v["kind"] == "finding" && v["column"].is_string() {
+        if let Some(o) = v.as_object_mut() {
+            if let Some(path) = o.remove("column") {
+                o.insert("column_path".into(), path);
+            }
+        }
+    }
 }
 
 fn path_text(v: &Value) -> String {
@@ -205,6 +219,7 @@ pub fn write_csv(c: &Collected, out: &mut dyn Write) -> io::Result<()> {
         "length",
         "line",
         "column",
+        "column_path",
         "brand",
         "masked",
         "action",

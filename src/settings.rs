@@ -21,7 +21,7 @@
 //! bins = ["601111"]
 //! files = ["/etc/panscrub/allow.txt"]
 //! paths = ["**/fixtures/**"]      # findings in these files are allowed
-//! csv_fields = ["TestCardNumber"] # findings in these CSV columns are allowed
+//! fields = ["TestCardNumber"]    # PANs in these CSV columns / Parquet columns are allowed
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -83,7 +83,12 @@ pub struct AllowSettings {
     /// Globs of paths whose findings are allowed.
     #[serde(default)]
     pub paths: Vec<String>,
-    /// CSV header names whose findings are allowed.
+    /// Named fields (CSV header names, Parquet column paths) whose PANs
+    /// are allowed.
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// The older name of `fields` (it always covered Parquet columns too);
+    /// both lists add up.
     #[serde(default)]
     pub csv_fields: Vec<String>,
 }

@@ -370,7 +370,7 @@ fn manifest_fields_are_exact() {
     let run = &man[0];
     assert_eq!(run["tool"], "panscrub");
     assert_eq!(run["mode"], "scrub");
-    assert_eq!(run["schema"], 1);
+    assert_eq!(run["schema"], 2);
     assert_eq!(run["policy"]["keep"], "6+4");
     assert_eq!(run["policy"]["mask_char"], "*");
     assert!(run["started"].as_str().unwrap().ends_with('Z'));
@@ -1262,3 +1262,6 @@ fn malformed_csv_and_invalid_json_line_are_errors() {
     let summary = kind(&recs, "summary")[0];
     assert_eq!(summary["errors"], 2);
 }
+
+#[path = "it/pipeline.rs"]
+mod pipeline;

@@ -18,14 +18,14 @@ use flate2::{Compression, GzBuilder};
 use zip::{ZipArchive, ZipWriter};
 
 use super::budget::{BudgetExceeded, Meter};
-use super::csv::{delimiter_for, object_name, CsvLocation, CsvLocator};
+use super::csv::{delimiter_for, object_name, CsvLocator};
 use super::json::JsonLocator;
 use super::syntax::declares_json;
 use super::syntax::{is_bare_number, syntax_for, Syntax};
-use super::text::Located;
 use super::{read_full, sniff, Format};
 use crate::detect::{Detector, StreamScanner};
 use crate::error::InputError;
+use crate::location::{Hit, Location, MaskedAs};
 use crate::manifest::mask_text;
 use crate::mask::MaskPolicy;
 use std::path::Path;
@@ -42,28 +42,16 @@ pub struct Hop {
     pub format: Format,
 }
 
-/// A finding inside a container.
+/// A finding inside a container: the hit as reported (member name, offset
+/// in the member, line, CSV or JSON location) and the route that leads to
+/// the decoded stream holding it; `hit.finding` offsets are in that stream
+/// (for tar members they differ from the member offset).
 #[derive(Clone, Debug)]
 pub struct MemberFinding {
-    /// Member path, `!`-joined across nesting levels; `None` for the decoded
-    /// stream of a top-level gzip/zstd file.
-    pub member: Option<String>,
     /// Zip members from the top down to the stream holding the finding.
     pub route: Vec<Hop>,
-    /// The finding, offsets in the decoded stream.
-    pub located: Located,
-    /// Offset in the member's own data (differs from the stream offset for
-    /// tar members); this is what the manifest reports.
-    pub member_offset: u64,
-    /// In binary content: left in place unless binary scrubbing is enabled.
-    pub report_only: bool,
-    /// For CSV members: row, field and record id.
-    pub csv: Option<CsvLocation>,
-    /// For CSV members: the object (member file stem).
-    pub object: Option<String>,
-    /// For JSON members and streams (`.json`, `.ndjson`, ...): the path of
-    /// the value holding the finding.
-    pub json_path: Option<String>,
+    /// The finding and its location.
+    pub hit: Hit,
 }
 
 /// What scanning and rebuilding need.
@@ -74,9 +62,6 @@ pub struct Cx<'a> {
     pub policy: &'a MaskPolicy,
     /// Truncate in binary members too.
     pub scrub_binary: bool,
-    /// Findings on this list are left alone (treated as report-only here,
-    /// so that verification expects them to remain).
-    pub allow: &'a crate::allow::AllowList,
     /// Name of the top-level decoded stream (the file name without its
     /// compression extension), for syntax decisions; members use their own.
     pub stream_name: Option<&'a Path>,
@@ -192,7 +177,9 @@ pub fn scan(
     scan_blob(&cx, meter, r, size, fmt, &mut Vec::new(), None, &mut out)?;
     // A compressed CSV or JSON stream: decode it again for locations, only
     // when it has findings (`events.ndjson.gz`, `Contact.csv.zst`).
-    let direct = out.iter().all(|m| m.route.is_empty() && m.member.is_none());
+    let direct = out
+        .iter()
+        .all(|m| m.route.is_empty() && m.hit.at.member.is_none());
     if fmt.is_compressed_stream() && !out.is_empty() && direct {
         let mut r = file;
         r.rewind().map_err(InputError::io("seek"))?;
@@ -229,11 +216,13 @@ fn scan_blob<R: Read + Seek>(
 /// is on, and Parquet always (its pages are compressed and checksummed, so
 /// masking raw bytes would corrupt it; a Parquet file is rebuilt only at
 /// the top level, where it can be read by random access).
-fn member_report_only(cx: &Cx, content: Format) -> bool {
+fn member_report_only(cx: &Cx, content: Format) -> Option<&'static str> {
     match content {
-        Format::Binary => !cx.scrub_binary,
-        Format::Parquet => true,
-        _ => false,
+        Format::Binary if !cx.scrub_binary => {
+            Some("binary member(s): report-only (use --scrub-binary)")
+        }
+        Format::Parquet => Some("Parquet member(s) inside an archive: report-only"),
+        _ => None,
     }
 }
 
@@ -276,7 +265,7 @@ fn scan_data<R: Read>(
     route: &[Hop],
     name: Option<&str>,
     shift: u64,
-    report_only: bool,
+    report_only: Option<&'static str>,
     syn: Syntax,
     out: &mut Vec<MemberFinding>,
 ) -> Result<(), InputError> {
@@ -290,21 +279,26 @@ fn scan_data<R: Read>(
         let column = f.offset - line_start + 1;
         let member_offset = f.offset;
         f.offset += shift;
+        let masked_as = if is_bare_number(&f, syn) {
+            MaskedAs::Number
+        } else {
+            MaskedAs::Text
+        };
         out.push(MemberFinding {
-            member: name.map(str::to_string),
             route: route.to_vec(),
-            located: Located {
+            hit: Hit {
                 finding: f,
-                line,
-                column,
-                numeric: is_bare_number(&f, syn),
-                record: None,
+                at: Location {
+                    member: name.map(str::to_string),
+                    offset: member_offset,
+                    line: Some(line),
+                    column: Some(column),
+                    ..Location::default()
+                },
+                masked_as,
+                report_only: report_only.is_some(),
+                report_only_why: report_only,
             },
-            member_offset,
-            report_only: report_only || cx.allow.allows(&f),
-            csv: None,
-            object: None,
-            json_path: None,
         });
     }
     Ok(())
@@ -336,11 +330,35 @@ fn scan_tar<R: Read>(
         let start = e.raw_file_position();
         let mut br = BufReader::with_capacity(BLOCK, &mut e);
         let head = br.fill_buf().map_err(decode_error)?;
-        let report_only = kind.is_gnu_sparse() || member_report_only(cx, sniff(head));
+        let report_only = if kind.is_gnu_sparse() {
+            Some("sparse tar member(s): report-only")
+        } else {
+            member_report_only(cx, sniff(head))
+        };
         let syn = stream_syntax(cx, Some(&full), head);
-        scan_data(cx, br, route, Some(&full), start, report_only, syn, out)?;
+        let member_name = Path::new(full.rsplit('!').next().unwrap_or(&full)).to_path_buf();
+        if is_structured(&member_name) && report_only.is_none() {
+            // A CSV or JSON member gets its rows, fields or paths like the
+            // same file outside the tar. A tar stream cannot be read twice,
+            // so the member is held in memory (within the budget) and
+            // scanned and located from there.
+            let mut data = Vec::new();
+            br.read_to_end(&mut data).map_err(decode_error)?;
+            let first = out.len();
+            scan_data(cx, &data[..], route, Some(&full), start, None, syn, out)?;
+            if out.len() > first {
+                locate_structured(cx, &member_name, &data[..], &mut out[first..])?;
+            }
+        } else {
+            scan_data(cx, br, route, Some(&full), start, report_only, syn, out)?;
+        }
     }
     Ok(())
+}
+
+/// CSV/TSV or JSON by name: findings in it get structured locations.
+fn is_structured(name: &Path) -> bool {
+    delimiter_for(name).is_some() || declares_json(name)
 }
 
 /// Scans an uncompressed tar file: every member, offsets in the file (it is
@@ -454,8 +472,7 @@ fn locate_member<R: Read + Seek>(
     found: &mut [MemberFinding],
 ) -> Result<(), InputError> {
     let path = std::path::Path::new(name);
-    let structured = delimiter_for(path).is_some() || declares_json(path);
-    if !structured
+    if !is_structured(path)
         || found.is_empty()
         || found.iter().any(|m| {
             m.route.last().is_none_or(|h| {
@@ -483,23 +500,18 @@ fn locate_structured<R: Read>(
 ) -> Result<(), InputError> {
     if let Some(delim) = delimiter_for(name) {
         let mut loc = CsvLocator::new(r, delim);
-        let object = object_name(name).map(|o| mask_text(&o, cx.det, cx.policy));
+        let object = object_name(name);
         for m in found.iter_mut() {
-            m.csv = loc
-                .locate(m.located.finding.offset)
+            m.hit.at.csv = loc
+                .locate(m.hit.at.offset)
                 .map_err(decode_error)?
-                .map(|mut l| {
-                    l.field = mask_text(&l.field, cx.det, cx.policy);
-                    l.record_id = l.record_id.map(|r| mask_text(&r, cx.det, cx.policy));
-                    l
-                });
-            m.object = object.clone();
+                .map(|l| l.into_cell(object.clone(), cx.det, cx.policy));
         }
     } else if declares_json(name) {
         let mut loc = JsonLocator::new(r);
         for m in found.iter_mut() {
-            let p = loc.locate(m.located.finding.offset).map_err(decode_error)?;
-            m.json_path = Some(mask_text(&p, cx.det, cx.policy));
+            let p = loc.locate(m.hit.at.offset).map_err(decode_error)?;
+            m.hit.at.json_path = Some(mask_text(&p, cx.det, cx.policy));
         }
     }
     Ok(())
@@ -517,8 +529,8 @@ impl<'a> Masker<'a> {
         let mut spans: Vec<_> = findings
             .iter()
             .map(|m| {
-                let f = &m.located.finding;
-                (f.offset, m.located.masked(policy), f.span_bytes())
+                let f = &m.hit.finding;
+                (f.offset, m.hit.masked(policy), f.span_bytes())
             })
             .collect();
         spans.sort_by_key(|s| s.0);
@@ -739,34 +751,37 @@ fn changed_member_options<R: Read>(
     options
 }
 
-/// Checks a rebuilt container: it decodes fully, holds no finding that was
-/// to be truncated, still holds the report-only ones, and (for gzip, zstd
-/// and the top-level text members of a zip) decodes to exactly the original
-/// bytes with the masks applied.
+/// Checks a rebuilt container: it decodes fully, holds exactly the findings
+/// that were meant to stay (`kept`: report-only or allowed; same members,
+/// same offsets) and none of `masked`, and (for gzip, zstd, xz, bzip2 and
+/// the top-level members of a zip) decodes to exactly the original bytes
+/// with the masks applied. A failure here is a verification failure, not a
+/// change of the original.
+#[allow(clippy::too_many_arguments)]
 pub fn verify(
     cx: &Cx,
     meter: &Meter,
     original: &File,
     rebuilt: &File,
     fmt: Format,
-    findings: &[MemberFinding],
+    masked: &[&MemberFinding],
+    kept: &[&MemberFinding],
     path: &Path,
 ) -> Result<(), InputError> {
     let after = scan(cx, meter, rebuilt, fmt, path)
-        .map_err(|e| InputError::Changed(format!("rebuilt file does not decode: {e}")))?;
-    let left = after.iter().filter(|m| !m.report_only).count();
-    if left > 0 {
-        return Err(InputError::Changed(format!(
-            "{left} PAN(s) left in the rebuilt file"
+        .map_err(|e| InputError::Verification(format!("rebuilt file does not decode: {e}")))?;
+    let place = |m: &MemberFinding| (m.hit.at.member.clone(), m.hit.at.offset);
+    let mut left: Vec<_> = after.iter().map(place).collect();
+    let mut want: Vec<_> = kept.iter().map(|m| place(m)).collect();
+    left.sort();
+    want.sort();
+    if left != want {
+        let extra = left.iter().filter(|p| !want.contains(p)).count();
+        return Err(InputError::Verification(format!(
+            "{extra} finding(s) in the rebuilt file that were to be masked, or kept ones missing"
         )));
     }
-    let expected_reported = findings.iter().filter(|m| m.report_only).count();
-    if after.len() != expected_reported {
-        return Err(InputError::Changed(
-            "rebuilt file differs in report-only findings".into(),
-        ));
-    }
-    let to_mask: Vec<&MemberFinding> = findings.iter().filter(|m| !m.report_only).collect();
+    let to_mask = masked;
     let mut o = original;
     let mut n = rebuilt;
     o.rewind().map_err(InputError::io("seek"))?;
@@ -782,7 +797,7 @@ pub fn verify(
             let mut za = ZipArchive::new(o).map_err(zip_error)?;
             let mut zb = ZipArchive::new(n).map_err(zip_error)?;
             if za.len() != zb.len() {
-                return Err(InputError::Changed(
+                return Err(InputError::Verification(
                     "member count differs after rebuild".into(),
                 ));
             }
@@ -790,7 +805,7 @@ pub fn verify(
                 let a = za.by_index(i).map_err(zip_error)?;
                 let b = zb.by_index(i).map_err(zip_error)?;
                 if a.name_raw() != b.name_raw() || a.is_dir() != b.is_dir() {
-                    return Err(InputError::Changed(
+                    return Err(InputError::Verification(
                         "member names differ after rebuild".into(),
                     ));
                 }
@@ -832,7 +847,7 @@ fn compare_streams(
         let n = read_full(a, &mut ba).map_err(decode_error)?;
         let m = read_full(b, &mut bb).map_err(decode_error)?;
         if n != m {
-            return Err(InputError::Changed(
+            return Err(InputError::Verification(
                 "decoded length differs after rebuild".into(),
             ));
         }
@@ -841,7 +856,7 @@ fn compare_streams(
         }
         masker.apply(pos, &mut ba[..n])?;
         if ba[..n] != bb[..n] {
-            return Err(InputError::Changed(
+            return Err(InputError::Verification(
                 "decoded bytes differ after rebuild".into(),
             ));
         }

@@ -30,6 +30,25 @@ pub struct CsvLocation {
     pub record_id: Option<String>,
 }
 
+impl CsvLocation {
+    /// The reported form: field, record id and object name with any PAN
+    /// in them masked (a header or an `Id` is data too).
+    pub fn into_cell(
+        self,
+        object: Option<String>,
+        det: &crate::detect::Detector,
+        policy: &crate::mask::MaskPolicy,
+    ) -> crate::location::CsvCell {
+        use crate::manifest::mask_text;
+        crate::location::CsvCell {
+            row: self.row,
+            field: mask_text(&self.field, det, policy),
+            record_id: self.record_id.map(|r| mask_text(&r, det, policy)),
+            object: object.map(|o| mask_text(&o, det, policy)),
+        }
+    }
+}
+
 /// True for names that are CSV/TSV by extension (case-insensitive).
 pub fn delimiter_for(name: &Path) -> Option<u8> {
     let ext = name.extension()?.to_str()?.to_ascii_lowercase();

@@ -50,14 +50,15 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::reader::{ChunkReader, Length};
 use rayon::prelude::*;
 
-use crate::allow::AllowList;
 use crate::detect::cvv::is_code_column;
 use crate::detect::{Detector, Finding};
 use crate::error::InputError;
 use crate::format::budget::{Meter, RATIO_FLOOR};
 use crate::format::text::Located;
+use crate::location::{ColumnCell, Hit, Location};
 use crate::mask::{MaskPolicy, Masked};
 use crate::panics::contained;
+use crate::policy::InputPolicy;
 
 /// Rows per decoded batch: large enough to amortise per-batch work, small
 /// enough that a batch of long strings stays a few MiB.
@@ -68,27 +69,7 @@ const MIN_FINDING: usize = 6;
 /// The key under which Arrow writers store the Arrow schema.
 const ARROW_SCHEMA_KEY: &str = "ARROW:schema";
 
-/// How a finding was remediated in the rebuilt file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MaskedAs {
-    /// Digits replaced by the mask byte in a string or binary cell.
-    Text,
-    /// An integer or decimal cell replaced by a non-PAN number.
-    Number,
-    /// An integer or decimal cell set to null (the field is nullable).
-    Null,
-}
-
-impl MaskedAs {
-    /// Name used in the manifest (`masked_as`); plain text has none.
-    pub fn label(self) -> Option<&'static str> {
-        match self {
-            MaskedAs::Text => None,
-            MaskedAs::Number => Some("number"),
-            MaskedAs::Null => Some("null"),
-        }
-    }
-}
+pub use crate::location::MaskedAs;
 
 /// One PAN in one cell.
 #[derive(Clone, Debug)]
@@ -105,23 +86,40 @@ pub struct CellFinding {
     leaf: usize,
 }
 
+impl CellFinding {
+    /// The finding as the run sees it: column path (masked) and row.
+    pub fn into_hit(self, det: &Detector, policy: &MaskPolicy) -> Hit {
+        Hit {
+            finding: self.located.finding,
+            at: Location {
+                offset: self.located.finding.offset,
+                cell: Some(ColumnCell {
+                    column_path: crate::manifest::mask_text(&self.column, det, policy),
+                    row: self.row,
+                }),
+                ..Location::default()
+            },
+            masked_as: self.masked_as,
+            report_only: false,
+            report_only_why: None,
+        }
+    }
+}
+
 /// What scanning and rebuilding need from the run.
 pub struct Cx<'a> {
     /// The detector.
     pub det: &'a Detector,
     /// Masking policy.
     pub policy: &'a MaskPolicy,
-    /// Findings on this list are reported and left alone.
-    pub allow: &'a AllowList,
-    /// Columns (dotted paths) whose findings are reported and left alone
-    /// (the `[allow] csv_fields` list applies to Parquet columns too).
-    pub allow_columns: &'a [String],
+    /// What is left alone on purpose (the run's one policy).
+    pub allow: InputPolicy<'a>,
 }
 
 impl Cx<'_> {
     /// Whether a finding in `column` is left alone on purpose.
     fn allows(&self, column: &str, f: &Finding) -> bool {
-        self.allow.allows(f) || self.allow_columns.iter().any(|c| c == column)
+        self.allow.allows_in(f, Some(column))
     }
 }
 
@@ -384,8 +382,7 @@ pub fn verify(cx: &Cx, meter: &Meter, original: &File, rebuilt: &File) -> Result
 }
 
 fn verify_inner(cx: &Cx, meter: &Meter, original: &File, rebuilt: &File) -> Result<(), InputError> {
-    let fail =
-        |what: &str| InputError::Corrupt(format!("rebuilt parquet failed verification: {what}"));
+    let fail = |what: &str| InputError::Verification(format!("rebuilt parquet: {what}"));
     let (r0, m0) = open(original, meter)?;
     let (r1, m1) = open(rebuilt, meter)?;
     if m0.schema() != m1.schema() {
@@ -1145,16 +1142,15 @@ mod tests {
     struct Setup {
         det: Detector,
         policy: MaskPolicy,
-        allow: AllowList,
+        allow: crate::policy::Policy,
     }
 
     impl Setup {
-        fn cx<'a>(&'a self, allow_columns: &'a [String]) -> Cx<'a> {
+        fn cx(&self) -> Cx<'_> {
             Cx {
                 det: &self.det,
                 policy: &self.policy,
-                allow: &self.allow,
-                allow_columns,
+                allow: self.allow.for_input(std::path::Path::new("t.parquet")),
             }
         }
     }
@@ -1222,7 +1218,7 @@ mod tests {
     #[test]
     fn maps_fixed_lists_decimals_and_unsigned_are_scanned_and_masked() {
         let run = Setup::default();
-        let cx = run.cx(&[]);
+        let cx = run.cx();
         let f = write_file();
         let found = scan(&cx, &meter(), f.as_file()).unwrap();
         let got: Vec<(&str, u64, MaskedAs)> = found
@@ -1280,7 +1276,7 @@ mod tests {
         ]);
 
         let run = Setup::default();
-        let cx = run.cx(&[]);
+        let cx = run.cx();
         let found = scan(&cx, &meter(), f.as_file()).unwrap();
         let got: Vec<_> = found
             .iter()
@@ -1341,16 +1337,16 @@ mod tests {
             det: crate::detect::DetectorBuilder::new().pan_only(true).build(),
             ..Setup::default()
         };
-        let found = scan(&pan_only.cx(&[]), &meter(), f.as_file()).unwrap();
+        let found = scan(&pan_only.cx(), &meter(), f.as_file()).unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].located.finding.kind, Pan);
     }
 
     #[test]
     fn allowed_columns_are_left_and_verification_accepts_them() {
-        let run = Setup::default();
-        let keep = vec!["pair".to_string()];
-        let cx = run.cx(&keep);
+        let mut run = Setup::default();
+        run.allow.fields = vec!["pair".to_string()];
+        let cx = run.cx();
         let f = write_file();
         let mut out = tempfile::NamedTempFile::new().unwrap();
         rebuild(&cx, &meter(), f.as_file(), out.as_file_mut()).unwrap();
@@ -1363,7 +1359,7 @@ mod tests {
     #[test]
     fn verification_refuses_a_file_that_is_not_the_masked_original() {
         let run = Setup::default();
-        let cx = run.cx(&[]);
+        let cx = run.cx();
         let f = write_file();
         // The original itself is not its masked version.
         let err = verify(&cx, &meter(), f.as_file(), f.as_file()).unwrap_err();

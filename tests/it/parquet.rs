@@ -82,7 +82,7 @@ fn parquet_findings_carry_column_and_row() {
         .iter()
         .map(|r| {
             (
-                r["column"].as_str().unwrap().to_string(),
+                r["column_path"].as_str().unwrap().to_string(),
                 r["row"].as_u64().unwrap(),
             )
         })
@@ -93,18 +93,21 @@ fn parquet_findings_carry_column_and_row() {
     // integer cell.
     let note1 = found
         .iter()
-        .find(|r| r["column"] == "note" && r["row"] == 1)
+        .find(|r| r["column_path"] == "note" && r["row"] == 1)
         .unwrap();
     assert_eq!(note1["offset"], 10);
     assert_eq!(note1["length"], 19);
     assert_eq!(note1["masked"], "555555******4444");
     assert_eq!(note1["brand"], "mastercard");
     assert!(note1.get("line").is_none() && note1.get("masked_as").is_none());
-    let nullable = found.iter().find(|r| r["column"] == "card_number").unwrap();
+    let nullable = found
+        .iter()
+        .find(|r| r["column_path"] == "card_number")
+        .unwrap();
     assert_eq!(nullable["masked_as"], "null");
     let required = found
         .iter()
-        .find(|r| r["column"] == "card_required")
+        .find(|r| r["column_path"] == "card_required")
         .unwrap();
     assert_eq!(required["masked_as"], "number");
     assert_eq!(required["masked"], "5555550000004444");

@@ -254,7 +254,7 @@ mod tests {
     }
 
     fn hex(s: Sha256) -> String {
-        crate::write::hex(&s.finalize())
+        crate::remediate::apply::hex(&s.finalize())
     }
 
     #[test]

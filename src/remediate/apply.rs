@@ -11,7 +11,7 @@
 //! disk writes overlap the scan of the next batch and the final `fsync`
 //! only waits for the tail.
 //!
-//! The digests themselves are fed block by block to [`crate::digest`],
+//! The digests themselves are fed block by block to [`crate::remediate::digest`],
 //! which runs them on helper threads for large files.
 //!
 //! The pass is lazy in place: it starts reading (for the hashes) only when
@@ -26,11 +26,11 @@ use std::path::Path;
 
 use sha2::Digest;
 
-use crate::digest::Digests;
+use crate::remediate::digest::Digests;
 
 use crate::error::InputError;
-use crate::format::text::Located;
 use crate::format::utf16::Endian;
+use crate::location::Hit;
 use crate::manifest::Action;
 use crate::mask::MaskPolicy;
 
@@ -210,6 +210,9 @@ pub struct Applier<'a> {
     pub mismatched: u64,
     /// UTF-16 input: findings are in code units, the file in bytes.
     utf16: Option<Endian>,
+    /// Test hook: the first finding of a copy is claimed masked but left
+    /// as it was (a broken masker), for the copy's check to catch.
+    skip_first: bool,
     /// Scratch for the encoded expected and masked bytes.
     expected: Vec<u8>,
     replacement: Vec<u8>,
@@ -237,6 +240,7 @@ impl<'a> Applier<'a> {
             truncated: 0,
             mismatched: 0,
             utf16: None,
+            skip_first: false,
             expected: Vec::new(),
             replacement: Vec::new(),
         }
@@ -256,8 +260,14 @@ impl<'a> Applier<'a> {
         self
     }
 
+    /// Test hook: see `skip_first`.
+    pub fn skip_first_mask(mut self, yes: bool) -> Self {
+        self.skip_first = yes;
+        self
+    }
+
     /// Where a finding sits in the file: byte offset and length.
-    fn region(&self, l: &Located) -> (u64, usize) {
+    fn region(&self, l: &Hit) -> (u64, usize) {
         let f = &l.finding;
         match self.utf16 {
             None => (f.offset, f.len()),
@@ -267,7 +277,7 @@ impl<'a> Applier<'a> {
 
     /// Fills `expected` and `replacement` with the bytes the file holds for
     /// a finding and the bytes that mask it.
-    fn encode(&mut self, l: &Located) {
+    fn encode(&mut self, l: &Hit) {
         let masked = l.masked(&self.policy);
         match self.utf16 {
             None => {
@@ -286,7 +296,7 @@ impl<'a> Applier<'a> {
     /// Processes the source up to `end` (extended to cover the last
     /// finding), masking `findings` (sorted, at or after the previous end).
     /// Returns the action taken for each finding, in order.
-    pub fn advance(&mut self, end: u64, findings: &[Located]) -> Result<Vec<Action>, InputError> {
+    pub fn advance(&mut self, end: u64, findings: &[Hit]) -> Result<Vec<Action>, InputError> {
         let actions = if self.streaming {
             self.advance_streaming(end, findings)
         } else {
@@ -299,11 +309,7 @@ impl<'a> Applier<'a> {
     }
 
     /// [`Applier::advance`] when the whole file passes through (hashes, copy).
-    fn advance_streaming(
-        &mut self,
-        end: u64,
-        findings: &[Located],
-    ) -> Result<Vec<Action>, InputError> {
+    fn advance_streaming(&mut self, end: u64, findings: &[Hit]) -> Result<Vec<Action>, InputError> {
         if !findings.is_empty() {
             self.active = true;
         }
@@ -389,7 +395,7 @@ impl<'a> Applier<'a> {
         &mut self,
         buf: &mut [u8],
         rel: usize,
-        l: &Located,
+        l: &Hit,
     ) -> Result<Action, InputError> {
         if matches!(self.target, Target::None) {
             return Ok(Action::Reported);
@@ -401,6 +407,10 @@ impl<'a> Applier<'a> {
             self.mismatched += 1;
             return Ok(Action::Reported);
         }
+        if std::mem::take(&mut self.skip_first) && matches!(self.target, Target::Copy(_)) {
+            self.truncated += 1;
+            return Ok(Action::Truncated);
+        }
         here.copy_from_slice(&self.replacement);
         if let Target::InPlace(ip) = &mut self.target {
             ip.write_at(&self.replacement, at)?;
@@ -410,7 +420,7 @@ impl<'a> Applier<'a> {
     }
 
     /// Without hashes: check the span on disk, then write its mask.
-    fn apply_span(&mut self, l: &Located) -> Result<Action, InputError> {
+    fn apply_span(&mut self, l: &Hit) -> Result<Action, InputError> {
         if !matches!(self.target, Target::InPlace(_)) {
             return Ok(Action::Reported);
         }

@@ -1,0 +1,138 @@
+//! Where a finding is: the one shape every format adapter emits.
+//!
+//! An adapter owns the bytes (text, archive members, Parquet cells); it
+//! hands the run a [`Hit`]: the detector's [`Finding`] plus a [`Location`]
+//! a person can use to find it again (archive member, line and column, CSV
+//! row and field, JSON path, Parquet column and row). The run decides what
+//! to do with it (`policy`), reports it (`output`) and never reads files.
+//! A new format fills the fields that mean something for it; a document
+//! format would add its part and cell reference here, nowhere else.
+
+use crate::detect::Finding;
+use crate::mask::{MaskPolicy, Masked};
+
+/// How a finding is (or would be) masked in its format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MaskedAs {
+    /// Digits replaced by the mask character.
+    #[default]
+    Text,
+    /// A bare number (JSON, SQL, integer cell): digits zeroed and the check
+    /// digit broken, so the value still parses and is no PAN.
+    Number,
+    /// An integer cell set to null (its field is nullable).
+    Null,
+}
+
+impl MaskedAs {
+    /// The manifest's `masked_as`; plain masking has none.
+    pub fn label(self) -> Option<&'static str> {
+        match self {
+            MaskedAs::Text => None,
+            MaskedAs::Number => Some("number"),
+            MaskedAs::Null => Some("null"),
+        }
+    }
+
+    /// The bytes that replace a finding masked this way (a null cell has
+    /// no bytes; its digits are shown as text masking would show them).
+    pub fn mask(self, policy: &MaskPolicy, f: &Finding) -> Masked {
+        match self {
+            MaskedAs::Number => policy.mask_numeric(f),
+            MaskedAs::Text | MaskedAs::Null => policy.mask(f),
+        }
+    }
+}
+
+/// A row of a CSV/TSV file (by extension, also as an archive member).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CsvCell {
+    /// 1-based data row (the header is row 0).
+    pub row: u64,
+    /// Header name of the field (masked).
+    pub field: String,
+    /// The row's `Id`, when the header has one (masked).
+    pub record_id: Option<String>,
+    /// The Salesforce object: the file stem (`Contact`).
+    pub object: Option<String>,
+}
+
+/// A cell of a columnar file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnCell {
+    /// Dotted field path (`customer.cards`), list and map entry names left
+    /// out (masked).
+    pub column_path: String,
+    /// 0-based row in the file.
+    pub row: u64,
+}
+
+/// Where a finding is, as reported.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Location {
+    /// Path inside an archive, nested levels joined by `!` (masked).
+    pub member: Option<String>,
+    /// Byte offset of the first digit in the decoded file, member or cell.
+    pub offset: u64,
+    /// 1-based line (text).
+    pub line: Option<u64>,
+    /// 1-based byte column of that line (text).
+    pub column: Option<u64>,
+    /// CSV row and field.
+    pub csv: Option<CsvCell>,
+    /// JSON path of the value holding the finding (`$.records[3].Note`).
+    pub json_path: Option<String>,
+    /// Parquet column and row.
+    pub cell: Option<ColumnCell>,
+}
+
+impl Location {
+    /// The named field the finding sits in: a CSV header or a Parquet
+    /// column path. `[allow] fields` matches this name.
+    pub fn field(&self) -> Option<&str> {
+        match (&self.csv, &self.cell) {
+            (Some(c), _) => Some(&c.field),
+            (None, Some(c)) => Some(&c.column_path),
+            (None, None) => None,
+        }
+    }
+
+    /// Where it is, for a line on stdout: `member!` prefix and
+    /// `line:column` in text, `column[row]` in a columnar file.
+    pub fn display_suffix(&self) -> String {
+        let inside = self
+            .member
+            .as_deref()
+            .map(|m| format!("!{m}"))
+            .unwrap_or_default();
+        match (&self.cell, self.line, self.column) {
+            (Some(c), _, _) => format!("{inside}:{}[{}]", c.column_path, c.row),
+            (None, Some(l), Some(c)) => format!("{inside}:{l}:{c}"),
+            _ => format!("{inside}:@{}", self.offset),
+        }
+    }
+}
+
+/// One finding as an adapter hands it to the run.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    /// What was found; offsets are in the adapter's own coordinates (the
+    /// file, a decoded stream, a cell).
+    pub finding: Finding,
+    /// Where it is, as reported.
+    pub at: Location,
+    /// How it is masked.
+    pub masked_as: MaskedAs,
+    /// The adapter cannot remediate it (binary content without
+    /// `--scrub-binary`, a sparse tar member, Parquet inside an archive).
+    pub report_only: bool,
+    /// Why, when `report_only`: said in the file record.
+    pub report_only_why: Option<&'static str>,
+}
+
+impl Hit {
+    /// The bytes that replace the finding.
+    pub fn masked(&self, policy: &MaskPolicy) -> Masked {
+        self.masked_as.mask(policy, &self.finding)
+    }
+}

@@ -1,0 +1,186 @@
+//! Installing what a scrub wrote: a rebuilt archive or Parquet file over
+//! its original, or a scrubbed copy into the `--out` mirror.
+//!
+//! One sequence for every format: write into a temp file beside the
+//! destination (random name, never derived from the input name, which may
+//! hold a PAN; mode 0600), make it durable, verify it in the format's own
+//! terms, then (in place) check that nobody rewrote the original meanwhile,
+//! give it the original's owner, mode and times, rename it over the
+//! destination and fsync the directory.
+
+use std::fs::{File, FileTimes, Metadata};
+use std::io::{self, Read, Seek};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::InputError;
+use crate::walk;
+
+/// A temp file in `dir` (mode 0600) with a random name that is never
+/// derived from the input name; the walk recognises the name and never
+/// scans such files.
+pub fn temp_beside(dir: &Path) -> Result<tempfile::NamedTempFile, InputError> {
+    tempfile::Builder::new()
+        .prefix(walk::TEMP_PREFIX)
+        .suffix(walk::TEMP_SUFFIX)
+        .tempfile_in(dir)
+        .map_err(InputError::io("create temp file"))
+}
+
+/// Same inode, size, mtime and ctime: nobody wrote to the file.
+pub fn same_version(a: &Metadata, b: &Metadata) -> bool {
+    a.dev() == b.dev()
+        && a.ino() == b.ino()
+        && a.len() == b.len()
+        && a.mtime() == b.mtime()
+        && a.mtime_nsec() == b.mtime_nsec()
+        && a.ctime() == b.ctime()
+        && a.ctime_nsec() == b.ctime_nsec()
+}
+
+/// Puts back the access and modification times of `md`.
+pub fn restore_times(f: &File, md: &Metadata) -> io::Result<()> {
+    let mut t = FileTimes::new();
+    if let Ok(m) = md.modified() {
+        t = t.set_modified(m);
+    }
+    if let Ok(a) = md.accessed() {
+        t = t.set_accessed(a);
+    }
+    f.set_times(t)
+}
+
+/// sha256 of a whole file, hex.
+pub fn sha256_file(f: &File) -> io::Result<String> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let mut r = f;
+    r.rewind()?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(crate::remediate::apply::hex(&h.finalize()))
+}
+
+/// Owner, then mode, then times of `md` onto `f`. Only root can give a
+/// file away; anyone else keeps their own (the chown error is ignored).
+fn take_metadata(f: &File, md: &Metadata) -> Result<(), InputError> {
+    let _ = std::os::unix::fs::fchown(f, Some(md.uid()), Some(md.gid()));
+    f.set_permissions(std::fs::Permissions::from_mode(md.mode() & 0o7777))
+        .map_err(InputError::io("set permissions"))?;
+    restore_times(f, md).map_err(InputError::io("restore times"))
+}
+
+fn rename_durably(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<(), InputError> {
+    tmp.persist(dest)
+        .map_err(|e| InputError::io("rename")(e.error))?;
+    let dir = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// A file being written to replace `dest`.
+pub struct Staged {
+    dest: PathBuf,
+    tmp: tempfile::NamedTempFile,
+}
+
+impl Staged {
+    /// A temp file beside the original `path` (in-place rebuild).
+    pub fn beside(path: &Path) -> Result<Staged, InputError> {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Ok(Staged {
+            dest: path.to_path_buf(),
+            tmp: temp_beside(dir)?,
+        })
+    }
+
+    /// A temp file for `dest` in the `--out` mirror (directories created).
+    pub fn mirror(dest: PathBuf) -> Result<Staged, InputError> {
+        let dir = dest
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        std::fs::create_dir_all(&dir).map_err(InputError::io("create output directory"))?;
+        Ok(Staged {
+            tmp: temp_beside(&dir)?,
+            dest,
+        })
+    }
+
+    /// The temp file, to write into.
+    pub fn file_mut(&mut self) -> &mut File {
+        self.tmp.as_file_mut()
+    }
+
+    /// Makes the staged bytes durable and runs the format's check on them.
+    /// `corrupt` (test builds) flips a byte first, as a faulty writer would.
+    pub fn verify(
+        &mut self,
+        corrupt: bool,
+        check: impl FnOnce(&File) -> Result<(), InputError>,
+    ) -> Result<(), InputError> {
+        let f = self.tmp.as_file_mut();
+        if corrupt {
+            flip_a_byte(f).map_err(InputError::io("test hook"))?;
+        }
+        f.sync_all().map_err(InputError::io("fsync"))?;
+        check(self.tmp.as_file())
+    }
+
+    /// Installs into the `--out` mirror with the original's metadata.
+    pub fn install_copy(self, original: &Metadata) -> Result<(), InputError> {
+        take_metadata(self.tmp.as_file(), original)?;
+        rename_durably(self.tmp, &self.dest)
+    }
+
+    /// Replaces the original, unless it changed since `original` was taken
+    /// (then the user's newer version is kept and this is an error).
+    /// `pause` (test builds) widens the window a test races into.
+    pub fn replace_original(
+        self,
+        original: &Metadata,
+        pause: Option<Duration>,
+    ) -> Result<(), InputError> {
+        if let Some(p) = pause {
+            std::thread::sleep(p);
+        }
+        let now = std::fs::symlink_metadata(&self.dest).map_err(InputError::io("stat"))?;
+        if !same_version(original, &now) {
+            return Err(InputError::Changed(
+                "the file was modified during the rebuild; not replaced".into(),
+            ));
+        }
+        let t = self.tmp.as_file();
+        take_metadata(t, original)?;
+        t.sync_all().map_err(InputError::io("fsync"))?;
+        rename_durably(self.tmp, &self.dest)
+    }
+}
+
+/// Test hook: flips the last byte of a file.
+fn flip_a_byte(f: &mut File) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut b = [0u8];
+    f.read_exact_at(&mut b, len - 1)?;
+    b[0] ^= 0xff;
+    f.write_all_at(&b, len - 1)
+}

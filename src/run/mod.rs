@@ -1,0 +1,382 @@
+//! One run: walk, process every input on a rayon pool (large files first,
+//! see `schedule`), stream records to the manifest writer, print findings
+//! and a summary, and compute the exit status.
+//!
+//! Per input: open read-only without following symlinks (and without
+//! updating atime where the OS allows), sniff the format and hand the input
+//! to its adapter: [`text`] (text, UTF-16, binary; CSV and JSON locations),
+//! [`rebuilt`] (compressed streams, zip, Parquet: scan, then rebuild,
+//! verify, install) or [`tar`] (in place, member data only). Every adapter
+//! asks the one policy (`crate::policy`), reports through one printer
+//! ([`printer`]) and fills one [`outcome::Outcome`]. Any failure is an
+//! error for that input only.
+
+pub mod outcome;
+pub mod printer;
+mod rebuilt;
+mod tar;
+mod text;
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, IsTerminal, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime};
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+
+use crate::config::{mirror_name, Config, Mode};
+use crate::detect::{Detector, DetectorBuilder, IIN_TABLE_VERSION};
+use crate::error::InputError;
+use crate::exit::ExitStatus;
+use crate::format::{self, Format};
+use crate::hooks::TestHooks;
+use crate::manifest::{mask_text, ManifestSender, ManifestWriter, PathText, PolicyRecord, Record};
+use crate::schedule::{self, LargestFirst};
+use crate::walk::{self, Entry, Input};
+
+use outcome::{Outcome, Stats};
+
+/// Shared, read-only state of the workers.
+pub struct Ctx<'a> {
+    /// The run's settings.
+    pub cfg: &'a Config,
+    /// The detector.
+    pub det: Detector,
+    manifest: ManifestSender,
+    stdout: Mutex<io::BufWriter<io::Stdout>>,
+    stats: Mutex<Stats>,
+    /// The progress bar (hidden unless stderr is a terminal).
+    pub progress: ProgressBar,
+    /// Faults injected by the integration tests (none in a release build).
+    pub hooks: TestHooks,
+}
+
+/// Runs a whole job and returns its exit status.
+pub fn run(cfg: &Config) -> Result<ExitStatus> {
+    let started = Instant::now();
+    let det = DetectorBuilder::new().pan_only(cfg.pan_only).build();
+    let writer = match &cfg.manifest {
+        Some(p) => ManifestWriter::create(p, cfg.sort)
+            .with_context(|| format!("cannot create manifest {}", p.display()))?,
+        None => ManifestWriter::disabled(),
+    };
+    let pathtext = |p: &Path| PathText::new(p, &det, &cfg.policy);
+    writer.sender().send(vec![Record::Run {
+        tool: "panscrub",
+        version: env!("CARGO_PKG_VERSION"),
+        schema: crate::manifest::SCHEMA_VERSION,
+        mode: cfg.mode.as_str(),
+        started: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        roots: cfg.roots.iter().map(|r| pathtext(r)).collect(),
+        policy: PolicyRecord {
+            keep: cfg.policy.keep().to_string(),
+            mask_char: (cfg.policy.mask_byte() as char).to_string(),
+            iin_table_version: IIN_TABLE_VERSION,
+        },
+    }]);
+
+    let progress = if !cfg.quiet && io::stderr().is_terminal() {
+        // The walker grows the length as it finds files, so the bar, the
+        // rate and the ETA firm up as soon as the walk is done.
+        let pb = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} ({elapsed})",
+            )
+            .expect("static template"),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+    let ctx = Ctx {
+        cfg,
+        det,
+        manifest: writer.sender(),
+        stdout: Mutex::new(io::BufWriter::new(io::stdout())),
+        stats: Mutex::new(Stats::default()),
+        progress,
+        hooks: TestHooks::from_env(),
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.jobs)
+        .build()
+        .context("cannot start worker threads")?;
+    // The walk runs on its own thread and streams entries to the pool, so
+    // scanning starts at once and a tree of a million files is never held
+    // in memory. Files of 1 MiB and more that it finds while the queue is
+    // full wait in a bounded lookahead and go out largest first, ahead of
+    // the small files that arrive after them (see `schedule`).
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Box<Entry>>(4096);
+    std::thread::scope(|scope| {
+        let walk_progress = ctx.progress.clone();
+        scope.spawn(move || {
+            let mut order = LargestFirst::new(schedule::LOOKAHEAD);
+            let mut workers_gone = false;
+            walk::walk(cfg, cfg.manifest.as_deref(), &mut |e| {
+                if let Entry::Input(i) = &e {
+                    walk_progress.inc_length(i.size);
+                }
+                if !workers_gone {
+                    workers_gone = !order.push(e, &tx);
+                }
+            });
+            order.finish(&tx);
+        });
+        pool.install(|| {
+            rx.into_iter()
+                .par_bridge()
+                .for_each(|e| handle_entry(&ctx, *e))
+        });
+    });
+    ctx.progress.finish_and_clear();
+    let _ = ctx.stdout.lock().map(|mut o| o.flush());
+
+    let stats = ctx.stats.into_inner().unwrap_or_else(|e| e.into_inner());
+    let status = outcome::exit_status(cfg.mode, &stats);
+    let elapsed = started.elapsed().as_secs_f64();
+    let mbps = if elapsed > 0.0 {
+        stats.bytes as f64 / elapsed / 1e6
+    } else {
+        0.0
+    };
+    writer.sender().send(vec![Record::Summary {
+        files: stats.files,
+        files_with_findings: stats.files_with_findings,
+        findings: stats.findings,
+        truncated: stats.truncated,
+        reported: stats.reported,
+        allowed: stats.allowed,
+        skipped: stats.skipped,
+        errors: stats.errors,
+        bytes: stats.bytes,
+        elapsed_seconds: (elapsed * 1000.0).round() / 1000.0,
+        throughput_mb_s: (mbps * 10.0).round() / 10.0,
+        by_brand: stats.by_brand.clone(),
+        by_type: stats.by_type.clone(),
+        exit_code: status.code(),
+    }]);
+    drop(ctx.manifest);
+    writer.finish().context("cannot write manifest")?;
+    if !cfg.quiet {
+        eprintln!("{}", outcome::summary_line(cfg.mode, &stats, elapsed, mbps));
+    }
+    Ok(status)
+}
+
+fn handle_entry(ctx: &Ctx, e: Entry) {
+    if let Some(shard) = ctx.cfg.shard {
+        let path = match &e {
+            Entry::Input(i) => &i.path,
+            Entry::Skipped { path, .. } | Entry::Error { path, .. } | Entry::StaleTemp(path) => {
+                path
+            }
+        };
+        if !shard.owns(path) {
+            return; // another shard's
+        }
+    }
+    let (path, outcome) = match e {
+        Entry::Input(i) => return process(ctx, &i),
+        Entry::Skipped { path, reason } => {
+            let mut o = Outcome::new(0);
+            o.skipped = Some(reason.to_string());
+            (path, o)
+        }
+        Entry::Error { path, reason } => {
+            let mut o = Outcome::new(0);
+            o.problem = Some(reason);
+            (path, o)
+        }
+        Entry::StaleTemp(path) => {
+            // Left by a run that was killed mid-rebuild; the original it was
+            // meant to replace is intact. Scrub cleans it up.
+            let reason = if ctx.cfg.mode == Mode::Scrub && std::fs::remove_file(&path).is_ok() {
+                "stale panscrub temp file removed"
+            } else {
+                "panscrub temp file not scanned"
+            };
+            let mut o = Outcome::new(0);
+            o.skipped = Some(reason.into());
+            (path, o)
+        }
+    };
+    finish(ctx, &ctx.path_text(&path), outcome);
+}
+
+/// Reports an input's end: its error on stderr, its `file` record, its
+/// counts into the run's totals.
+fn finish(ctx: &Ctx, path: &PathText, mut outcome: Outcome) {
+    if let Some(why) = outcome.problem.as_mut() {
+        // Messages from decoders and the OS carry no content by design;
+        // masking them too costs nothing and guards against a library that
+        // quotes a member name.
+        *why = mask_text(why, &ctx.det, &ctx.cfg.policy);
+        printer::print_error(path, why);
+    }
+    outcome.close();
+    ctx.manifest
+        .send(vec![outcome.record(path.clone(), ctx.cfg.mode)]);
+    ctx.progress
+        .inc(outcome.size.saturating_sub(outcome.progressed));
+    if let Ok(mut s) = ctx.stats.lock() {
+        s.merge(&outcome.stats);
+    }
+}
+
+/// Opens an input read-only, without following a symlink that replaced it
+/// after the walk, without blocking on a FIFO, and without touching atime
+/// where permitted (O_NOATIME needs ownership; fall back without it).
+fn open_input(path: &Path) -> io::Result<File> {
+    let base = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    match OpenOptions::new()
+        .read(true)
+        .custom_flags(base | libc::O_NOATIME)
+        .open(path)
+    {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+            OpenOptions::new().read(true).custom_flags(base).open(path)
+        }
+        r => r,
+    }
+}
+
+/// One input as its adapter sees it.
+pub struct Job<'a> {
+    /// The run.
+    pub ctx: &'a Ctx<'a>,
+    /// The input as walked.
+    pub input: &'a Input,
+    /// Its path as printed (masked).
+    pub path: &'a PathText,
+    /// Opened read-only.
+    pub file: &'a File,
+    /// Its metadata when opened (the version a rebuild may replace).
+    pub md: &'a std::fs::Metadata,
+    /// Its first bytes, or all of a small file.
+    pub head: &'a [u8],
+    /// Its format, by content.
+    pub format: Format,
+}
+
+impl Job<'_> {
+    /// Whether this job writes (a scrub).
+    pub fn scrub(&self) -> bool {
+        self.ctx.cfg.mode == Mode::Scrub
+    }
+
+    /// The policy for this input.
+    pub fn policy(&self) -> crate::policy::InputPolicy<'_> {
+        self.ctx.cfg.allow.for_input(&self.input.path)
+    }
+
+    /// Where the `--out` copy of this input goes, in a scrub with `--out`.
+    pub fn mirror(&self) -> Option<PathBuf> {
+        let out = self.ctx.cfg.out.as_ref().filter(|_| self.scrub())?;
+        let root = &self.ctx.cfg.roots[self.input.root];
+        let mut dest = out.join(mirror_name(root));
+        if !self.input.rel.as_os_str().is_empty() {
+            dest.push(&self.input.rel);
+        }
+        Some(dest)
+    }
+}
+
+impl Ctx<'_> {
+    /// A path as printed: any PAN in it masked.
+    pub fn path_text(&self, p: &Path) -> PathText {
+        PathText::new(p, &self.det, &self.cfg.policy)
+    }
+}
+
+/// Processes one input and reports it; never panics on bad input.
+fn process(ctx: &Ctx, input: &Input) {
+    let path = ctx.path_text(&input.path);
+    let mut outcome = Outcome::new(input.size);
+    // A panic is a bug; it costs this input, not the run. The hook has
+    // already printed its message, masked.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        process_file(ctx, input, &path, &mut outcome)
+    }))
+    .unwrap_or_else(|payload| {
+        let why = crate::panics::masked_message(payload.as_ref());
+        Err(InputError::Corrupt(format!(
+            "internal error (panic): {why}"
+        )))
+    });
+    if let Err(e) = result {
+        outcome.problem = Some(e.to_string());
+    }
+    finish(ctx, &path, outcome);
+}
+
+/// Opens, sniffs and hands the input to its adapter.
+fn process_file(
+    ctx: &Ctx,
+    input: &Input,
+    path: &PathText,
+    outcome: &mut Outcome,
+) -> Result<(), InputError> {
+    let file = open_input(&input.path).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            InputError::Changed("it is now a symlink; not followed".into())
+        } else {
+            InputError::io("open")(e)
+        }
+    })?;
+    let md = file.metadata().map_err(InputError::io("stat"))?;
+    if !md.is_file() {
+        outcome.size = 0;
+        outcome.skipped = Some("not a regular file".into());
+        return Ok(());
+    }
+    let size = md.len();
+    outcome.size = size;
+    // Small files are read whole here and scanned from memory: one read.
+    let head_len = if size <= format::SMALL_FILE {
+        size as usize
+    } else {
+        format::SNIFF_LEN
+    };
+    let mut head = vec![0u8; head_len];
+    let n = read_head(&file, &mut head).map_err(InputError::io("read"))?;
+    head.truncate(n);
+    let fmt = format::sniff(&head);
+    outcome.format = fmt.as_str();
+    outcome.stats.files = 1;
+    outcome.stats.bytes = size;
+    let job = Job {
+        ctx,
+        input,
+        path,
+        file: &file,
+        md: &md,
+        head: &head,
+        format: fmt,
+    };
+    if fmt == Format::Parquet || fmt.is_container() {
+        rebuilt::process(&job, outcome)
+    } else if fmt == Format::Tar {
+        tar::process(&job, outcome)
+    } else {
+        text::process(&job, outcome)
+    }
+}
+
+fn read_head(file: &File, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}

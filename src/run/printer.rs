@@ -1,0 +1,138 @@
+//! Reporting findings: one manifest record and one stdout line per
+//! finding, sent a batch at a time; counts go to the input's [`Stats`].
+//!
+//! This is the sink of the searcher/sink split: adapters hand it a
+//! [`Hit`] and the action taken; it never reads a file.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use crate::config::Mode;
+use crate::detect::{Kind, Network};
+use crate::location::Hit;
+use crate::manifest::{Action, PathText, Record};
+
+use super::outcome::Stats;
+use super::Ctx;
+
+/// The findings of one batch of one input.
+pub struct Findings<'a> {
+    ctx: &'a Ctx<'a>,
+    path: &'a PathText,
+    records: Vec<Record>,
+    text: String,
+    /// Bytes per unit of a finding's length: 2 in UTF-16 files.
+    unit_bytes: usize,
+}
+
+impl<'a> Findings<'a> {
+    /// An empty batch for the input `path`.
+    pub fn new(ctx: &'a Ctx<'a>, path: &'a PathText) -> Findings<'a> {
+        Findings {
+            ctx,
+            path,
+            records: Vec::new(),
+            text: String::new(),
+            unit_bytes: 1,
+        }
+    }
+
+    /// Lengths of findings found in UTF-16 code units are reported in
+    /// bytes.
+    pub fn utf16(mut self, yes: bool) -> Self {
+        self.unit_bytes = if yes { 2 } else { 1 };
+        self
+    }
+
+    /// Records one finding and what was done with it.
+    pub fn add(&mut self, hit: &Hit, action: Action, stats: &mut Stats) {
+        let cfg = self.ctx.cfg;
+        let f = &hit.finding;
+        if let Some(w) = &self.ctx.hooks.panic_on_path {
+            if self.path.display().contains(w.as_str()) {
+                // The worst case: a message holding the full PAN.
+                panic!(
+                    "injected fault at {}",
+                    String::from_utf8_lossy(f.span_bytes())
+                );
+            }
+        }
+        let masked = hit.masked(&cfg.policy);
+        stats.count(f.network.map(Network::as_str), f.kind.as_str(), action);
+        if !cfg.quiet {
+            let _ = write!(
+                self.text,
+                "{}{}: {} {}",
+                self.path.display(),
+                hit.at.display_suffix(),
+                f.network.map_or("CVV", Network::as_str),
+                if f.kind == Kind::Pan {
+                    masked.as_str().to_string()
+                } else {
+                    masked.compact()
+                }
+            );
+            if cfg.mode == Mode::Scrub {
+                let done = match action {
+                    Action::Truncated => "truncated",
+                    Action::Reported => "left in place",
+                    Action::Allowed => "allowed",
+                };
+                let _ = write!(self.text, " {done}");
+            }
+            self.text.push('\n');
+        }
+        let at = &hit.at;
+        let csv = at.csv.as_ref();
+        self.records.push(Record::Finding {
+            path: self.path.clone(),
+            member: at.member.clone(),
+            offset: at.offset,
+            length: f.len() * self.unit_bytes,
+            line: at.line,
+            column: at.column,
+            column_path: at.cell.as_ref().map(|c| c.column_path.clone()),
+            kind: f.kind.as_str(),
+            brand: f.network.map(Network::as_str),
+            masked: masked.compact(),
+            action,
+            in_name: false,
+            row: csv.map(|c| c.row).or(at.cell.as_ref().map(|c| c.row)),
+            field: csv.map(|c| c.field.clone()),
+            record_id: csv.and_then(|c| c.record_id.clone()),
+            object: csv.and_then(|c| c.object.clone()),
+            masked_as: hit.masked_as.label(),
+            json_path: at.json_path.clone(),
+            fingerprint: cfg.allow.fingerprint(f),
+        });
+    }
+
+    /// Sends the records to the manifest and the lines to stdout.
+    pub fn send(self) {
+        if !self.records.is_empty() {
+            self.ctx.manifest.send(self.records);
+        }
+        if !self.text.is_empty() {
+            print_stdout(self.ctx, &self.text);
+        }
+    }
+}
+
+/// Writes finding lines to stdout.
+pub fn print_stdout(ctx: &Ctx, text: &str) {
+    let Ok(mut out) = ctx.stdout.lock() else {
+        return;
+    };
+    if let Err(e) = out.write_all(text.as_bytes()) {
+        if e.kind() == io::ErrorKind::BrokenPipe && ctx.cfg.mode == Mode::Scan {
+            // `panscrub scan … | head`: the reader is gone; a read-only
+            // scan has nothing left to do for anyone.
+            std::process::exit(0);
+        }
+    }
+}
+
+/// Prints an input's error on stderr (already masked).
+pub fn print_error(path: &PathText, why: &str) {
+    eprintln!("panscrub: {}: {why}", path.display());
+}
