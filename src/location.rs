@@ -87,13 +87,16 @@ pub struct Location {
 }
 
 impl Location {
-    /// The named field the finding sits in: a CSV header or a Parquet
-    /// column path. `[allow] fields` matches this name.
+    /// The named field the finding sits in: a CSV header, a Parquet
+    /// column path, or the last key of a JSON path (`$.records[3].Card` is
+    /// in `Card`). `[allow] fields` matches this name, so the same data
+    /// gets the same decision in every format.
     pub fn field(&self) -> Option<&str> {
-        match (&self.csv, &self.cell) {
-            (Some(c), _) => Some(&c.field),
-            (None, Some(c)) => Some(&c.column_path),
-            (None, None) => None,
+        match (&self.csv, &self.cell, &self.json_path) {
+            (Some(c), _, _) => Some(&c.field),
+            (None, Some(c), _) => Some(&c.column_path),
+            (None, None, Some(p)) => json_key(p),
+            (None, None, None) => None,
         }
     }
 
@@ -111,6 +114,22 @@ impl Location {
             _ => format!("{inside}:@{}", self.offset),
         }
     }
+}
+
+/// The last object key of a JSON path: array indices after it are skipped
+/// (`$.cards[2]` is in `cards`); a bracketed key is returned as written
+/// between its quotes.
+fn json_key(path: &str) -> Option<&str> {
+    let mut p = path;
+    while p.ends_with(']') && !p.ends_with("\"]") {
+        p = &p[..p.rfind('[')?];
+    }
+    if p.ends_with("\"]") {
+        let start = p.rfind("[\"")?;
+        return Some(&p[start + 2..p.len() - 2]);
+    }
+    let dot = p.rfind('.')?;
+    Some(&p[dot + 1..])
 }
 
 /// One finding as an adapter hands it to the run.
@@ -134,5 +153,19 @@ impl Hit {
     /// The bytes that replace the finding.
     pub fn masked(&self, policy: &MaskPolicy) -> Masked {
         self.masked_as.mask(policy, &self.finding)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_paths_name_their_last_key() {
+        assert_eq!(json_key("$.records[3].Card"), Some("Card"));
+        assert_eq!(json_key("$.cards[2]"), Some("cards"));
+        assert_eq!(json_key("$[\"card no\"]"), Some("card no"));
+        assert_eq!(json_key("$[0]"), None);
+        assert_eq!(json_key("$"), None);
     }
 }

@@ -37,12 +37,33 @@ fn write(p: &Path, data: &[u8]) {
     fs::write(p, data).unwrap();
 }
 
+/// Reads a manifest; every line must be JSON and valid against the
+/// published schema (`docs/manifest.schema.json`).
 fn manifest(p: &Path) -> Vec<Value> {
     fs::read_to_string(p)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str(l).expect("each manifest line is JSON"))
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("each manifest line is JSON");
+            assert_valid_record(&v);
+            v
+        })
         .collect()
+}
+
+/// Asserts that a manifest line follows the published JSON Schema.
+fn assert_valid_record(v: &Value) {
+    static SCHEMA: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let schema = SCHEMA.get_or_init(|| {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/manifest.schema.json");
+        let s: Value = serde_json::from_str(&fs::read_to_string(p).unwrap()).unwrap();
+        jsonschema::validator_for(&s).expect("the schema compiles")
+    });
+    let errors: Vec<String> = schema.iter_errors(v).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "manifest line {v} breaks the schema: {errors:?}"
+    );
 }
 
 fn kind<'a>(m: &'a [Value], k: &str) -> Vec<&'a Value> {
@@ -1265,3 +1286,6 @@ fn malformed_csv_and_invalid_json_line_are_errors() {
 
 #[path = "it/pipeline.rs"]
 mod pipeline;
+
+#[path = "it/equivalence.rs"]
+mod equivalence;

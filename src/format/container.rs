@@ -788,7 +788,7 @@ pub fn verify(
     n.rewind().map_err(InputError::io("seek"))?;
     match fmt {
         Format::Gzip | Format::Zstd | Format::Xz | Format::Bzip2 => {
-            let mut masker = Masker::new(cx.policy, &to_mask);
+            let mut masker = Masker::new(cx.policy, to_mask);
             let mut a = meter.limit(decoder(fmt, o)?, u64::MAX / 4096);
             let mut b = meter.limit(decoder(fmt, n)?, u64::MAX / 4096);
             compare_streams(&mut a, &mut b, &mut masker)

@@ -129,7 +129,7 @@ fn allowed_csv_field_is_allowed_in_every_container() {
         } else {
             "truncated"
         };
-        assert_eq!(f["field"].is_string(), true, "{f}");
+        assert!(f["field"].is_string(), "{f}");
         assert_eq!(f["action"], want, "{f}");
     }
     let plain = fs::read_to_string(tree.join("Contact.csv")).unwrap();
@@ -322,4 +322,38 @@ fn error_path_counts_files_with_findings() {
     assert_eq!(s["findings"], 2);
     assert_eq!(s["files_with_findings"], 1);
     assert_eq!(kind(&man, "file")[0]["findings"], 2);
+}
+
+/// The published schema gives each key one type: a schema-1 Parquet
+/// finding (`column` as a string) and an unknown key are refused, and a
+/// merged manifest is valid too.
+#[test]
+fn manifest_schema_types_each_key_once() {
+    let ok = serde_json::json!({"kind": "finding", "path": "a.parquet", "offset": 0,
+        "length": 16, "masked": "411111******1111", "action": "reported",
+        "column_path": "card", "row": 0});
+    assert_valid_record(&ok);
+    let v1 = serde_json::json!({"kind": "finding", "path": "a.parquet", "offset": 0,
+        "length": 16, "masked": "411111******1111", "action": "reported",
+        "column": "card", "row": 0});
+    let unknown = serde_json::json!({"kind": "finding", "path": "a.log", "offset": 0,
+        "length": 16, "masked": "411111******1111", "action": "reported", "colum": 3});
+    for bad in [v1, unknown] {
+        let r = std::panic::catch_unwind(|| assert_valid_record(&bad));
+        assert!(r.is_err(), "{bad} must not validate");
+    }
+    let d = tmp();
+    write(&d.path().join("a/x.log"), b"4111111111111111\n");
+    let m = d.path().join("m.jsonl");
+    panscrub(&[
+        "scan",
+        "-q",
+        "-m",
+        m.to_str().unwrap(),
+        d.path().join("a").to_str().unwrap(),
+    ]);
+    let merged = d.path().join("all.jsonl");
+    let o = panscrub(&["merge", "-o", merged.to_str().unwrap(), m.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(!manifest(&merged).is_empty());
 }
