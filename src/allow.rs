@@ -14,6 +14,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::detect::{Finding, MAX_DIGITS};
+use crate::error::ConfigError;
 
 /// Publicly documented test card numbers (payment networks' and gateways'
 /// sandbox documentation).
@@ -61,16 +62,17 @@ impl AllowList {
         self.exact.is_empty() && self.prefixes.is_empty()
     }
 
-    /// Adds one entry (digits; spaces and dashes ignored).
-    pub fn add(&mut self, entry: &str) -> Result<(), String> {
+    /// Adds one entry (digits; spaces and dashes ignored); `at` says where
+    /// it comes from, for the error.
+    pub fn add(&mut self, entry: &str, at: &dyn Fn() -> String) -> Result<(), ConfigError> {
         let digits: Vec<u8> = entry.bytes().filter(|b| *b != b' ' && *b != b'-').collect();
         if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) || digits.len() > MAX_DIGITS
         {
             // Never echo the entry: it may be a PAN.
-            return Err(format!(
-                "not a PAN or BIN prefix ({} characters)",
-                entry.len()
-            ));
+            return Err(ConfigError::AllowEntry {
+                at: at(),
+                chars: entry.len(),
+            });
         }
         if digits.len() >= 13 {
             self.exact.insert(digits);
@@ -88,16 +90,18 @@ impl AllowList {
     }
 
     /// Reads an allowlist file.
-    pub fn load(&mut self, path: &Path) -> Result<(), String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read allowlist {}: {e}", path.display()))?;
+    pub fn load(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            what: "allowlist",
+            path: path.to_path_buf(),
+            source,
+        })?;
         for (i, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or("").trim();
             if line.is_empty() {
                 continue;
             }
-            self.add(line)
-                .map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
+            self.add(line, &|| format!("{}:{}", path.display(), i + 1))?;
         }
         Ok(())
     }
@@ -125,14 +129,17 @@ pub struct Fingerprinter {
 
 impl Fingerprinter {
     /// Reads the key file (its bytes are the key; at least 16).
-    pub fn load(path: &Path) -> Result<Fingerprinter, String> {
-        let key = std::fs::read(path)
-            .map_err(|e| format!("cannot read fingerprint key {}: {e}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Fingerprinter, ConfigError> {
+        let key = std::fs::read(path).map_err(|source| ConfigError::Read {
+            what: "fingerprint key",
+            path: path.to_path_buf(),
+            source,
+        })?;
         if key.len() < 16 {
-            return Err(format!(
-                "fingerprint key {} is shorter than 16 bytes",
-                path.display()
-            ));
+            return Err(ConfigError::Invalid {
+                option: "--fingerprint-key",
+                why: format!("{} is shorter than 16 bytes", path.display()),
+            });
         }
         Ok(Fingerprinter { key })
     }
@@ -144,7 +151,7 @@ impl Fingerprinter {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
         mac.update(&buf[..n]);
         let out = mac.finalize().into_bytes();
-        crate::remediate::apply::hex(&out[..16])
+        crate::remediate::digest::hex(&out[..16])
     }
 }
 
@@ -159,20 +166,16 @@ pub struct Shard {
 
 impl Shard {
     /// Parses `K/N` with `0 <= K < N`.
-    pub fn parse(s: &str) -> Result<Shard, String> {
-        let (k, n) = s
-            .split_once('/')
-            .ok_or_else(|| format!("--shard {s:?}: expected K/N"))?;
-        let index: u64 = k
-            .trim()
-            .parse()
-            .map_err(|_| format!("--shard {s:?}: bad K"))?;
-        let count: u64 = n
-            .trim()
-            .parse()
-            .map_err(|_| format!("--shard {s:?}: bad N"))?;
+    pub fn parse(s: &str) -> Result<Shard, ConfigError> {
+        let bad = |why: &str| ConfigError::Invalid {
+            option: "--shard",
+            why: format!("{s:?}: {why}"),
+        };
+        let (k, n) = s.split_once('/').ok_or_else(|| bad("expected K/N"))?;
+        let index: u64 = k.trim().parse().map_err(|_| bad("bad K"))?;
+        let count: u64 = n.trim().parse().map_err(|_| bad("bad N"))?;
         if count == 0 || index >= count {
-            return Err(format!("--shard {s:?}: need 0 <= K < N"));
+            return Err(bad("need 0 <= K < N"));
         }
         Ok(Shard { index, count })
     }
@@ -199,14 +202,18 @@ mod tests {
     #[test]
     fn exact_and_prefix_entries() {
         let mut a = AllowList::default();
-        a.add("4111 1111 1111 1111").unwrap();
-        a.add("555555").unwrap();
+        let at = || "test".to_string();
+        a.add("4111 1111 1111 1111", &at).unwrap();
+        a.add("555555", &at).unwrap();
         assert!(a.allows(&finding("4111-1111-1111-1111")));
         assert!(a.allows(&finding("5555555555554444")));
         assert!(!a.allows(&finding("378282246310005")));
-        assert!(a.add("41x1").is_err());
-        let e = a.add("4111111111111111111111").unwrap_err();
-        assert!(!e.contains("4111"), "errors never echo the entry");
+        assert!(a.add("41x1", &at).is_err());
+        let e = a
+            .add("4111111111111111111111", &at)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("4111"), "errors never echo the entry: {e}");
     }
 
     #[test]

@@ -3,7 +3,17 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use crate::error::ConfigError;
+
+/// The result of reading a run's settings.
+pub type Result<T> = std::result::Result<T, ConfigError>;
+
+fn invalid(option: &'static str, why: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        option,
+        why: why.into(),
+    }
+}
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::allow::{AllowList, Fingerprinter, Shard};
@@ -69,15 +79,15 @@ pub struct Config {
     pub budget: Budget,
 }
 
-fn globset(globs: &[String], what: &str) -> Result<Option<GlobSet>> {
+fn globset(globs: &[String], what: &'static str) -> Result<Option<GlobSet>> {
     if globs.is_empty() {
         return Ok(None);
     }
     let mut b = GlobSetBuilder::new();
     for g in globs {
-        b.add(Glob::new(g).with_context(|| format!("invalid {what} glob {g:?}"))?);
+        b.add(Glob::new(g).map_err(|e| invalid(what, format!("glob {g:?}: {e}")))?);
     }
-    Ok(Some(b.build()?))
+    Ok(Some(b.build().map_err(|e| invalid(what, e.to_string()))?))
 }
 
 impl Config {
@@ -86,7 +96,7 @@ impl Config {
         let (mode, paths, common, out, scrub_binary) = match cmd {
             Command::Scan(a) => (Mode::Scan, a.paths, a.common, None, false),
             Command::Scrub(a) => (Mode::Scrub, a.paths, a.common, a.out, a.scrub_binary),
-            _ => bail!("not a scan or scrub command"),
+            _ => return Err(invalid("command", "not a scan or scrub command")),
         };
         let CommonArgs {
             manifest,
@@ -137,16 +147,19 @@ impl Config {
             (_, _, Some("all")) => Hashing::All,
             (_, _, Some("off")) => Hashing::Off,
             (_, _, Some("changed") | None) => Hashing::Changed,
-            (_, _, Some(other)) => bail!("hash = {other:?}: expected all, changed or off"),
+            (_, _, Some(other)) => {
+                return Err(invalid(
+                    "hash",
+                    format!("{other:?}: expected all, changed or off"),
+                ))
+            }
         };
         let mut allow_list = AllowList::default();
         for f in allow.iter().chain(&file.allow.files) {
-            allow_list.load(f).map_err(anyhow::Error::msg)?;
+            allow_list.load(f)?;
         }
         for e in file.allow.pans.iter().chain(&file.allow.bins) {
-            allow_list
-                .add(e)
-                .map_err(|err| anyhow::anyhow!("[allow] in the settings file: {err}"))?;
+            allow_list.add(e, &|| "[allow] in the settings file".to_string())?;
         }
         if allow_test_cards || file.allow.test_cards {
             allow_list.add_test_cards();
@@ -157,25 +170,21 @@ impl Config {
         let fingerprint = fingerprint_key
             .as_deref()
             .map(Fingerprinter::load)
-            .transpose()
-            .map_err(anyhow::Error::msg)?;
-        let shard = shard
-            .as_deref()
-            .map(Shard::parse)
-            .transpose()
-            .map_err(anyhow::Error::msg)?;
+            .transpose()?;
+        let shard = shard.as_deref().map(Shard::parse).transpose()?;
         let budget = Budget {
-            max_expanded: parse_size(&max_expanded).map_err(anyhow::Error::msg)?,
+            max_expanded: parse_size(&max_expanded).map_err(|e| invalid("--max-expanded", e))?,
             max_ratio,
             max_depth,
         };
         if max_depth == 0 || max_ratio == 0 {
-            bail!("--max-depth and --max-ratio must be at least 1");
+            return Err(invalid("--max-depth/--max-ratio", "must be at least 1"));
         }
-        let keep: Keep = keep.parse().map_err(anyhow::Error::msg)?;
-        let policy = MaskPolicy::new(keep, mask_char)?;
+        let keep: Keep = keep.parse().map_err(|e: String| invalid("--keep", e))?;
+        let policy =
+            MaskPolicy::new(keep, mask_char).map_err(|e| invalid("--mask-char", e.to_string()))?;
         let jobs = match jobs {
-            Some(0) => bail!("--jobs must be at least 1"),
+            Some(0) => return Err(invalid("--jobs", "must be at least 1")),
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
@@ -211,22 +220,27 @@ impl Config {
 /// `--out` must not be inside an input tree (we would scan our own output)
 /// and two roots must not share a name (their mirrors would collide).
 fn check_out_dir(out: &Path, roots: &[PathBuf]) -> Result<()> {
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("cannot create --out directory {}", out.display()))?;
-    let out_abs = out.canonicalize()?;
+    let cannot = |e: std::io::Error| {
+        ConfigError::Out(format!("cannot create directory {}: {e}", out.display()))
+    };
+    std::fs::create_dir_all(out).map_err(cannot)?;
+    let out_abs = out.canonicalize().map_err(cannot)?;
     let mut names = std::collections::HashSet::new();
     for r in roots {
         if let Ok(abs) = r.canonicalize() {
             if out_abs.starts_with(&abs) || abs.starts_with(&out_abs) {
-                bail!("--out {} overlaps the input {}", out.display(), r.display());
+                return Err(ConfigError::Out(format!(
+                    "{} overlaps the input {}",
+                    out.display(),
+                    r.display()
+                )));
             }
         }
         let name = mirror_name(r);
         if !names.insert(name.clone()) {
-            bail!(
-                "two inputs are both named {:?}: their --out mirrors would collide",
-                name
-            );
+            return Err(ConfigError::Out(format!(
+                "two inputs are both named {name:?}: their mirrors would collide"
+            )));
         }
     }
     Ok(())

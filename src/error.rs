@@ -1,5 +1,7 @@
-//! Per-input errors. They never abort a run: the input is reported once
-//! (stderr and manifest, `status: "error"`) and the others go on.
+//! Errors. [`InputError`]: per input; it never aborts a run: the input is
+//! reported once (stderr and manifest, `status: "error"`) and the others go
+//! on. [`ConfigError`]: the settings of a run (flags, settings file, allow
+//! lists, keys); it stops the run before any input is touched (exit 2).
 //!
 //! Messages never contain file content, so they cannot carry a PAN; paths
 //! are masked where they are displayed (`manifest::PathText`).
@@ -54,3 +56,67 @@ impl fmt::Display for InputError {
 }
 
 impl std::error::Error for InputError {}
+
+/// What is wrong with a run's settings. Messages never quote the content
+/// of an allowlist or settings line (it may be a PAN); the caller masks the
+/// message too.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// A file named by the settings could not be read.
+    Read {
+        /// What the file is ("settings file", "allowlist", ...).
+        what: &'static str,
+        /// Its path.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The settings file is not valid (syntax, unknown key, wrong type).
+    Settings {
+        /// Its path.
+        path: std::path::PathBuf,
+        /// The parser's message (names the key).
+        why: String,
+    },
+    /// An allowlist entry is not a PAN or BIN prefix.
+    AllowEntry {
+        /// Where: `file:line`, or `[allow] in the settings file`.
+        at: String,
+        /// How long the entry is (the entry itself is never shown).
+        chars: usize,
+    },
+    /// An option has a value it cannot take.
+    Invalid {
+        /// The option (`--keep`, `hash`, `--shard`, ...).
+        option: &'static str,
+        /// Why.
+        why: String,
+    },
+    /// `--out` cannot be used as given.
+    Out(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Read { what, path, source } => {
+                write!(f, "cannot read {what} {}: {source}", path.display())
+            }
+            ConfigError::Settings { path, why } => write!(f, "in {}: {why}", path.display()),
+            ConfigError::AllowEntry { at, chars } => {
+                write!(f, "{at}: not a PAN or BIN prefix ({chars} characters)")
+            }
+            ConfigError::Invalid { option, why } => write!(f, "{option}: {why}"),
+            ConfigError::Out(why) => write!(f, "--out: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::Read { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

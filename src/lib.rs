@@ -21,6 +21,7 @@ pub mod manifest;
 pub mod mask;
 pub mod panics;
 pub mod policy;
+pub mod record;
 pub mod remediate;
 pub mod report;
 pub mod run;

@@ -1,4 +1,5 @@
-//! The manifest: JSON Lines, schema version 1 (PRODUCT.md), written by one
+//! The manifest: JSON Lines, schema version 2 (`docs/manifest.schema.json`;
+//! the records are typed in `record.rs`), written by one
 //! thread from a bounded channel so that workers never block on each other
 //! and every line is complete and flushed as soon as its file is done (a
 //! killed run still leaves a useful manifest).
@@ -8,9 +9,9 @@
 //! - `finding`: path, member?, type (`pan` | `track1` | `track2` | `cvv`),
 //!   offset, length, line, column, brand (absent for `cvv`), masked,
 //!   action (`truncated` | `reported` | `allowed`); CSV adds row, field,
-//!   record_id and object; JSON adds json_path; Parquet gives `column` as
-//!   the dotted column path and `row` 0-based (offset inside the cell, no
-//!   line); `masked_as` (`number` | `null`) when the value was not masked
+//!   record_id and object; JSON adds json_path; Parquet gives
+//!   `column_path` and `row` 0-based (offset inside the cell, no line or
+//!   column); `masked_as` (`number` | `null`) when the value was not masked
 //!   with the mask character.
 //! - `file`: path, format, size, sha256_before?, sha256_after?, findings,
 //!   status (`clean|truncated|reported|skipped|error`), reason?.
@@ -20,36 +21,16 @@
 //! Paths are UTF-8 strings, or `{"bytes": "<base64>"}` when the name is not
 //! UTF-8. Any PAN inside a path is masked before it is written anywhere.
 
-use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
+
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
-use base64::Engine;
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
-
 use crate::detect::Detector;
 use crate::mask::MaskPolicy;
-
-/// Manifest schema version.
-/// Version 2 gave Parquet's column path its own key (`column_path`), so
-/// that `column` is always the 1-based byte column of a text line.
-pub const SCHEMA_VERSION: u32 = 2;
-
-/// A path as it appears in output: PANs in it masked; UTF-8 as a string,
-/// anything else as `{"bytes": base64}`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum PathText {
-    /// A UTF-8 path.
-    Utf8(String),
-    /// A path that is not UTF-8, raw bytes.
-    Bytes(Vec<u8>),
-}
 
 /// `raw` with every PAN in it masked.
 pub fn mask_bytes(raw: &[u8], det: &Detector, policy: &MaskPolicy) -> Vec<u8> {
@@ -66,179 +47,10 @@ pub fn mask_text(text: &str, det: &Detector, policy: &MaskPolicy) -> String {
     String::from_utf8_lossy(&mask_bytes(text.as_bytes(), det, policy)).into_owned()
 }
 
-impl PathText {
-    /// Converts a path, masking every PAN in it with `policy`.
-    pub fn new(path: &Path, det: &Detector, policy: &MaskPolicy) -> PathText {
-        let bytes = mask_bytes(path.as_os_str().as_bytes(), det, policy);
-        match String::from_utf8(bytes) {
-            Ok(s) => PathText::Utf8(s),
-            Err(e) => PathText::Bytes(e.into_bytes()),
-        }
-    }
-
-    /// A lossy form for people (stderr, stdout).
-    pub fn display(&self) -> String {
-        match self {
-            PathText::Utf8(s) => s.clone(),
-            PathText::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-        }
-    }
-}
-
-impl Serialize for PathText {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            PathText::Utf8(p) => s.serialize_str(p),
-            PathText::Bytes(b) => {
-                let mut m = s.serialize_map(Some(1))?;
-                m.serialize_entry(
-                    "bytes",
-                    &base64::engine::general_purpose::STANDARD.encode(b),
-                )?;
-                m.end()
-            }
-        }
-    }
-}
-
-/// Masking policy as recorded in the `run` record.
-#[derive(Serialize, Debug, Clone)]
-pub struct PolicyRecord {
-    /// `6+4`, `8+4` or `0+4`.
-    pub keep: String,
-    /// The mask character.
-    pub mask_char: String,
-    /// Version of the network table.
-    pub iin_table_version: &'static str,
-}
-
-/// What was done with a finding.
-#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// Masked in the file (or in the `--out` copy).
-    Truncated,
-    /// Left in place (scan, report-only input, or the file changed).
-    Reported,
-    /// Left in place on purpose: on the allowlist (`--allow`,
-    /// `--allow-test-cards`); does not change the exit code.
-    Allowed,
-}
-
-/// Final state of one input.
-#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum FileStatus {
-    /// No PAN.
-    Clean,
-    /// Every finding truncated.
-    Truncated,
-    /// Findings left in place.
-    Reported,
-    /// Not processed on purpose (symlink, FIFO, device, ...).
-    Skipped,
-    /// Could not be processed.
-    Error,
-}
-
-/// One manifest line.
-#[derive(Serialize, Debug, Clone)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-#[allow(missing_docs)]
-pub enum Record {
-    /// First line of a run.
-    Run {
-        tool: &'static str,
-        version: &'static str,
-        schema: u32,
-        mode: &'static str,
-        started: String,
-        roots: Vec<PathText>,
-        policy: PolicyRecord,
-    },
-    /// One PAN, track or verification code.
-    Finding {
-        path: PathText,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        member: Option<String>,
-        /// `pan`, `track1`, `track2` or `cvv`. Offset and length cover the
-        /// whole region remediated (a PAN with its track data).
-        #[serde(rename = "type")]
-        kind: &'static str,
-        offset: u64,
-        length: usize,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        line: Option<u64>,
-        /// Text: 1-based byte column of the line.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        column: Option<u64>,
-        /// Parquet: the column's dotted field path.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        column_path: Option<String>,
-        /// The PAN's network; absent for a verification code.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        brand: Option<&'static str>,
-        masked: String,
-        action: Action,
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
-        in_name: bool,
-        /// CSV: 1-based data row; Parquet: 0-based row.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        row: Option<u64>,
-        /// CSV: header name of the field.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        field: Option<String>,
-        /// CSV: the record's `Id`.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        record_id: Option<String>,
-        /// CSV: the Salesforce object (file stem, e.g. `Contact`).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        object: Option<String>,
-        /// JSON/NDJSON: the path of the value holding the PAN
-        /// (`$.records[3].Description`).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        json_path: Option<String>,
-        /// `number` when the PAN was a bare JSON number or SQL numeric
-        /// literal, masked with digits (zeros, check digit broken) so the
-        /// file still parses.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        masked_as: Option<&'static str>,
-        /// Keyed HMAC-SHA-256 of the PAN (with `--fingerprint-key`).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        fingerprint: Option<String>,
-    },
-    /// One input, after its findings.
-    File {
-        path: PathText,
-        format: &'static str,
-        size: u64,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        sha256_before: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        sha256_after: Option<String>,
-        findings: u64,
-        status: FileStatus,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
-    },
-    /// Last line of a run.
-    Summary {
-        files: u64,
-        files_with_findings: u64,
-        findings: u64,
-        truncated: u64,
-        reported: u64,
-        allowed: u64,
-        skipped: u64,
-        errors: u64,
-        bytes: u64,
-        elapsed_seconds: f64,
-        throughput_mb_s: f64,
-        by_brand: BTreeMap<&'static str, u64>,
-        by_type: BTreeMap<&'static str, u64>,
-        exit_code: i32,
-    },
-}
+pub use crate::record::{
+    Action, FileRecord, FileStatus, FindingRecord, PathText, PolicyRecord, Record, RunRecord,
+    SummaryRecord, SCHEMA_VERSION,
+};
 
 /// Sends records to the writer thread. Cheap to clone.
 #[derive(Clone)]
@@ -340,13 +152,8 @@ type SortKey = (PathText, u8, Option<String>, u64);
 
 fn sort_key(r: &Record) -> Option<SortKey> {
     match r {
-        Record::Finding {
-            path,
-            member,
-            offset,
-            ..
-        } => Some((path.clone(), 0, member.clone(), *offset)),
-        Record::File { path, .. } => Some((path.clone(), 1, None, 0)),
+        Record::Finding(f) => Some((f.path.clone(), 0, f.member.clone(), f.offset)),
+        Record::File(f) => Some((f.path.clone(), 1, None, 0)),
         _ => None,
     }
 }
@@ -392,7 +199,7 @@ fn write_sorted(mut file: File, rx: Receiver<Vec<Record>>) -> io::Result<()> {
             encode(&mut line, std::slice::from_ref(&r))?;
             match sort_key(&r) {
                 Some(k) => held.push((k, line)),
-                None if matches!(r, Record::Run { .. }) => file.write_all(&line)?,
+                None if matches!(r, Record::Run(_)) => file.write_all(&line)?,
                 None => tail.extend_from_slice(&line),
             }
         }
@@ -423,6 +230,7 @@ fn encode(buf: &mut Vec<u8>, batch: &[Record]) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
 
     #[test]
     fn paths_are_masked_and_non_utf8_is_base64() {
@@ -443,16 +251,16 @@ mod tests {
 
     #[test]
     fn records_serialize_with_kind() {
-        let r = Record::File {
+        let r = Record::File(FileRecord {
             path: PathText::Utf8("a.log".into()),
-            format: "text",
+            format: "text".into(),
             size: 3,
             sha256_before: None,
             sha256_after: None,
             findings: 0,
             status: FileStatus::Clean,
             reason: None,
-        };
+        });
         assert_eq!(
             serde_json::to_string(&r).unwrap(),
             r#"{"kind":"file","path":"a.log","format":"text","size":3,"findings":0,"status":"clean"}"#

@@ -11,20 +11,25 @@ use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde_json::{json, Map, Value};
+use base64::Engine;
+use serde_json::{json, Value};
 
-/// Everything read from the manifests.
+use crate::record::{
+    Action, FileRecord, FileStatus, FindingRecord, PathText, Record, RunRecord, SummaryRecord,
+};
+
+/// Everything read from the manifests, typed.
 #[derive(Default)]
 pub struct Collected {
-    runs: Vec<Value>,
-    summaries: Vec<Value>,
-    findings: Vec<Value>,
-    files: Vec<Value>,
+    runs: Vec<RunRecord>,
+    summaries: Vec<SummaryRecord>,
+    findings: Vec<FindingRecord>,
+    files: Vec<FileRecord>,
     bad_lines: u64,
 }
 
-/// Reads manifest files; lines that do not parse (a run killed mid-write)
-/// are counted, not fatal.
+/// Reads manifest files (schema 1 or 2); lines that do not parse as a
+/// record (a run killed mid-write) are counted, not fatal.
 pub fn collect(paths: &[PathBuf]) -> Result<Collected> {
     let mut c = Collected::default();
     for p in paths {
@@ -35,48 +40,29 @@ pub fn collect(paths: &[PathBuf]) -> Result<Collected> {
             if line.trim().is_empty() {
                 continue;
             }
-            let Ok(mut v) = serde_json::from_str::<Value>(&line) else {
-                c.bad_lines += 1;
-                continue;
-            };
-            upgrade_v1_finding(&mut v);
-            match v["kind"].as_str() {
-                Some("run") => c.runs.push(v),
-                Some("summary") => c.summaries.push(v),
-                Some("finding") => c.findings.push(v),
-                Some("file") => c.files.push(v),
-                _ => c.bad_lines += 1,
+            match Record::parse(&line) {
+                Ok(Record::Run(r)) => c.runs.push(r),
+                Ok(Record::Summary(r)) => c.summaries.push(r),
+                Ok(Record::Finding(r)) => c.findings.push(r),
+                Ok(Record::File(r)) => c.files.push(r),
+                Err(_) => c.bad_lines += 1,
             }
         }
     }
     Ok(c)
 }
 
-/// Schema 1 wrote a Parquet finding's column path as `column` (a string);
-/// schema 2 calls it `column_path` and keeps `column` for the numeric text
-/// column. Read either, report and merge as schema 2.
-fn upgrade_v1_finding(v: &mut Value) {
-    if v["kind"] == "finding" && v["column"].is_string() {
-        if let Some(o) = v.as_object_mut() {
-            if let Some(path) = o.remove("column") {
-                o.insert("column_path".into(), path);
-            }
-        }
-    }
-}
-
-fn path_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Object(o) => format!(
+fn path_text(p: &PathText) -> String {
+    match p {
+        PathText::Utf8(s) => s.clone(),
+        PathText::Bytes(b) => format!(
             "<non-UTF-8 path, base64 {}>",
-            o.get("bytes").and_then(Value::as_str).unwrap_or("")
+            base64::engine::general_purpose::STANDARD.encode(b)
         ),
-        _ => String::new(),
     }
 }
 
-fn count_by<F: Fn(&Value) -> Option<String>>(items: &[Value], key: F) -> Vec<(String, u64)> {
+fn count_by<T, F: Fn(&T) -> Option<String>>(items: &[T], key: F) -> Vec<(String, u64)> {
     let mut m: BTreeMap<String, u64> = BTreeMap::new();
     for v in items {
         if let Some(k) = key(v) {
@@ -90,18 +76,15 @@ fn count_by<F: Fn(&Value) -> Option<String>>(items: &[Value], key: F) -> Vec<(St
 
 /// The aggregated report as JSON (also the basis of the text form).
 pub fn summarize(c: &Collected) -> Value {
-    let status = |s: &str| c.files.iter().filter(|f| f["status"] == s).count() as u64;
-    let action = |a: &str| c.findings.iter().filter(|f| f["action"] == a).count() as u64;
-    let by_brand = count_by(&c.findings, |f| f["brand"].as_str().map(str::to_string));
-    // Manifests written before types existed hold PANs only.
-    let by_type = count_by(&c.findings, |f| {
-        Some(f["type"].as_str().unwrap_or("pan").to_string())
-    });
+    let status = |s: FileStatus| c.files.iter().filter(|f| f.status == s).count() as u64;
+    let action = |a: Action| c.findings.iter().filter(|f| f.action == a).count() as u64;
+    let by_brand = count_by(&c.findings, |f| f.brand.as_ref().map(|b| b.to_string()));
+    let by_type = count_by(&c.findings, |f| Some(f.kind.to_string()));
     let by_place = count_by(&c.findings, |f| {
-        if let Some(o) = f["object"].as_str() {
+        if let Some(o) = &f.object {
             return Some(format!("object {o}"));
         }
-        let p = path_text(&f["path"]);
+        let p = path_text(&f.path);
         Some(
             Path::new(&p)
                 .parent()
@@ -109,12 +92,12 @@ pub fn summarize(c: &Collected) -> Value {
                 .unwrap_or_default(),
         )
     });
-    let top_files = count_by(&c.findings, |f| Some(path_text(&f["path"])));
+    let top_files = count_by(&c.findings, |f| Some(path_text(&f.path)));
     let problems: Vec<Value> = c
         .files
         .iter()
-        .filter(|f| f["status"] == "error" || f["status"] == "skipped")
-        .map(|f| json!({"path": path_text(&f["path"]), "status": f["status"], "reason": f["reason"]}))
+        .filter(|f| matches!(f.status, FileStatus::Error | FileStatus::Skipped))
+        .map(|f| json!({"path": path_text(&f.path), "status": f.status, "reason": f.reason}))
         .collect();
     let pairs = |v: Vec<(String, u64)>, n: usize| -> Value {
         Value::Array(v.into_iter().take(n).map(|(k, c)| json!([k, c])).collect())
@@ -124,14 +107,14 @@ pub fn summarize(c: &Collected) -> Value {
         "complete_runs": c.summaries.len(),
         "unreadable_lines": c.bad_lines,
         "files": c.files.len(),
-        "bytes": c.files.iter().filter_map(|f| f["size"].as_u64()).sum::<u64>(),
-        "files_with_findings": c.files.iter().filter(|f| f["findings"].as_u64().unwrap_or(0) > 0).count(),
+        "bytes": c.files.iter().map(|f| f.size).sum::<u64>(),
+        "files_with_findings": c.files.iter().filter(|f| f.findings > 0).count(),
         "findings": c.findings.len(),
-        "truncated": action("truncated"),
-        "reported": action("reported"),
-        "allowed": action("allowed"),
-        "errors": status("error"),
-        "skipped": status("skipped"),
+        "truncated": action(Action::Truncated),
+        "reported": action(Action::Reported),
+        "allowed": action(Action::Allowed),
+        "errors": status(FileStatus::Error),
+        "skipped": status(FileStatus::Skipped),
         "by_brand": pairs(by_brand, usize::MAX),
         "by_type": pairs(by_type, usize::MAX),
         "by_place": pairs(by_place, 20),
@@ -233,17 +216,32 @@ pub fn write_csv(c: &Collected, out: &mut dyn Write) -> io::Result<()> {
     ];
     let mut w = csv::Writer::from_writer(out);
     w.write_record(cols)?;
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    let num = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
     for f in &c.findings {
-        let rec: Vec<String> = cols
-            .iter()
-            .map(|k| match &f[*k] {
-                Value::Null => String::new(),
-                Value::String(s) => s.clone(),
-                v if *k == "path" => path_text(v),
-                v => v.to_string(),
-            })
-            .collect();
-        w.write_record(&rec)?;
+        let action = serde_json::to_value(f.action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string));
+        w.write_record([
+            path_text(&f.path),
+            opt(f.member.clone()),
+            f.kind.to_string(),
+            f.offset.to_string(),
+            f.length.to_string(),
+            num(f.line),
+            num(f.column),
+            opt(f.column_path.clone()),
+            opt(f.brand.as_ref().map(|b| b.to_string())),
+            f.masked.clone(),
+            opt(action),
+            num(f.row),
+            opt(f.field.clone()),
+            opt(f.record_id.clone()),
+            opt(f.object.clone()),
+            opt(f.json_path.clone()),
+            opt(f.masked_as.as_ref().map(|m| m.to_string())),
+            opt(f.fingerprint.clone()),
+        ])?;
     }
     w.flush()
 }
@@ -251,52 +249,27 @@ pub fn write_csv(c: &Collected, out: &mut dyn Write) -> io::Result<()> {
 /// Merges manifests (e.g. of `--shard` runs) into one: every run line, every
 /// finding and file line, and one summary with the summed totals.
 pub fn merge(c: &Collected, out: &mut dyn Write) -> io::Result<()> {
-    for v in c.runs.iter().chain(&c.findings).chain(&c.files) {
-        serde_json::to_writer(&mut *out, v)?;
+    let lines = c
+        .runs
+        .iter()
+        .cloned()
+        .map(Record::Run)
+        .chain(c.findings.iter().cloned().map(Record::Finding))
+        .chain(c.files.iter().cloned().map(Record::File));
+    for r in lines {
+        serde_json::to_writer(&mut *out, &r)?;
         out.write_all(b"\n")?;
     }
-    let mut total = Map::new();
-    total.insert("kind".into(), json!("summary"));
-    total.insert("merged_runs".into(), json!(c.runs.len()));
-    total.insert("complete_runs".into(), json!(c.summaries.len()));
-    for k in [
-        "files",
-        "files_with_findings",
-        "findings",
-        "truncated",
-        "reported",
-        "allowed",
-        "skipped",
-        "errors",
-        "bytes",
-    ] {
-        let sum: u64 = c.summaries.iter().filter_map(|s| s[k].as_u64()).sum();
-        total.insert(k.into(), json!(sum));
+    let mut total = SummaryRecord {
+        merged_runs: Some(c.runs.len() as u64),
+        complete_runs: Some(c.summaries.len() as u64),
+        ..SummaryRecord::default()
+    };
+    for s in &c.summaries {
+        total.totals.merge(&s.totals);
+        total.elapsed_seconds = total.elapsed_seconds.max(s.elapsed_seconds);
+        total.exit_code = total.exit_code.max(s.exit_code);
     }
-    let elapsed = c
-        .summaries
-        .iter()
-        .filter_map(|s| s["elapsed_seconds"].as_f64())
-        .fold(0.0, f64::max);
-    total.insert("elapsed_seconds".into(), json!(elapsed));
-    for key in ["by_brand", "by_type"] {
-        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        for s in &c.summaries {
-            if let Some(m) = s[key].as_object() {
-                for (k, v) in m {
-                    *counts.entry(k.clone()).or_default() += v.as_u64().unwrap_or(0);
-                }
-            }
-        }
-        total.insert(key.into(), json!(counts));
-    }
-    let exit = c
-        .summaries
-        .iter()
-        .filter_map(|s| s["exit_code"].as_i64())
-        .max()
-        .unwrap_or(0);
-    total.insert("exit_code".into(), json!(exit));
-    serde_json::to_writer(&mut *out, &Value::Object(total))?;
+    serde_json::to_writer(&mut *out, &Record::Summary(total))?;
     out.write_all(b"\n")
 }

@@ -26,7 +26,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use crate::error::ConfigError;
 use serde::Deserialize;
 
 /// Name of the file looked for in the working directory.
@@ -96,21 +96,24 @@ pub struct AllowSettings {
 impl Settings {
     /// Reads `path`, or `./panscrub.toml` when no path is given and it
     /// exists; otherwise empty settings.
-    pub fn load(path: Option<&Path>) -> Result<Settings> {
+    pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
         let path = match path {
             Some(p) => p.to_path_buf(),
             None if Path::new(DEFAULT_FILE).is_file() => PathBuf::from(DEFAULT_FILE),
             None => return Ok(Settings::default()),
         };
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        Settings::parse(&text).with_context(|| format!("in {}", path.display()))
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            what: "settings file",
+            path: path.clone(),
+            source,
+        })?;
+        Settings::parse(&text).map_err(|why| ConfigError::Settings { path, why })
     }
 
-    /// Parses settings text.
-    pub fn parse(text: &str) -> Result<Settings> {
-        // toml names the offending key ("unknown field `x`, expected …").
-        Ok(toml::from_str(text)?)
+    /// Parses settings text; the error names the offending key
+    /// ("unknown field `x`, expected …").
+    pub fn parse(text: &str) -> Result<Settings, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
     }
 }
 

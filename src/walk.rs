@@ -1,7 +1,7 @@
 //! Walking the roots: roots → inputs to process, plus entries skipped on
 //! purpose and entries that could not be read.
 //!
-//! Rules (PRODUCT.md, safety promises): symlinks are never followed while
+//! Rules (DESIGN.md, "Failure model"): symlinks are never followed while
 //! walking (a root that is itself a symlink was named by the user and is
 //! followed); FIFOs, sockets and devices are skipped without being opened;
 //! an unreadable directory is an error for that entry and the walk goes on.

@@ -5,7 +5,7 @@
 //! set of PAN lengths the network issues, and carries a Luhn-valid example
 //! that must match and a Luhn-valid counter-example that must not (checked
 //! by the unit tests below). Where entries overlap, the brand reported is
-//! the one with the longest matching prefix (PRODUCT.md).
+//! the one with the longest matching prefix (docs/policy.md).
 
 use std::fmt;
 
@@ -113,7 +113,7 @@ const L16_19: &[u8] = &[16, 17, 18, 19];
 const L14_19: &[u8] = &[14, 15, 16, 17, 18, 19];
 const L13_19: &[u8] = &[13, 14, 15, 16, 17, 18, 19];
 
-/// The default network table: exactly PRODUCT.md's table.
+/// The default network table: exactly the table of docs/policy.md.
 pub const DEFAULT_TABLE: &[IinRange] = {
     use Network::*;
     &[

@@ -1,6 +1,6 @@
 //! A naive, obviously-correct PAN finder used as a test oracle.
 //!
-//! It checks every window of 13 to 23 bytes against the rules of PRODUCT.md
+//! It checks every window of 13 to 23 bytes against the rules of docs/policy.md
 //! written out as directly as possible (string splitting, no prefilter, no
 //! shared code with the fast path apart from the network table data). It is
 //! slow on purpose; the property tests and the fuzz target compare the

@@ -1,4 +1,4 @@
-//! Candidate assembly: the shape and "stands alone" rules of PRODUCT.md,
+//! Candidate assembly: the shape and "stands alone" rules of docs/policy.md,
 //! evaluated at one digit-group start.
 //!
 //! Every PAN starts at a group start (a digit not preceded by a digit), and
@@ -22,7 +22,7 @@ pub const LEFT_CONTEXT: usize = 10;
 /// separator, a following group of up to 7 digits and the byte after it.
 pub const RIGHT_CONTEXT: usize = MAX_SPAN + 10;
 
-/// Digit-group patterns allowed for separated PANs (PRODUCT.md rule 1).
+/// Digit-group patterns allowed for separated PANs (docs/policy.md rule 1).
 const GROUPINGS: [&[u8]; 4] = [&[4, 6, 4], &[4, 6, 5], &[4, 4, 4, 4], &[4, 4, 4, 4, 3]];
 
 /// A PAN-shaped candidate that stands alone: its end and digits.

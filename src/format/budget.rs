@@ -107,7 +107,8 @@ impl<R: Read> Read for Limited<'_, R> {
     }
 }
 
-/// Parses a size such as `64G`, `512M`, `4096` (binary units).
+/// Parses a size such as `64G`, `512M`, `4096` (binary units); the error
+/// says why.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (num, mult) = match s.char_indices().last() {

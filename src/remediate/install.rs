@@ -9,7 +9,7 @@
 //! destination and fsync the directory.
 
 use std::fs::{File, FileTimes, Metadata};
-use std::io::{self, Read, Seek};
+use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -49,23 +49,6 @@ pub fn restore_times(f: &File, md: &Metadata) -> io::Result<()> {
         t = t.set_accessed(a);
     }
     f.set_times(t)
-}
-
-/// sha256 of a whole file, hex.
-pub fn sha256_file(f: &File) -> io::Result<String> {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    let mut r = f;
-    r.rewind()?;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = r.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(crate::remediate::apply::hex(&h.finalize()))
 }
 
 /// Owner, then mode, then times of `md` onto `f`. Only root can give a
@@ -140,6 +123,24 @@ impl Staged {
         }
         f.sync_all().map_err(InputError::io("fsync"))?;
         check(self.tmp.as_file())
+    }
+
+    /// Installs a copy written span by span by the applier: refused when a
+    /// finding changed before it could be masked (the copy would hold it),
+    /// else checked by `check` and installed.
+    pub fn install_applied_copy(
+        mut self,
+        mismatched: u64,
+        original: &Metadata,
+        check: impl FnOnce(&File) -> Result<(), InputError>,
+    ) -> Result<(), InputError> {
+        if mismatched > 0 {
+            return Err(InputError::Changed(format!(
+                "{mismatched} finding(s) changed before they could be masked; copy discarded"
+            )));
+        }
+        self.verify(false, check)?;
+        self.install_copy(original)
     }
 
     /// Installs into the `--out` mirror with the original's metadata.

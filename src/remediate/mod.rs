@@ -10,3 +10,37 @@
 pub mod apply;
 pub mod digest;
 pub mod install;
+
+/// The one check-then-mask of every remediation (in place, into a copy,
+/// inside a rebuilt archive): `here` must still hold `expected`, the bytes
+/// the scan saw, and only then gets `replacement`. The three slices are the
+/// same part of one finding (a finding may be split across read buffers).
+/// Returns false, writing nothing, when the bytes changed since the scan.
+pub fn check_then_mask(here: &mut [u8], expected: &[u8], replacement: &[u8]) -> bool {
+    debug_assert!(here.len() == expected.len() && here.len() == replacement.len());
+    if here != expected {
+        return false;
+    }
+    here.copy_from_slice(replacement);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn masks_only_what_still_holds_the_scanned_bytes() {
+        let mut buf = *b"4111111111111111";
+        assert!(super::check_then_mask(
+            &mut buf[6..12],
+            b"111111",
+            b"******"
+        ));
+        assert_eq!(&buf, b"411111******1111");
+        assert!(!super::check_then_mask(
+            &mut buf[6..12],
+            b"111111",
+            b"######"
+        ));
+        assert_eq!(&buf, b"411111******1111", "a changed span is not written");
+    }
+}

@@ -34,7 +34,10 @@ use crate::error::InputError;
 use crate::exit::ExitStatus;
 use crate::format::{self, Format};
 use crate::hooks::TestHooks;
-use crate::manifest::{mask_text, ManifestSender, ManifestWriter, PathText, PolicyRecord, Record};
+use crate::manifest::{
+    mask_text, ManifestSender, ManifestWriter, PathText, PolicyRecord, Record, RunRecord,
+    SummaryRecord,
+};
 use crate::schedule::{self, LargestFirst};
 use crate::walk::{self, Entry, Input};
 
@@ -65,19 +68,19 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         None => ManifestWriter::disabled(),
     };
     let pathtext = |p: &Path| PathText::new(p, &det, &cfg.policy);
-    writer.sender().send(vec![Record::Run {
-        tool: "panscrub",
-        version: env!("CARGO_PKG_VERSION"),
+    writer.sender().send(vec![Record::Run(RunRecord {
+        tool: "panscrub".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
         schema: crate::manifest::SCHEMA_VERSION,
-        mode: cfg.mode.as_str(),
+        mode: cfg.mode.as_str().into(),
         started: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         roots: cfg.roots.iter().map(|r| pathtext(r)).collect(),
         policy: PolicyRecord {
             keep: cfg.policy.keep().to_string(),
             mask_char: (cfg.policy.mask_byte() as char).to_string(),
-            iin_table_version: IIN_TABLE_VERSION,
+            iin_table_version: IIN_TABLE_VERSION.into(),
         },
-    }]);
+    })]);
 
     let progress = if !cfg.quiet && io::stderr().is_terminal() {
         // The walker grows the length as it finds files, so the bar, the
@@ -144,22 +147,14 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
     } else {
         0.0
     };
-    writer.sender().send(vec![Record::Summary {
-        files: stats.files,
-        files_with_findings: stats.files_with_findings,
-        findings: stats.findings,
-        truncated: stats.truncated,
-        reported: stats.reported,
-        allowed: stats.allowed,
-        skipped: stats.skipped,
-        errors: stats.errors,
-        bytes: stats.bytes,
+    writer.sender().send(vec![Record::Summary(SummaryRecord {
+        totals: stats.clone(),
         elapsed_seconds: (elapsed * 1000.0).round() / 1000.0,
-        throughput_mb_s: (mbps * 10.0).round() / 10.0,
-        by_brand: stats.by_brand.clone(),
-        by_type: stats.by_type.clone(),
+        throughput_mb_s: Some((mbps * 10.0).round() / 10.0),
         exit_code: status.code(),
-    }]);
+        merged_runs: None,
+        complete_runs: None,
+    })]);
     drop(ctx.manifest);
     writer.finish().context("cannot write manifest")?;
     if !cfg.quiet {

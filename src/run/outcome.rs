@@ -3,73 +3,12 @@
 //!
 //! Every adapter fills an [`Outcome`]; none decides a status itself.
 
-use std::collections::BTreeMap;
-
 use crate::config::Mode;
 use crate::exit::ExitStatus;
-use crate::manifest::{Action, FileStatus, PathText, Record};
+use crate::manifest::{FileRecord, FileStatus, PathText, Record};
 
-/// Totals of an input or of a run.
-#[derive(Default, Debug, Clone)]
-pub struct Stats {
-    /// Inputs processed (not skipped).
-    pub files: u64,
-    /// Inputs with at least one finding.
-    pub files_with_findings: u64,
-    /// All findings.
-    pub findings: u64,
-    /// Findings masked.
-    pub truncated: u64,
-    /// Findings left in place.
-    pub reported: u64,
-    /// Findings on the allowlist (left alone on purpose).
-    pub allowed: u64,
-    /// Entries skipped on purpose.
-    pub skipped: u64,
-    /// Inputs that failed.
-    pub errors: u64,
-    /// Bytes scanned.
-    pub bytes: u64,
-    /// Findings holding a PAN, per brand.
-    pub by_brand: BTreeMap<&'static str, u64>,
-    /// Findings per type (`pan`, `track1`, `track2`, `cvv`).
-    pub by_type: BTreeMap<&'static str, u64>,
-}
-
-impl Stats {
-    /// Adds another input's or batch's counts.
-    pub fn merge(&mut self, o: &Stats) {
-        self.files += o.files;
-        self.files_with_findings += o.files_with_findings;
-        self.findings += o.findings;
-        self.truncated += o.truncated;
-        self.reported += o.reported;
-        self.allowed += o.allowed;
-        self.skipped += o.skipped;
-        self.errors += o.errors;
-        self.bytes += o.bytes;
-        for (k, v) in &o.by_brand {
-            *self.by_brand.entry(k).or_default() += v;
-        }
-        for (k, v) in &o.by_type {
-            *self.by_type.entry(k).or_default() += v;
-        }
-    }
-
-    /// Counts one finding and what was done with it.
-    pub fn count(&mut self, brand: Option<&'static str>, kind: &'static str, action: Action) {
-        self.findings += 1;
-        match action {
-            Action::Truncated => self.truncated += 1,
-            Action::Reported => self.reported += 1,
-            Action::Allowed => self.allowed += 1,
-        }
-        if let Some(b) = brand {
-            *self.by_brand.entry(b).or_default() += 1;
-        }
-        *self.by_type.entry(kind).or_default() += 1;
-    }
-}
+/// Totals of an input or of a run: the counts of the `summary` record.
+pub use crate::record::Totals as Stats;
 
 /// The result of processing one input, filled in by its adapter.
 #[derive(Debug)]
@@ -144,16 +83,16 @@ impl Outcome {
             FileStatus::Reported if mode == Mode::Scrub => self.report_only_why.clone(),
             _ => None,
         };
-        Record::File {
+        Record::File(FileRecord {
             path,
-            format: self.format,
+            format: self.format.into(),
             size: self.size,
             sha256_before: self.hashes.0.clone(),
             sha256_after: self.hashes.1.clone(),
             findings: self.stats.findings,
             status,
             reason,
-        }
+        })
     }
 }
 

@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use crate::config::Mode;
 use crate::detect::{Kind, Network};
 use crate::location::Hit;
-use crate::manifest::{Action, PathText, Record};
+use crate::manifest::{Action, FindingRecord, PathText, Record};
 
 use super::outcome::Stats;
 use super::Ctx;
@@ -84,7 +84,7 @@ impl<'a> Findings<'a> {
         }
         let at = &hit.at;
         let csv = at.csv.as_ref();
-        self.records.push(Record::Finding {
+        self.records.push(Record::Finding(FindingRecord {
             path: self.path.clone(),
             member: at.member.clone(),
             offset: at.offset,
@@ -92,8 +92,8 @@ impl<'a> Findings<'a> {
             line: at.line,
             column: at.column,
             column_path: at.cell.as_ref().map(|c| c.column_path.clone()),
-            kind: f.kind.as_str(),
-            brand: f.network.map(Network::as_str),
+            kind: f.kind.as_str().into(),
+            brand: f.network.map(|n| n.as_str().into()),
             masked: masked.compact(),
             action,
             in_name: false,
@@ -101,10 +101,10 @@ impl<'a> Findings<'a> {
             field: csv.map(|c| c.field.clone()),
             record_id: csv.and_then(|c| c.record_id.clone()),
             object: csv.and_then(|c| c.object.clone()),
-            masked_as: hit.masked_as.label(),
+            masked_as: hit.masked_as.label().map(Into::into),
             json_path: at.json_path.clone(),
             fingerprint: cfg.allow.fingerprint(f),
-        });
+        }));
     }
 
     /// Sends the records to the manifest and the lines to stdout.

@@ -14,7 +14,8 @@ use crate::format::{container, parquet, Format};
 use crate::location::Hit;
 use crate::manifest::Action;
 use crate::remediate::apply::Hashing;
-use crate::remediate::install::{sha256_file, Staged};
+use crate::remediate::digest::sha256_file;
+use crate::remediate::install::Staged;
 
 use super::outcome::Outcome;
 use super::printer::Findings;

@@ -10,7 +10,7 @@ use crate::format::container;
 use crate::location::Hit;
 use crate::manifest::Action;
 use crate::remediate::apply::{Applier, InPlace, Target};
-use crate::remediate::install::{restore_times, Staged};
+use crate::remediate::install::Staged;
 
 use super::outcome::Outcome;
 use super::printer::Findings;
@@ -46,28 +46,14 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
     let applied = applier
         .advance(size, &to_mask)
         .and_then(|actions| applier.finish(size).map(|h| (actions, h)));
-    let mismatched = applier.mismatched;
-    let settled = match applier.in_place_handle() {
-        Some(w) => w
-            .sync_data()
-            .map_err(InputError::io("fsync"))
-            .and_then(|_| restore_times(w, job.md).map_err(InputError::io("restore times"))),
-        None => Ok(()),
-    };
-    drop(applier);
+    let settled = applier.settle(job.md);
     let (actions, hashes) = applied?;
-    settled?;
+    let mismatched = settled?;
     out.hashes = hashes;
-    if let Some(mut c) = copy {
-        if mismatched > 0 {
-            return Err(InputError::Changed(format!(
-                "{mismatched} finding(s) changed before they could be masked; copy discarded"
-            )));
-        }
+    if let Some(c) = copy {
         // Each span was checked as it was masked; a text re-scan would also
         // see header bytes, which are never masked.
-        c.verify(false, |_| Ok(()))?;
-        c.install_copy(job.md)?;
+        c.install_applied_copy(mismatched, job.md, |_| Ok(()))?;
     }
     let mut actions = actions.into_iter();
     let mut findings = Findings::new(job.ctx, job.path);

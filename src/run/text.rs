@@ -21,7 +21,7 @@ use crate::format::{self, csv_codes, syntax, Format};
 use crate::location::{Hit, Location, MaskedAs};
 use crate::manifest::{mask_text, Action};
 use crate::remediate::apply::{Applier, InPlace, Target};
-use crate::remediate::install::{restore_times, Staged};
+use crate::remediate::install::Staged;
 
 use super::outcome::Outcome;
 use super::printer::Findings;
@@ -114,26 +114,14 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
     // Whatever happened, spans already written in place are made durable
     // and the times put back before the outcome is reported.
     let finished = scanned.and_then(|totals| applier.finish(size).map(|h| (totals, h)));
-    let mismatched = applier.mismatched;
-    let settled = match applier.in_place_handle() {
-        Some(w) => w
-            .sync_data()
-            .map_err(InputError::io("fsync"))
-            .and_then(|_| restore_times(w, job.md).map_err(InputError::io("restore times"))),
-        None => Ok(()),
-    };
-    drop(applier);
+    let settled = applier.settle(job.md);
     let (record_totals, hashes) = finished?;
-    settled?;
+    let mismatched = settled?;
     out.hashes = hashes;
-    if let Some(mut c) = copy {
-        if mismatched > 0 {
-            return Err(InputError::Changed(format!(
-                "{mismatched} finding(s) changed before they could be masked; copy discarded"
-            )));
-        }
-        c.verify(false, |f| verify_copy(&job.ctx.det, f, utf16, &kept))?;
-        c.install_copy(job.md)?;
+    if let Some(c) = copy {
+        c.install_applied_copy(mismatched, job.md, |f| {
+            verify_copy(&job.ctx.det, f, utf16, &kept)
+        })?;
     }
     if out.stats.findings > 0 {
         if let Some(why) = locator.malformed(job, record_totals.map(|t| t.in_quotes))? {

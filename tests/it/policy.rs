@@ -423,15 +423,7 @@ fn report_snapshot_of_testdata() {
     let o = run(&["report", "m.jsonl"]);
     assert_eq!(o.status.code(), Some(0));
     let got = String::from_utf8(o.stdout).unwrap();
-    let snap = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/testdata_report.txt");
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() || !snap.exists() {
-        fs::write(&snap, &got).unwrap();
-    }
-    assert_eq!(
-        got,
-        fs::read_to_string(&snap).unwrap(),
-        "rerun with UPDATE_SNAPSHOTS=1 after a deliberate change"
-    );
+    insta::assert_snapshot!("testdata_report", got);
 }
 
 /// The settings example in the README parses (it is the documentation).

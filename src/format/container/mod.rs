@@ -1,0 +1,162 @@
+//! Compressed files and archives: gzip (multi-member), zstd, xz, bzip2 and
+//! zip, nested
+//! up to a depth. Scanning streams the decoded bytes through the detector;
+//! scrubbing rebuilds the container into a writer, member by member, and
+//! `verify` checks the result before anyone renames it over an original.
+//!
+//! Where a finding lives is a *route*: the zip member indices (and each
+//! member's content format) from the outer file down to the decoded stream
+//! that holds it. Offsets are in that decoded stream. Member names are
+//! joined with `!` across levels (`inner.zip!Contact.csv`) and have any PAN
+//! in them masked.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, Write};
+
+use flate2::read::MultiGzDecoder;
+use flate2::{Compression, GzBuilder};
+use zip::{ZipArchive, ZipWriter};
+
+use super::budget::{BudgetExceeded, Meter};
+use super::csv::{delimiter_for, object_name, CsvLocator};
+use super::json::JsonLocator;
+use super::syntax::declares_json;
+use super::syntax::{is_bare_number, syntax_for, Syntax};
+use super::{read_full, sniff, Format};
+use crate::detect::{Detector, StreamScanner};
+use crate::error::InputError;
+use crate::location::{Hit, Location, MaskedAs};
+use crate::manifest::mask_text;
+use crate::mask::MaskPolicy;
+use std::path::Path;
+
+mod rebuild;
+mod scan;
+mod verify;
+
+pub use rebuild::rebuild;
+use rebuild::*;
+pub use scan::{scan, scan_tar_file};
+pub use verify::verify;
+
+/// Read size for decoded streams.
+const BLOCK: usize = 256 * 1024;
+
+/// One step of a route: a zip member and the format of its content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hop {
+    /// Index of the member in its archive.
+    pub index: usize,
+    /// Format of the member's (decompressed) content.
+    pub format: Format,
+}
+
+/// A finding inside a container: the hit as reported (member name, offset
+/// in the member, line, CSV or JSON location) and the route that leads to
+/// the decoded stream holding it; `hit.finding` offsets are in that stream
+/// (for tar members they differ from the member offset).
+#[derive(Clone, Debug)]
+pub struct MemberFinding {
+    /// Zip members from the top down to the stream holding the finding.
+    pub route: Vec<Hop>,
+    /// The finding and its location.
+    pub hit: Hit,
+}
+
+/// What scanning and rebuilding need.
+pub struct Cx<'a> {
+    /// The detector.
+    pub det: &'a Detector,
+    /// Masking policy (also for member names).
+    pub policy: &'a MaskPolicy,
+    /// Truncate in binary members too.
+    pub scrub_binary: bool,
+    /// Name of the top-level decoded stream (the file name without its
+    /// compression extension), for syntax decisions; members use their own.
+    pub stream_name: Option<&'a Path>,
+}
+
+/// Maps decoding errors: budget errors keep their meaning, anything else is
+/// corrupt input. Messages come from the decoders and carry no content.
+fn decode_error(e: io::Error) -> InputError {
+    if let Some(b) = e.get_ref().and_then(|x| x.downcast_ref::<BudgetExceeded>()) {
+        return InputError::Budget(b.0.clone());
+    }
+    match e.kind() {
+        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::UnexpectedEof => {
+            InputError::Corrupt(e.to_string())
+        }
+        _ => InputError::io("read")(e),
+    }
+}
+
+fn zip_error(e: zip::result::ZipError) -> InputError {
+    match e {
+        zip::result::ZipError::Io(io) => decode_error(io),
+        other => InputError::Corrupt(format!("zip: {other}")),
+    }
+}
+
+/// A decoder for a compressed stream format.
+fn decoder<'r, R: Read + 'r>(fmt: Format, r: R) -> Result<Box<dyn Read + 'r>, InputError> {
+    Ok(match fmt {
+        Format::Gzip => Box::new(MultiGzDecoder::new(BufReader::with_capacity(BLOCK, r))),
+        Format::Zstd => Box::new(zstd::stream::read::Decoder::new(r).map_err(decode_error)?),
+        Format::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(
+            BufReader::with_capacity(BLOCK, r),
+        )),
+        Format::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(BufReader::with_capacity(
+            BLOCK, r,
+        ))),
+        _ => Box::new(r),
+    })
+}
+
+/// An encoder for the stream formats rebuilt with their tool's default
+/// level (zstd 3, xz 6, bzip2 9); gzip is handled apart for its header.
+enum Encoder<W: Write> {
+    Zstd(zstd::stream::write::Encoder<'static, W>),
+    Xz(liblzma::write::XzEncoder<W>),
+    Bzip2(bzip2::write::BzEncoder<W>),
+}
+
+impl<W: Write> Encoder<W> {
+    fn new(fmt: Format, w: W) -> Result<Encoder<W>, InputError> {
+        Ok(match fmt {
+            Format::Zstd => Encoder::Zstd(
+                zstd::stream::write::Encoder::new(w, 3).map_err(InputError::io("zstd"))?,
+            ),
+            Format::Xz => Encoder::Xz(liblzma::write::XzEncoder::new(w, 6)),
+            Format::Bzip2 => {
+                Encoder::Bzip2(bzip2::write::BzEncoder::new(w, bzip2::Compression::best()))
+            }
+            _ => return Err(InputError::Corrupt("not a stream format".into())),
+        })
+    }
+
+    fn finish(self) -> io::Result<W> {
+        match self {
+            Encoder::Zstd(e) => e.finish(),
+            Encoder::Xz(e) => e.finish(),
+            Encoder::Bzip2(e) => e.finish(),
+        }
+    }
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Encoder::Zstd(e) => e.write(buf),
+            Encoder::Xz(e) => e.write(buf),
+            Encoder::Bzip2(e) => e.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Encoder::Zstd(e) => e.flush(),
+            Encoder::Xz(e) => e.flush(),
+            Encoder::Bzip2(e) => e.flush(),
+        }
+    }
+}

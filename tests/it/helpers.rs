@@ -1,0 +1,132 @@
+//! Shared helpers of the integration tests: running the binary, temp
+//! trees, reading (and validating) manifests, leak checks.
+
+use super::*;
+
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_panscrub");
+
+/// Public test PANs used below; none may ever appear in any output.
+pub(crate) const TEST_PANS: &[&str] = &[
+    "4111111111111111",
+    "5555555555554444",
+    "378282246310005",
+    "6011111111111117",
+    "4012888888881881",
+    "5105105105105100",
+    "3530111333300000",
+    "30569309025904",
+];
+
+pub(crate) fn panscrub(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run panscrub")
+}
+
+pub(crate) fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+pub(crate) fn write(p: &Path, data: &[u8]) {
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, data).unwrap();
+}
+
+/// Reads a manifest; every line must be JSON and valid against the
+/// published schema (`docs/manifest.schema.json`).
+pub(crate) fn manifest(p: &Path) -> Vec<Value> {
+    fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("each manifest line is JSON");
+            assert_valid_record(&v);
+            v
+        })
+        .collect()
+}
+
+/// Asserts that a manifest line follows the published JSON Schema.
+pub(crate) fn assert_valid_record(v: &Value) {
+    static SCHEMA: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let schema = SCHEMA.get_or_init(|| {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/manifest.schema.json");
+        let s: Value = serde_json::from_str(&fs::read_to_string(p).unwrap()).unwrap();
+        jsonschema::validator_for(&s).expect("the schema compiles")
+    });
+    let errors: Vec<String> = schema.iter_errors(v).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "manifest line {v} breaks the schema: {errors:?}"
+    );
+}
+
+pub(crate) fn kind<'a>(m: &'a [Value], k: &str) -> Vec<&'a Value> {
+    m.iter().filter(|r| r["kind"] == k).collect()
+}
+
+/// Asserts that no full test PAN (with or without separators) is in `s`.
+pub(crate) fn assert_no_pan(what: &str, s: &[u8]) {
+    let text = String::from_utf8_lossy(s);
+    let compact: String = text.chars().filter(|c| *c != ' ' && *c != '-').collect();
+    for pan in TEST_PANS {
+        assert!(!compact.contains(pan), "{what} leaks a full PAN");
+    }
+}
+
+/// `panscrub scrub -q -m <dir>/m.jsonl <target>`: its output and the
+/// manifest path.
+pub(crate) fn scrub_with_manifest(dir: &Path, target: &Path) -> (Output, PathBuf) {
+    let m = dir.join("m.jsonl");
+    let o = panscrub(&[
+        "scrub",
+        "-q",
+        "-m",
+        m.to_str().unwrap(),
+        target.to_str().unwrap(),
+    ]);
+    (o, m)
+}
+
+/// [`scrub_with_manifest`] that asserts exit 0; returns the manifest path.
+pub(crate) fn scrub_ok(dir: &Path, target: &Path) -> PathBuf {
+    let (o, m) = scrub_with_manifest(dir, target);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    m
+}
+
+/// `panscrub scrub -q [-m manifest] --out <out> <src>`, asserting exit 0.
+pub(crate) fn scrub_out_ok(out: &Path, src: &Path, manifest: Option<&Path>) {
+    let mut args = vec!["scrub", "-q", "--out", out.to_str().unwrap()];
+    if let Some(m) = manifest {
+        args.extend(["-m", m.to_str().unwrap()]);
+    }
+    args.push(src.to_str().unwrap());
+    let o = panscrub(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+pub(crate) fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
+}
+
+pub(crate) fn copy_tree(src: &Path, dst: &Path) {
+    for e in walkdir::WalkDir::new(src) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(src).unwrap();
+        let to = dst.join(rel);
+        if e.file_type().is_dir() {
+            fs::create_dir_all(&to).unwrap();
+        } else {
+            fs::copy(e.path(), &to).unwrap();
+        }
+    }
+}
