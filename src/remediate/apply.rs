@@ -291,7 +291,7 @@ impl<'a> Applier<'a> {
     /// Processes the source up to `end` (extended to cover the last
     /// finding), masking `findings` (sorted, at or after the previous end).
     /// Returns the action taken for each finding, in order.
-    pub fn advance(&mut self, end: u64, findings: &[Hit]) -> Result<Vec<Action>, InputError> {
+    pub fn advance(&mut self, end: u64, findings: &[&Hit]) -> Result<Vec<Action>, InputError> {
         let actions = if self.streaming {
             self.advance_streaming(end, findings)
         } else {
@@ -304,7 +304,11 @@ impl<'a> Applier<'a> {
     }
 
     /// [`Applier::advance`] when the whole file passes through (hashes, copy).
-    fn advance_streaming(&mut self, end: u64, findings: &[Hit]) -> Result<Vec<Action>, InputError> {
+    fn advance_streaming(
+        &mut self,
+        end: u64,
+        findings: &[&Hit],
+    ) -> Result<Vec<Action>, InputError> {
         if !findings.is_empty() {
             self.active = true;
         }
@@ -356,7 +360,7 @@ impl<'a> Applier<'a> {
             });
             let masked_so_far = self.truncated;
             while next < findings.len() && self.region(&findings[next]).0 < block_end {
-                let l = &findings[next];
+                let l = findings[next];
                 let rel = (self.region(l).0 - self.upto) as usize;
                 actions.push(self.mask_in_buffer(&mut buf, rel, l)?);
                 next += 1;

@@ -37,11 +37,11 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
     let masks =
         |m: &container::MemberFinding, allowed: bool| scrub && !m.hit.report_only && !allowed;
     // Findings come in archive order: ascending file offsets.
-    let to_mask: Vec<Hit> = found
+    let to_mask: Vec<&Hit> = found
         .iter()
         .zip(&allowed)
         .filter(|(m, a)| masks(m, **a))
-        .map(|(m, _)| m.hit.clone())
+        .map(|(m, _)| &m.hit)
         .collect();
     let applied = applier
         .advance(size, &to_mask)

@@ -59,6 +59,7 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
     // Offsets of findings left in the copy on purpose, for its check.
     let mut kept: Vec<u64> = Vec::new();
     let mut batches = 0u64;
+    let mut hits: Vec<Hit> = Vec::new();
     let scanned = {
         let mut on_batch = |batch_end: u64, located: &[Located]| -> Result<(), InputError> {
             // Large files move the progress bar batch by batch.
@@ -66,13 +67,15 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
                 .progress
                 .inc(batch_end.saturating_sub(out.progressed));
             out.progressed = out.progressed.max(batch_end);
-            let hits = locator.hits(job, batch_end, located)?;
+            // One buffer for the batch's hits, reused (a batch of a dense
+            // file holds thousands).
+            locator.hits(job, batch_end, located, &mut hits)?;
             let allowed: Vec<bool> = hits.iter().map(|h| policy.allows(h)).collect();
-            let to_mask: Vec<Hit> = hits
+            let to_mask: Vec<&Hit> = hits
                 .iter()
                 .zip(&allowed)
                 .filter(|(_, a)| !report_only && !**a)
-                .map(|(h, _)| h.clone())
+                .map(|(h, _)| h)
                 .collect();
             let mut done = applier.advance(batch_end, &to_mask)?.into_iter();
             let mut findings = Findings::new(job.ctx, job.path).utf16(utf16.is_some());
@@ -241,13 +244,14 @@ impl<'f> Locator<'f> {
         })
     }
 
-    /// The hits of one batch, in file order.
+    /// The hits of one batch, in file order, into `hits` (cleared first).
     fn hits(
         &mut self,
         job: &Job,
         batch_end: u64,
         located: &[Located],
-    ) -> Result<Vec<Hit>, InputError> {
+        hits: &mut Vec<Hit>,
+    ) -> Result<(), InputError> {
         let (det, policy) = (&job.ctx.det, &job.ctx.cfg.policy);
         let with_cells;
         let located = match self.code_cells.as_mut() {
@@ -258,7 +262,7 @@ impl<'f> Locator<'f> {
             }
             None => located,
         };
-        let mut hits = Vec::with_capacity(located.len());
+        hits.clear();
         for l in located {
             let csv = match self.csv.as_mut() {
                 Some(c) => {
@@ -308,7 +312,7 @@ impl<'f> Locator<'f> {
                 report_only_why: None,
             });
         }
-        Ok(hits)
+        Ok(())
     }
 
     /// Why the file's locations cannot be trusted, if they cannot: a CSV
