@@ -26,7 +26,7 @@ row() {
   else
     a=$(count "$OLD" "$@"); b=$(count "$NEW" "$@")
   fi
-  awk -v n="$name" -v a="$a" -v b="$b" 'BEGIN { printf "%-28s old %14d  new %14d  %+.2f%%\n", n, a, b, (b - a) * 100 / a }'
+  awk -v n="$name" -v a="$a" -v b="$b" 'BEGIN { printf "%-28s old %14.0f  new %14.0f  %+.2f%%\n", n, a, b, (b - a) * 100 / a }'
 }
 row "scan -j1, 64 MiB log" scan -q -j1 "$DIR/mid.log"
 row "scan -j1, 64 MiB log .gz" scan -q -j1 "$DIR/mid.log.gz"

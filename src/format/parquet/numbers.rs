@@ -330,21 +330,9 @@ pub(super) fn structure(
     rows: Rows,
 ) -> Result<Option<ArrayRef>, ArrowError> {
     let fields = a.fields().clone();
-    let mut changed = false;
-    let mut columns = Vec::with_capacity(fields.len());
-    for (f, col) in fields.iter().zip(a.columns()) {
-        let p = child_path(path, f.name());
-        match visit(v, col, &p, f.is_nullable(), rows)? {
-            Some(new) => {
-                changed = true;
-                columns.push(new);
-            }
-            None => columns.push(col.clone()),
-        }
-    }
-    if !changed {
+    let Some(columns) = visit_fields(v, &fields, a.columns(), Some(path), rows)? else {
         return Ok(None);
-    }
+    };
     Ok(Some(Arc::new(StructArray::try_new(
         fields,
         columns,

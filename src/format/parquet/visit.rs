@@ -157,27 +157,38 @@ pub(super) fn visit_batch(
     first_row: u64,
 ) -> Result<Option<RecordBatch>, ArrowError> {
     let schema = batch.schema();
+    let rows = Rows::From(first_row);
+    match visit_fields(v, schema.fields(), batch.columns(), None, rows)? {
+        Some(columns) => RecordBatch::try_new(schema, columns).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Visits the columns of a batch or the children of a struct (`parent` is
+/// the struct's path); `Some(columns)` when one of them was replaced.
+pub(super) fn visit_fields(
+    v: &mut Visit,
+    fields: &arrow_schema::Fields,
+    columns: &[ArrayRef],
+    parent: Option<&str>,
+    rows: Rows,
+) -> Result<Option<Vec<ArrayRef>>, ArrowError> {
     let mut changed = false;
-    let mut columns = Vec::with_capacity(batch.num_columns());
-    for (field, col) in schema.fields().iter().zip(batch.columns()) {
-        match visit(
-            v,
-            col,
-            field.name(),
-            field.is_nullable(),
-            Rows::From(first_row),
-        )? {
+    let mut out = Vec::with_capacity(columns.len());
+    for (f, col) in fields.iter().zip(columns) {
+        let path = match parent {
+            Some(p) => child_path(p, f.name()),
+            None => f.name().clone(),
+        };
+        match visit(v, col, &path, f.is_nullable(), rows)? {
             Some(new) => {
                 changed = true;
-                columns.push(new);
+                out.push(new);
             }
-            None => columns.push(col.clone()),
+            None => out.push(col.clone()),
         }
     }
-    if !changed {
-        return Ok(None);
-    }
-    RecordBatch::try_new(schema, columns).map(Some)
+    Ok(changed.then_some(out))
 }
 
 pub(super) fn child_path(path: &str, name: &str) -> String {
