@@ -142,11 +142,10 @@ pub struct Hit {
     pub at: Location,
     /// How it is masked.
     pub masked_as: MaskedAs,
-    /// The adapter cannot remediate it (binary content without
-    /// `--scrub-binary`, a sparse tar member, Parquet inside an archive).
-    pub report_only: bool,
-    /// Why, when `report_only`: said in the file record.
-    pub report_only_why: Option<&'static str>,
+    /// Why the adapter cannot remediate it, when it cannot (binary
+    /// content without `--scrub-binary`, a sparse tar member, Parquet
+    /// inside an archive): said in the file record.
+    pub report_only: Option<&'static str>,
 }
 
 impl Hit {

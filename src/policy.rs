@@ -78,12 +78,6 @@ impl InputPolicy<'_> {
     pub fn allows(&self, hit: &Hit) -> bool {
         self.allows_in(&hit.finding, hit.at.field())
     }
-
-    /// Whether the list can allow anything in this input (lets adapters
-    /// skip work when nothing can be allowed).
-    pub fn can_allow(&self) -> bool {
-        self.path_allowed || !self.policy.list.is_empty() || !self.policy.fields.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -106,8 +100,7 @@ mod tests {
                 ..Location::default()
             },
             masked_as: MaskedAs::Text,
-            report_only: false,
-            report_only_why: None,
+            report_only: None,
         }
     }
 

@@ -154,7 +154,6 @@ fn located(finding: Finding, line: u64, column: u64) -> Located {
         finding,
         line,
         column,
-        numeric: false,
         record: None,
     }
 }

@@ -32,21 +32,8 @@ pub struct Located {
     pub line: u64,
     /// 1-based column, in bytes.
     pub column: u64,
-    /// A bare number (JSON, SQL): masked with digits, not the mask byte.
-    pub numeric: bool,
     /// The CSV record holding the finding, when the scan counted records.
     pub record: Option<RecordPos>,
-}
-
-impl Located {
-    /// The replacement bytes: digits for a bare number, else the mask byte.
-    pub fn masked(&self, policy: &crate::mask::MaskPolicy) -> crate::mask::Masked {
-        if self.numeric {
-            policy.mask_numeric(&self.finding)
-        } else {
-            policy.mask(&self.finding)
-        }
-    }
 }
 
 /// Reads `[pos, end)` of a file with positioned reads (no shared cursor, so
@@ -229,7 +216,6 @@ pub fn scan_file(
                         finding: f,
                         line: lines.newlines + f.lines.newlines_before + 1,
                         column: f.offset - line_start + 1,
-                        numeric: false,
                         record: count_records.then(|| records.place(&f.lines.records)),
                     });
                 }
@@ -280,7 +266,6 @@ pub fn scan_slice(
             finding: f,
             line: newlines + 1,
             column: (at - line_start) as u64 + 1,
-            numeric: false,
             record: None,
         });
     });

@@ -152,7 +152,6 @@ fn lines_for(found: &[crate::detect::Finding], out: &mut Vec<Located>) {
             finding: *f,
             line: f.lines.newlines_before + 1,
             column: f.offset - line_start + 1,
-            numeric: false,
             record: None,
         });
     }

@@ -67,7 +67,7 @@ fn run(job: &Job, format: &dyn Rebuild, out: &mut Outcome) -> Result<(), InputEr
     let mask: Vec<bool> = hits
         .iter()
         .zip(&allowed)
-        .map(|(h, a)| job.scrub() && !h.report_only && !a)
+        .map(|(h, a)| job.scrub() && h.report_only.is_none() && !a)
         .collect();
     let installed = install(job, format, &mask);
     let replaced = *installed.as_ref().unwrap_or(&false);
@@ -78,8 +78,8 @@ fn run(job: &Job, format: &dyn Rebuild, out: &mut Outcome) -> Result<(), InputEr
         } else if replaced && *masked {
             Action::Truncated
         } else {
-            if job.scrub() && hit.report_only && out.report_only_why.is_none() {
-                out.report_only_why = hit.report_only_why.map(str::to_string);
+            if job.scrub() && out.report_only_why.is_none() {
+                out.report_only_why = hit.report_only.map(str::to_string);
             }
             Action::Reported
         };

@@ -34,8 +34,9 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
         .large(crate::format::text::in_pieces(size));
     let policy = job.policy();
     let allowed: Vec<bool> = found.iter().map(|m| policy.allows(&m.hit)).collect();
-    let masks =
-        |m: &container::MemberFinding, allowed: bool| scrub && !m.hit.report_only && !allowed;
+    let masks = |m: &container::MemberFinding, allowed: bool| {
+        scrub && m.hit.report_only.is_none() && !allowed
+    };
     // Findings come in archive order: ascending file offsets.
     let to_mask: Vec<&Hit> = found
         .iter()
@@ -64,7 +65,7 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
             actions.next().unwrap_or(Action::Reported)
         } else {
             if scrub && out.report_only_why.is_none() {
-                out.report_only_why = m.hit.report_only_why.map(str::to_string);
+                out.report_only_why = m.hit.report_only.map(str::to_string);
             }
             Action::Reported
         };

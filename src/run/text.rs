@@ -292,7 +292,7 @@ impl<'f> Locator<'f> {
             } else {
                 (l.finding.offset, l.column)
             };
-            let numeric = l.numeric || syntax::is_bare_number(&l.finding, self.syntax);
+            let numeric = syntax::is_bare_number(&l.finding, self.syntax);
             hits.push(Hit {
                 finding: l.finding,
                 at: Location {
@@ -308,8 +308,7 @@ impl<'f> Locator<'f> {
                 } else {
                     MaskedAs::Text
                 },
-                report_only: false,
-                report_only_why: None,
+                report_only: None,
             });
         }
         Ok(())

@@ -130,3 +130,13 @@ pub(crate) fn copy_tree(src: &Path, dst: &Path) {
         }
     }
 }
+
+/// Asserts a run's exit code, showing its stderr when it differs.
+pub(crate) fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

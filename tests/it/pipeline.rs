@@ -32,12 +32,7 @@ fn out_copy_keeps_allowed_pans_without_discarding_the_copy() {
         m.to_str().unwrap(),
         src.to_str().unwrap(),
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     // 5105… is a public test card too: both allowed, copy identical.
     assert_eq!(
         fs::read(out.join("dir/a.log")).unwrap(),
@@ -55,12 +50,7 @@ fn out_copy_keeps_allowed_pans_without_discarding_the_copy() {
         out2.to_str().unwrap(),
         src.to_str().unwrap(),
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     assert_eq!(
         fs::read(out2.join("dir/a.log")).unwrap(),
         b"test 4111111111111111 real 510510******5100\n"
@@ -114,12 +104,7 @@ fn allowed_csv_field_is_allowed_in_every_container() {
         m.to_str().unwrap(),
         tree.to_str().unwrap(),
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     let man = manifest(&m);
     let findings = kind(&man, "finding");
     assert_eq!(findings.len(), 8, "two findings in each of four inputs");
@@ -159,12 +144,7 @@ fn keep_zero_four_on_a_json_number_stays_valid_json() {
         m.to_str().unwrap(),
         p.to_str().unwrap(),
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     let text = fs::read_to_string(&p).unwrap();
     let v: Value = serde_json::from_str(&text).expect("still JSON");
     let card = v["card"].as_u64().expect("still a number").to_string();
@@ -233,12 +213,7 @@ fn error_mid_scrub_still_restores_times_and_counts_the_file() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 2);
     assert_eq!(filetime_of(&p), old, "mtime restored after the error");
     let man = manifest(&m);
     let file = kind(&man, "file")[0];
@@ -292,12 +267,7 @@ fn utf16_out_copy_is_verified_as_utf16() {
         ])
         .output()
         .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 2);
     assert!(
         !out.join("src/export.txt").exists(),
         "a copy that still holds a PAN is never installed"

@@ -147,8 +147,7 @@ pub(super) fn scan_data<R: Read>(
                     ..Location::default()
                 },
                 masked_as,
-                report_only: report_only.is_some(),
-                report_only_why: report_only,
+                report_only,
             },
         });
     }

@@ -110,8 +110,7 @@ impl CellFinding {
                 ..Location::default()
             },
             masked_as: self.masked_as,
-            report_only: false,
-            report_only_why: None,
+            report_only: None,
         }
     }
 }

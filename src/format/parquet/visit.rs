@@ -71,7 +71,6 @@ impl<'a> Visit<'a> {
                 finding,
                 line,
                 column: (before.len() - line_start) as u64 + 1,
-                numeric: as_ == MaskedAs::Number,
                 record: None,
             },
             masked_as: as_,
