@@ -349,7 +349,7 @@ impl<'a> Applier<'a> {
                     InputError::io("read")(e)
                 }
             })?;
-            let touches = next < findings.len() && self.region(&findings[next]).0 < block_end;
+            let touches = next < findings.len() && self.region(findings[next]).0 < block_end;
             // Keep the original bytes for the "before" hash.
             let digests = self.digests.as_mut().expect("started above");
             let original = (hashing && touches).then(|| {
@@ -359,7 +359,7 @@ impl<'a> Applier<'a> {
                 o
             });
             let masked_so_far = self.truncated;
-            while next < findings.len() && self.region(&findings[next]).0 < block_end {
+            while next < findings.len() && self.region(findings[next]).0 < block_end {
                 let l = findings[next];
                 let rel = (self.region(l).0 - self.upto) as usize;
                 actions.push(self.mask_in_buffer(&mut buf, rel, l)?);
