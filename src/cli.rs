@@ -116,6 +116,10 @@ pub struct CommonArgs {
     /// Write the manifest (JSON Lines, owner-only permissions) to FILE.
     #[arg(long, short = 'm', value_name = "FILE", help_heading = "Output")]
     pub manifest: Option<PathBuf>,
+    /// Replace an existing manifest at the --manifest path (only a panscrub
+    /// manifest is ever replaced; any other file is refused).
+    #[arg(long, help_heading = "Output")]
+    pub force: bool,
     /// Print nothing but errors (for cron).
     #[arg(long, short = 'q', help_heading = "Output")]
     pub quiet: bool,

@@ -1,9 +1,11 @@
 //! Turns parsed arguments into a validated `Config`, once, at start.
 //! Anything wrong here is a usage error (exit 2) before any input is read.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::error::ConfigError;
+pub use crate::outputs::mirror_name;
+use crate::outputs::{check_manifest, check_out_dir};
 
 /// The result of reading a run's settings.
 pub type Result<T> = std::result::Result<T, ConfigError>;
@@ -118,6 +120,7 @@ impl Config {
             fingerprint_key,
             shard,
             config,
+            force,
         } = common;
         // Flags win over the settings file; allowlists from both add up.
         let file = Settings::load(config.as_deref())?;
@@ -191,6 +194,9 @@ impl Config {
         if let Some(out) = &out {
             check_out_dir(out, &paths)?;
         }
+        if let Some(m) = &manifest {
+            check_manifest(m, &paths, force)?;
+        }
         Ok(Config {
             mode,
             roots: paths,
@@ -215,42 +221,4 @@ impl Config {
             shard,
         })
     }
-}
-
-/// `--out` must not be inside an input tree (we would scan our own output)
-/// and two roots must not share a name (their mirrors would collide).
-fn check_out_dir(out: &Path, roots: &[PathBuf]) -> Result<()> {
-    let cannot = |e: std::io::Error| {
-        ConfigError::Out(format!("cannot create directory {}: {e}", out.display()))
-    };
-    std::fs::create_dir_all(out).map_err(cannot)?;
-    let out_abs = out.canonicalize().map_err(cannot)?;
-    let mut names = std::collections::HashSet::new();
-    for r in roots {
-        if let Ok(abs) = r.canonicalize() {
-            if out_abs.starts_with(&abs) || abs.starts_with(&out_abs) {
-                return Err(ConfigError::Out(format!(
-                    "{} overlaps the input {}",
-                    out.display(),
-                    r.display()
-                )));
-            }
-        }
-        let name = mirror_name(r);
-        if !names.insert(name.clone()) {
-            return Err(ConfigError::Out(format!(
-                "two inputs are both named {name:?}: their mirrors would collide"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// The directory name a root gets under `--out` (`cp -r` semantics).
-pub fn mirror_name(root: &Path) -> std::ffi::OsString {
-    root.canonicalize()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_owned()))
-        .or_else(|| root.file_name().map(|n| n.to_owned()))
-        .unwrap_or_else(|| "root".into())
 }

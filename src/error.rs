@@ -31,12 +31,41 @@ pub enum InputError {
     Malformed(String),
     /// A decompression budget was exceeded (archive bomb).
     Budget(String),
+    /// A scrub could not write the file; its findings were all reported,
+    /// `left` of them left in place.
+    Unwritable {
+        /// The write error.
+        source: Box<InputError>,
+        /// Findings left in place.
+        left: u64,
+    },
 }
 
 impl InputError {
     /// Wraps an I/O error with the operation that failed.
     pub fn io(op: &'static str) -> impl FnOnce(io::Error) -> InputError {
         move |source| InputError::Io { op, source }
+    }
+}
+
+impl InputError {
+    /// What the user can do about an error that stopped a scrub writing,
+    /// as a clause to append to the message.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            InputError::Io { source, .. } => match source.raw_os_error() {
+                Some(libc::EACCES) | Some(libc::EPERM) => Some(
+                    ": give the user running panscrub write permission to the file and its directory, or scrub into a copy with --out DIR",
+                ),
+                Some(libc::EROFS) => Some(": the file system is read-only; scrub into a copy with --out DIR"),
+                Some(libc::ENOSPC) | Some(libc::EDQUOT) => {
+                    Some(": the disk is full; free space and run again")
+                }
+                _ => None,
+            },
+            InputError::Unwritable { source, .. } => source.hint(),
+            _ => None,
+        }
     }
 }
 
@@ -51,6 +80,9 @@ impl fmt::Display for InputError {
             }
             InputError::Malformed(why) => write!(f, "{why}"),
             InputError::Budget(why) => write!(f, "decompression budget exceeded: {why}"),
+            InputError::Unwritable { source, left } => {
+                write!(f, "{source}; {left} finding(s) left in place")
+            }
         }
     }
 }
@@ -94,6 +126,8 @@ pub enum ConfigError {
     },
     /// `--out` cannot be used as given.
     Out(String),
+    /// `--manifest` names a place a run must not write.
+    Manifest(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -108,6 +142,7 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::Invalid { option, why } => write!(f, "{option}: {why}"),
             ConfigError::Out(why) => write!(f, "--out: {why}"),
+            ConfigError::Manifest(why) => write!(f, "--manifest: {why}"),
         }
     }
 }

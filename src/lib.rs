@@ -19,6 +19,7 @@ pub mod hooks;
 pub mod location;
 pub mod manifest;
 pub mod mask;
+pub mod outputs;
 pub mod panics;
 pub mod policy;
 pub mod record;

@@ -148,9 +148,10 @@ impl ManifestWriter {
 
 /// Sort key of a held-back line: path, then findings before the file line,
 /// then member and offset.
-type SortKey = (PathText, u8, Option<String>, u64);
+pub type SortKey = (PathText, u8, Option<String>, u64);
 
-fn sort_key(r: &Record) -> Option<SortKey> {
+/// Where a record goes in a `--sort` manifest (run and summary: none).
+pub fn sort_key(r: &Record) -> Option<SortKey> {
     match r {
         Record::Finding(f) => Some((f.path.clone(), 0, f.member.clone(), f.offset)),
         Record::File(f) => Some((f.path.clone(), 1, None, 0)),

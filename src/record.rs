@@ -143,6 +143,47 @@ pub struct RunRecord {
     pub started: String,
     pub roots: Vec<PathText>,
     pub policy: PolicyRecord,
+    /// Identifies the run (random, 128 bits in hex): `merge` and `report`
+    /// refuse the same run given twice. Absent before version 0.2.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub run_id: Option<String>,
+    /// `scrub --out`: the directory the scrubbed copies were written to.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub out: Option<PathText>,
+    /// `--shard K/N`, as given.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub shard: Option<String>,
+}
+
+impl RunRecord {
+    /// The run's identity: its `run_id`, or for manifests written before
+    /// run ids existed, its start time, mode and roots.
+    pub fn identity(&self) -> String {
+        match &self.run_id {
+            Some(id) => id.clone(),
+            None => format!(
+                "{} {} {:?} {:?}",
+                self.started, self.mode, self.roots, self.shard
+            ),
+        }
+    }
+}
+
+/// A new random run id (128 bits, hex).
+pub fn new_run_id() -> String {
+    use std::io::Read;
+    let mut b = [0u8; 16];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
+    if random.is_err() {
+        // No /dev/urandom (a bare chroot): time and pid are unique enough
+        // to tell runs apart, which is all the id is for.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        b[..12].copy_from_slice(&t.to_le_bytes()[..12]);
+        b[12..].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn pan() -> Name {
@@ -317,6 +358,16 @@ pub struct SummaryRecord {
     /// Merged manifests: how many of them ended with a summary.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub complete_runs: Option<u64>,
+    /// The run this summary closes (absent in a merged manifest).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub run_id: Option<String>,
+    /// Merged manifests: the ids of the runs that ended with a summary.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub complete_run_ids: Option<Vec<String>>,
+    /// The run was stopped by a signal (`SIGINT`, `SIGTERM`): inputs not
+    /// yet reached are not in the manifest.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub interrupted: Option<String>,
 }
 
 /// One manifest line.

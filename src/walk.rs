@@ -101,9 +101,18 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>, out: &mut dyn FnMut(Entry
             }
         };
         if md.is_file() {
+            // A named symlink is followed to its file, which is then
+            // processed (and reported) under its real path: opening and
+            // replacing the link itself would fail or replace the link.
+            let path = match std::fs::symlink_metadata(root) {
+                Ok(l) if l.file_type().is_symlink() => {
+                    root.canonicalize().unwrap_or_else(|_| root.clone())
+                }
+                _ => root.clone(),
+            };
             if excluded != Some((md.dev(), md.ino())) {
                 out(Entry::Input(Input {
-                    path: root.clone(),
+                    path,
                     size: md.len(),
                     root: ri,
                     rel: PathBuf::new(),
@@ -143,7 +152,9 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>, out: &mut dyn FnMut(Entry
                 }
             };
             let ft = e.file_type();
-            if ft.is_dir() {
+            // The root itself (a directory, or a symlink to one that the
+            // user named and that is followed) is not an entry.
+            if ft.is_dir() || e.depth() == 0 {
                 continue;
             }
             let rel = e

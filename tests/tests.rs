@@ -49,3 +49,6 @@ mod pipeline;
 
 #[path = "it/equivalence.rs"]
 mod equivalence;
+
+#[path = "it/trust.rs"]
+mod trust;

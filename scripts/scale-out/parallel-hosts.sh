@@ -9,10 +9,10 @@ DATA=${DATA:-/mnt/logs}
 OUT=${OUT:-/shared/panscrub-manifests}
 PANSCRUB=${PANSCRUB:-panscrub}
 mkdir -p "$OUT"
-shard() { "$PANSCRUB" scrub --quiet --shard "$1/$N" --manifest "$OUT/$1.jsonl" "$DATA"; }
+shard() { "$PANSCRUB" scrub --quiet --force --shard "$1/$N" --manifest "$OUT/$1.jsonl" "$DATA"; }
 if [ -n "${HOSTS:-}" ]; then
   seq 0 $((N - 1)) | parallel -S "$HOSTS" --jobs 1 \
-    "$PANSCRUB scrub --quiet --shard {}/$N --manifest $OUT/{}.jsonl $DATA"
+    "$PANSCRUB scrub --quiet --force --shard {}/$N --manifest $OUT/{}.jsonl $DATA"
 else
   for k in $(seq 0 $((N - 1))); do shard "$k" || [ $? -le 1 ]; done
 fi

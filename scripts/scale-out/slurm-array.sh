@@ -12,4 +12,4 @@ OUT=${OUT:-$HOME/panscrub-manifests}
 PANSCRUB=${PANSCRUB:-panscrub}
 mkdir -p "$OUT"
 "$PANSCRUB" scrub --quiet --jobs "${SLURM_CPUS_PER_TASK:-8}" \
-  --shard "$SLURM_ARRAY_TASK_ID/$N" --manifest "$OUT/$SLURM_ARRAY_TASK_ID.jsonl" "$DATA"
+  --force --shard "$SLURM_ARRAY_TASK_ID/$N" --manifest "$OUT/$SLURM_ARRAY_TASK_ID.jsonl" "$DATA"

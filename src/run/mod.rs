@@ -52,6 +52,8 @@ pub struct Ctx<'a> {
     manifest: ManifestSender,
     stdout: Mutex<io::BufWriter<io::Stdout>>,
     stats: Mutex<Stats>,
+    /// `--sort`: finding lines held until the end, with their sort key.
+    held_stdout: Mutex<Vec<(crate::manifest::SortKey, String)>>,
     /// The progress bar (hidden unless stderr is a terminal).
     pub progress: ProgressBar,
     /// Faults injected by the integration tests (none in a release build).
@@ -68,6 +70,7 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         None => ManifestWriter::disabled(),
     };
     let pathtext = |p: &Path| PathText::new(p, &det, &cfg.policy);
+    let run_id = crate::record::new_run_id();
     writer.sender().send(vec![Record::Run(RunRecord {
         tool: "panscrub".into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -80,6 +83,9 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
             mask_char: (cfg.policy.mask_byte() as char).to_string(),
             iin_table_version: IIN_TABLE_VERSION.into(),
         },
+        run_id: Some(run_id.clone()),
+        out: cfg.out.as_deref().map(pathtext),
+        shard: cfg.shard.map(|s| format!("{}/{}", s.index, s.count)),
     })]);
 
     let progress = if !cfg.quiet && io::stderr().is_terminal() {
@@ -102,6 +108,7 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         manifest: writer.sender(),
         stdout: Mutex::new(io::BufWriter::new(io::stdout())),
         stats: Mutex::new(Stats::default()),
+        held_stdout: Mutex::new(Vec::new()),
         progress,
         hooks: TestHooks::from_env(),
     };
@@ -115,12 +122,17 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
     // full wait in a bounded lookahead and go out largest first, ahead of
     // the small files that arrive after them (see `schedule`).
     let (tx, rx) = std::sync::mpsc::sync_channel::<Box<Entry>>(4096);
+    // Entries the walk found, before any shard took its share: none at all
+    // means the paths or filters select nothing, which is never "clean".
+    let walked = std::sync::atomic::AtomicU64::new(0);
     std::thread::scope(|scope| {
         let walk_progress = ctx.progress.clone();
+        let walked = &walked;
         scope.spawn(move || {
             let mut order = LargestFirst::new(schedule::LOOKAHEAD);
             let mut workers_gone = false;
             walk::walk(cfg, cfg.manifest.as_deref(), &mut |e| {
+                walked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if let Entry::Input(i) = &e {
                     walk_progress.inc_length(i.size);
                 }
@@ -137,10 +149,15 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         });
     });
     ctx.progress.finish_and_clear();
+    printer::print_held(&ctx);
     let _ = ctx.stdout.lock().map(|mut o| o.flush());
 
     let stats = ctx.stats.into_inner().unwrap_or_else(|e| e.into_inner());
-    let status = outcome::exit_status(cfg.mode, &stats);
+    let mut status = outcome::exit_status(cfg.mode, &stats);
+    let nothing_selected = walked.into_inner() == 0;
+    if nothing_selected {
+        status = ExitStatus::Error;
+    }
     let elapsed = started.elapsed().as_secs_f64();
     let mbps = if elapsed > 0.0 {
         stats.bytes as f64 / elapsed / 1e6
@@ -154,11 +171,24 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         exit_code: status.code(),
         merged_runs: None,
         complete_runs: None,
+        run_id: Some(run_id),
+        complete_run_ids: None,
+        interrupted: None,
     })]);
     drop(ctx.manifest);
     writer.finish().context("cannot write manifest")?;
+    if nothing_selected {
+        eprintln!(
+            "panscrub: warning: no file was selected: the paths hold no file{} (exit 2)",
+            if cfg.include.is_some() || cfg.exclude.is_some() {
+                " that --include/--exclude let through"
+            } else {
+                ""
+            }
+        );
+    }
     if !cfg.quiet {
-        eprintln!("{}", outcome::summary_line(cfg.mode, &stats, elapsed, mbps));
+        eprintln!("{}", outcome::summary_line(cfg, &stats, elapsed, mbps));
     }
     Ok(status)
 }
@@ -304,7 +334,11 @@ fn process(ctx: &Ctx, input: &Input) {
         )))
     });
     if let Err(e) = result {
-        outcome.problem = Some(e.to_string());
+        let mut why = e.to_string();
+        if ctx.cfg.mode == Mode::Scrub {
+            why.push_str(e.hint().unwrap_or_default());
+        }
+        outcome.problem = Some(why);
     }
     finish(ctx, &path, outcome);
 }

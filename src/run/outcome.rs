@@ -3,7 +3,7 @@
 //!
 //! Every adapter fills an [`Outcome`]; none decides a status itself.
 
-use crate::config::Mode;
+use crate::config::{Config, Mode};
 use crate::exit::ExitStatus;
 use crate::manifest::{FileRecord, FileStatus, PathText, Record};
 
@@ -109,8 +109,14 @@ pub fn exit_status(mode: Mode, s: &Stats) -> ExitStatus {
     }
 }
 
+/// `n` and the noun, singular or plural ("1 file", "2 files").
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// The one-line summary on stderr.
-pub fn summary_line(mode: Mode, s: &Stats, elapsed: f64, mbps: f64) -> String {
+pub fn summary_line(cfg: &Config, s: &Stats, elapsed: f64, mbps: f64) -> String {
+    let mode = cfg.mode;
     // Brands of the PANs, then sensitive authentication data by type.
     let brands: Vec<String> = s
         .by_brand
@@ -131,20 +137,25 @@ pub fn summary_line(mode: Mode, s: &Stats, elapsed: f64, mbps: f64) -> String {
     let memory = peak_memory_mb()
         .map(|mb| format!(", peak memory {mb} MB"))
         .unwrap_or_default();
+    let out = match &cfg.out {
+        Some(dir) if mode == Mode::Scrub => format!("; scrubbed copies under {}", dir.display()),
+        _ => String::new(),
+    };
     format!(
-        "panscrub {}: {} files, {:.1} MB, {} findings{} in {} files{}, {} skipped, {} errors, {:.2} s, {:.0} MB/s{}",
+        "panscrub {}: {}, {:.1} MB, {}{} in {}{}, {} skipped, {}, {:.2} s, {:.0} MB/s{}{}",
         mode.as_str(),
-        s.files,
+        count(s.files, "file", "files"),
         s.bytes as f64 / 1e6,
-        s.findings,
+        count(s.findings, "finding", "findings"),
         brands,
-        s.files_with_findings,
+        count(s.files_with_findings, "file", "files"),
         action,
         s.skipped,
-        s.errors,
+        count(s.errors, "error", "errors"),
         elapsed,
         mbps,
-        memory
+        memory,
+        out
     )
 }
 

@@ -21,6 +21,8 @@ pub struct Findings<'a> {
     path: &'a PathText,
     records: Vec<Record>,
     text: String,
+    /// `--sort`: each finding's line with its sort key.
+    held: Vec<(crate::manifest::SortKey, String)>,
     /// Bytes per unit of a finding's length: 2 in UTF-16 files.
     unit_bytes: usize,
 }
@@ -33,6 +35,7 @@ impl<'a> Findings<'a> {
             path,
             records: Vec::new(),
             text: String::new(),
+            held: Vec::new(),
             unit_bytes: 1,
         }
     }
@@ -59,6 +62,7 @@ impl<'a> Findings<'a> {
         }
         let masked = hit.masked(&cfg.policy);
         stats.count(f.network.map(Network::as_str), f.kind.as_str(), action);
+        let line_start = self.text.len();
         if !cfg.quiet {
             let _ = write!(
                 self.text,
@@ -105,6 +109,12 @@ impl<'a> Findings<'a> {
             json_path: at.json_path.clone(),
             fingerprint: cfg.allow.fingerprint(f),
         }));
+        if cfg.sort && !cfg.quiet {
+            let line = self.text.split_off(line_start);
+            let key = crate::manifest::sort_key(self.records.last().expect("pushed above"));
+            self.held
+                .push((key.expect("a finding has a sort key"), line));
+        }
     }
 
     /// Sends the records to the manifest and the lines to stdout.
@@ -114,6 +124,11 @@ impl<'a> Findings<'a> {
         }
         if !self.text.is_empty() {
             print_stdout(self.ctx, &self.text);
+        }
+        if !self.held.is_empty() {
+            if let Ok(mut h) = self.ctx.held_stdout.lock() {
+                h.extend(self.held);
+            }
         }
     }
 }
@@ -130,6 +145,25 @@ pub fn print_stdout(ctx: &Ctx, text: &str) {
             std::process::exit(0);
         }
     }
+}
+
+/// `--sort`: prints the held finding lines in path order, at the end of
+/// the run (as the manifest is written).
+pub fn print_held(ctx: &Ctx) {
+    let mut held = match ctx.held_stdout.lock() {
+        Ok(mut h) => std::mem::take(&mut *h),
+        Err(_) => return,
+    };
+    held.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut text = String::new();
+    for (_, line) in held {
+        text.push_str(&line);
+        if text.len() > 1 << 16 {
+            print_stdout(ctx, &text);
+            text.clear();
+        }
+    }
+    print_stdout(ctx, &text);
 }
 
 /// Prints an input's error on stderr (already masked).

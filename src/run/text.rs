@@ -60,6 +60,7 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
     let mut kept: Vec<u64> = Vec::new();
     let mut batches = 0u64;
     let mut hits: Vec<Hit> = Vec::new();
+    let mut write_failure: Option<InputError> = None;
     let scanned = {
         let mut on_batch = |batch_end: u64, located: &[Located]| -> Result<(), InputError> {
             // Large files move the progress bar batch by batch.
@@ -77,7 +78,22 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
                 .filter(|(_, a)| !report_only && !**a)
                 .map(|(h, _)| h)
                 .collect();
-            let mut done = applier.advance(batch_end, &to_mask)?.into_iter();
+            // A file that cannot be written (permissions, read-only
+            // mount, disk full) still has every finding reported: masking
+            // stops, the scan goes on, and each finding is left in place.
+            let done = if write_failure.is_some() {
+                Vec::new()
+            } else {
+                match applier.advance(batch_end, &to_mask) {
+                    Ok(done) => done,
+                    Err(e @ InputError::Io { .. }) => {
+                        write_failure = Some(e);
+                        Vec::new()
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            let mut done = done.into_iter();
             let mut findings = Findings::new(job.ctx, job.path).utf16(utf16.is_some());
             for (hit, allowed) in hits.iter().zip(allowed) {
                 let action = if allowed {
@@ -116,8 +132,20 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
     };
     // Whatever happened, spans already written in place are made durable
     // and the times put back before the outcome is reported.
-    let finished = scanned.and_then(|totals| applier.finish(size).map(|h| (totals, h)));
+    let finished = match &write_failure {
+        // The pass stopped where writing failed: no hashes to give.
+        Some(_) => scanned.map(|totals| (totals, (None, None))),
+        None => scanned.and_then(|totals| applier.finish(size).map(|h| (totals, h))),
+    };
     let settled = applier.settle(job.md);
+    if let Some(e) = write_failure {
+        settled?;
+        drop(copy);
+        return Err(InputError::Unwritable {
+            source: Box::new(e),
+            left: out.stats.reported,
+        });
+    }
     let (record_totals, hashes) = finished?;
     let mismatched = settled?;
     out.hashes = hashes;

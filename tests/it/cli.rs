@@ -46,7 +46,7 @@ fn exit_code_2_when_an_input_fails_and_others_are_still_processed() {
     let d = tmp();
     write(&d.path().join("good.log"), b"card 4111111111111111\n");
     let missing = d.path().join("missing.log");
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let out = panscrub(&[
         "scan",
         "--manifest",
@@ -148,7 +148,7 @@ fn pan_in_a_file_name_is_masked_in_every_output() {
     let d = tmp();
     let dir = d.path().join("4111111111111111");
     write(&dir.join("notes.txt"), b"card 5555555555554444\n");
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let out = panscrub(&[
         "scan",
         "-m",

@@ -74,8 +74,8 @@ pub(crate) fn assert_no_pan(what: &str, s: &[u8]) {
 
 /// `panscrub scrub -q -m <dir>/m.jsonl <target>`: its output and the
 /// manifest path.
-pub(crate) fn scrub_with_manifest(dir: &Path, target: &Path) -> (Output, PathBuf) {
-    let m = dir.join("m.jsonl");
+pub(crate) fn scrub_with_manifest(target: &Path) -> (Output, PathBuf) {
+    let m = mpath();
     let o = panscrub(&[
         "scrub",
         "-q",
@@ -87,8 +87,8 @@ pub(crate) fn scrub_with_manifest(dir: &Path, target: &Path) -> (Output, PathBuf
 }
 
 /// [`scrub_with_manifest`] that asserts exit 0; returns the manifest path.
-pub(crate) fn scrub_ok(dir: &Path, target: &Path) -> PathBuf {
-    let (o, m) = scrub_with_manifest(dir, target);
+pub(crate) fn scrub_ok(target: &Path) -> PathBuf {
+    let (o, m) = scrub_with_manifest(target);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -139,4 +139,21 @@ pub(crate) fn assert_exit(o: &Output, code: i32) {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// A fresh manifest path outside every test tree (a manifest inside a
+/// root is refused). The directory lives as long as the test process.
+pub(crate) fn mpath() -> PathBuf {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    dir.path().join(format!("m{n}.jsonl"))
+}
+
+/// The `summary` record of a manifest.
+pub(crate) fn summary(m: &[Value]) -> &Value {
+    m.iter()
+        .rfind(|r| r["kind"] == "summary")
+        .expect("a summary record")
 }

@@ -71,17 +71,23 @@ fn manifest_fields_are_exact() {
 fn manifest_snapshot_of_testdata() {
     let d = tmp();
     copy_tree(&testdata(), &d.path().join("testdata"));
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let out = Command::new(BIN)
         .current_dir(d.path())
-        .args(["scan", "-m", "m.jsonl", "testdata"])
+        .args(["scan", "-m", m.to_str().unwrap(), "testdata"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let mut lines: Vec<String> = manifest(&m)
         .into_iter()
         .map(|mut v| {
-            for k in ["started", "elapsed_seconds", "throughput_mb_s", "version"] {
+            for k in [
+                "started",
+                "elapsed_seconds",
+                "throughput_mb_s",
+                "version",
+                "run_id",
+            ] {
                 if v.get(k).is_some() {
                     v[k] = Value::String("[redacted]".into());
                 }

@@ -72,7 +72,7 @@ fn parquet_findings_carry_column_and_row() {
     let d = tmp();
     let f = d.path().join("payments.parquet");
     fs::copy(fixture("payments_snappy.parquet"), &f).unwrap();
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let o = panscrub(&["scan", "-m", m.to_str().unwrap(), f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert_no_pan("stdout", &o.stdout);
@@ -124,7 +124,7 @@ fn parquet_scrub_keeps_everything_but_the_pans() {
         let name = format!("payments_{codec}.parquet");
         fs::copy(fixture(&name), d.path().join(&name)).unwrap();
     }
-    let m = scrub_ok(d.path(), d.path());
+    let m = scrub_ok(d.path());
     let recs = manifest(&m);
     assert_eq!(kind(&recs, "finding").len(), 29 * CODECS.len());
     assert!(kind(&recs, "finding")
@@ -214,7 +214,7 @@ fn parquet_scrub_read_back_by_pyarrow() {
         let name = format!("payments_{codec}.parquet");
         fs::copy(fixture(&name), d.path().join(&name)).unwrap();
     }
-    scrub_ok(d.path(), d.path());
+    scrub_ok(d.path());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check_parquet.py");
     for codec in CODECS {
         let name = format!("payments_{codec}.parquet");
@@ -242,7 +242,7 @@ fn parquet_statistics_hold_no_pan_after_scrub() {
     let has = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
     assert!(has(&before, b"4111111111111111"));
     assert!(has(&before, &visa));
-    scrub_ok(d.path(), &f);
+    scrub_ok(&f);
     let after = fs::read(&f).unwrap();
     assert!(!has(&after, b"4111111111111111"));
     assert!(!has(&after, &visa));
@@ -269,7 +269,7 @@ fn corrupt_parquet_is_an_error_and_others_are_processed() {
     }
     write(&d.path().join("page.parquet"), &bad_page);
     write(&d.path().join("ok.log"), b"card 4111111111111111\n");
-    let (o, m) = scrub_with_manifest(d.path(), d.path());
+    let (o, m) = scrub_with_manifest(d.path());
     assert_eq!(o.status.code(), Some(2));
     assert_no_pan("stderr", &o.stderr);
     let recs = manifest(&m);
@@ -343,7 +343,7 @@ fn decoder_panic_on_fuzzed_parquet_is_an_input_error() {
     )
     .unwrap();
     write(&d.path().join("ok.log"), b"card 4111111111111111\n");
-    let (o, m) = scrub_with_manifest(d.path(), d.path());
+    let (o, m) = scrub_with_manifest(d.path());
     assert_eq!(o.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(

@@ -21,7 +21,7 @@ fn out_copy_keeps_allowed_pans_without_discarding_the_copy() {
         b"test 4111111111111111 real 5105105105105100\n",
     );
     let out = d.path().join("clean");
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let o = panscrub(&[
         "scrub",
         "-q",
@@ -94,7 +94,7 @@ fn allowed_csv_field_is_allowed_in_every_container() {
         .unwrap();
     assert!(st.success());
     let cfg = settings(d.path(), "[allow]\ncsv_fields = [\"TestCard\"]\n");
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let o = panscrub(&[
         "scrub",
         "-q",
@@ -134,7 +134,7 @@ fn keep_zero_four_on_a_json_number_stays_valid_json() {
         &p,
         b"{\"card\": 4111111111111111, \"amex\": 378282246310005}\n",
     );
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let o = panscrub(&[
         "scrub",
         "-q",
@@ -200,7 +200,7 @@ fn error_mid_scrub_still_restores_times_and_counts_the_file() {
     }
     write(&p, &data);
     let old = filetime_of(&p);
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let o = Command::new(BIN)
         .env("PANSCRUB_TEST_FAIL_AFTER_BATCHES", "1")
         .args([
@@ -284,7 +284,7 @@ fn error_path_counts_files_with_findings() {
         &p,
         b"{\"a\": \"4111111111111111\", \"b\": 5555555555554444\n",
     );
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let o = panscrub(&["scan", "-q", "-m", m.to_str().unwrap(), p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let man = manifest(&m);
@@ -314,7 +314,7 @@ fn manifest_schema_types_each_key_once() {
     }
     let d = tmp();
     write(&d.path().join("a/x.log"), b"4111111111111111\n");
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     panscrub(&[
         "scan",
         "-q",

@@ -15,7 +15,7 @@ fn allowlist_leaves_pans_alone_without_changing_exit_codes() {
         &allow,
         b"# known test card\n4111 1111 1111 1111\n601111  # a BIN prefix\n",
     );
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let o = panscrub(&[
         "scrub",
         "-q",
@@ -129,7 +129,7 @@ fn fingerprints_stable_per_key_and_absent_without_key() {
     write(&k1, b"a secret key of some length 1");
     write(&k2, b"a secret key of some length 2");
     let run = |key: Option<&Path>| {
-        let m = d.path().join("m.jsonl");
+        let m = mpath();
         let mut args = vec!["scan", "--sort", "-m", m.to_str().unwrap()];
         if let Some(k) = key {
             args.push("--fingerprint-key");
@@ -236,7 +236,7 @@ fn settings_file_parsing_overrides_and_allowlists() {
         b"Id,TestCard,Note\n001,378282246310005,card 6011111111111117\n",
     );
     write(&d.path().join("panscrub.toml"), b"keep = \"0+4\"\nmask_char = \"#\"\n[allow]\npaths = [\"**/fixtures/**\"]\ncsv_fields = [\"TestCard\"]\n");
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let run = |args: &[&str]| {
         Command::new(BIN)
             .current_dir(d.path())
@@ -378,6 +378,7 @@ fn report_and_merge_manifests() {
         panscrub(&[
             "scan",
             "-q",
+            "--force",
             "--shard",
             &format!("{k}/2"),
             "-m",

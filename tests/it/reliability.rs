@@ -224,7 +224,7 @@ fn hostile_file_names_keep_the_manifest_valid() {
             b"card 5555555555554444\n",
         );
     }
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let o = panscrub(&[
         "scan",
         "-m",
@@ -287,7 +287,7 @@ fn forensic_scan_changes_nothing_not_even_atime() {
     let f = fs::File::options().write(true).open(&p).unwrap();
     f.set_times(fs::FileTimes::new().set_accessed(old)).unwrap();
     drop(f);
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let o = panscrub(&[
         "scan",
         "--hash",
@@ -301,10 +301,7 @@ fn forensic_scan_changes_nothing_not_even_atime() {
     assert_eq!(after.modified().unwrap(), before.modified().unwrap());
     assert_eq!(after.accessed().unwrap(), old, "atime untouched");
     assert_eq!(fs::read(&p).unwrap(), content);
-    assert_eq!(
-        tree_files(d.path()),
-        vec!["evidence.log".to_string(), "m.jsonl".to_string()]
-    );
+    assert_eq!(tree_files(d.path()), vec!["evidence.log".to_string()]);
     let f = kind(&manifest(&m), "file")[0].clone();
     assert_eq!(f["sha256_before"].as_str().unwrap().len(), 64);
 }
@@ -364,7 +361,7 @@ fn archive_changed_during_rebuild_is_not_replaced() {
     assert!(st.success());
     let p = d.path().join("big.log.gz");
     let original = fs::read(&p).unwrap();
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     // The test-only pause holds the window between the rebuild and the
     // final check open long enough to hit it every time.
     let mut child = Command::new(BIN)
@@ -434,7 +431,7 @@ fn empty_files_and_devices() {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let o = panscrub(&[
         "scrub",
         "-m",
@@ -510,7 +507,7 @@ fn forced_panic_leaks_no_pan_and_costs_one_input() {
     let d = tmp();
     write(&d.path().join("boom.log"), b"card 4111111111111111\n");
     write(&d.path().join("fine.log"), b"card 5555555555554444\n");
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let o = Command::new(BIN)
         .env("PANSCRUB_INJECT_PANIC", "boom")
         .args([
@@ -575,7 +572,7 @@ fn one_huge_line_and_many_files_with_few_descriptors() {
         at.push(p + 1);
     }
     write(&d.path().join("line.log"), &line);
-    let m = scrub_ok(d.path(), &d.path().join("line.log"));
+    let m = scrub_ok(&d.path().join("line.log"));
     assert_eq!(kind(&manifest(&m), "finding").len(), at.len());
     let after = fs::read(d.path().join("line.log")).unwrap();
     for p in at {

@@ -79,7 +79,7 @@ fn codes_and_tracks_are_masked_in_place_and_typed() {
     assert_eq!(summary["by_type"]["track1"], 1);
     assert_eq!(summary["by_type"]["pan"], 2);
 
-    let m = scrub_ok(d.path(), &p);
+    let m = scrub_ok(&p);
     assert_eq!(fs::read_to_string(&p).unwrap(), SCRUBBED);
     let actions: Vec<Value> = kind(&manifest(&m), "finding")
         .iter()
@@ -99,7 +99,7 @@ fn bare_json_number_code_stays_valid_json() {
         &p,
         br#"{"orders": [{"card": "4111111111111111", "cvv": 123, "qty": 2}, {"CVC2":4567}]}"#,
     );
-    let m = scrub_ok(d.path(), &p);
+    let m = scrub_ok(&p);
     let after = fs::read_to_string(&p).unwrap();
     let v: Value = serde_json::from_str(&after).expect("still JSON");
     assert_eq!(v["orders"][0]["cvv"], 0);
@@ -134,7 +134,7 @@ fn csv_column_named_for_codes_is_masked_and_stays_csv() {
         a01000000000002AAA,Jane,,\"0456\",cvv=789 in a note\r\n\
         a01000000000003AAA,Bob,,12,version 1234\r\n";
     write(&p, original.as_bytes());
-    let m = scrub_ok(d.path(), &p);
+    let m = scrub_ok(&p);
     let found: Vec<(String, u64, String, String, u64)> = kind(&manifest(&m), "finding")
         .iter()
         .map(|f| {

@@ -76,7 +76,7 @@ fn scrub_exit_1_for_report_only_binary() {
     let d = tmp();
     let p = d.path().join("core.bin");
     write(&p, b"\x00\x01ELF\x00 4111111111111111 \x00");
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let out = panscrub(&["scrub", "-m", m.to_str().unwrap(), p.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
@@ -183,7 +183,7 @@ fn symlinks_are_not_followed_and_fifos_not_opened() {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let mut child = Command::new(BIN)
         .args(["scrub", "-m", m.to_str().unwrap(), root.to_str().unwrap()])
         .stdout(Stdio::null())
@@ -248,7 +248,7 @@ fn pans_across_internal_chunk_boundaries() {
         }
     }
     write(&p, &data);
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let out = panscrub(&[
         "scrub",
         "-q",
@@ -431,7 +431,7 @@ fn no_hash_scrubs_without_sha256_and_hash_covers_every_file() {
     let p = d.path().join("a.log");
     write(&p, b"ok 4111111111111111 ok\n");
     write(&d.path().join("clean.log"), b"nothing here\n");
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     let out = panscrub(&[
         "scrub",
         "-q",
@@ -449,6 +449,7 @@ fn no_hash_scrubs_without_sha256_and_hash_covers_every_file() {
     let out = panscrub(&[
         "scan",
         "--hash",
+        "--force",
         "-m",
         m.to_str().unwrap(),
         d.path().to_str().unwrap(),

@@ -10,7 +10,7 @@ use super::*;
 fn csv_locations_and_structure_after_scrub() {
     let d = tmp();
     copy_tree(&testdata().join("export"), d.path());
-    let m = scrub_ok(d.path(), d.path());
+    let m = scrub_ok(d.path());
     let man = manifest(&m);
     let mut locs: Vec<(String, u64, String, String)> = kind(&man, "finding")
         .iter()
@@ -162,7 +162,7 @@ fn json_numbers_and_sql_literals_stay_valid() {
         &sql,
         b"CREATE TABLE p (id INTEGER, pan INTEGER, note TEXT);\nINSERT INTO p VALUES (1, 4111111111111111, 'card 5555 5555 5555 4444');\nINSERT INTO p VALUES (2,378282246310005,'x');\n",
     );
-    let m = scrub_ok(d.path(), d.path());
+    let m = scrub_ok(d.path());
     let j = fs::read_to_string(&json).unwrap();
     assert!(j.contains("\"card 555555******4444\""), "{j}");
     assert!(
@@ -224,7 +224,7 @@ COPY public.payments (id, pan, note) FROM stdin;\n\
 \\.\n\
 INSERT INTO public.payments VALUES (4, 5555555555554444, 'card 4111-1111-1111-1111');\n";
     write(&dump, original.as_bytes());
-    scrub_ok(d.path(), d.path());
+    scrub_ok(d.path());
     let after = fs::read_to_string(&dump).unwrap();
     assert_no_pan("scrubbed dump", after.as_bytes());
     assert_eq!(after.len(), original.len(), "same length");
@@ -297,7 +297,7 @@ fn malformed_csv_and_invalid_json_line_are_errors() {
         &d.path().join("good.csv"),
         b"Id,Note\n1,\"card 378282246310005\"\n",
     );
-    let (o, m) = scrub_with_manifest(d.path(), d.path());
+    let (o, m) = scrub_with_manifest(d.path());
     assert_eq!(o.status.code(), Some(2));
     assert_no_pan("stderr", &o.stderr);
     let stderr = String::from_utf8_lossy(&o.stderr);

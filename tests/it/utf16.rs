@@ -57,7 +57,7 @@ fn utf16_le_and_be_are_scanned_and_scrubbed_in_place() {
         }
         assert_eq!(found[0].2, 2 * "4111 1111 1111 1111".len() as u64);
 
-        scrub_ok(d.path(), &p);
+        scrub_ok(&p);
         let after = fs::read(&p).unwrap();
         assert_eq!(after.len(), original.len());
         let text = decode(&after[if big_endian { 0 } else { 2 }..], big_endian);
@@ -87,7 +87,7 @@ fn non_latin_text_and_surrogates_are_boundaries() {
     let d = tmp();
     let p = d.path().join("mixed.txt");
     write(&p, &fs::read(fixture("mixed_le_bom.txt")).unwrap());
-    scrub_ok(d.path(), &p);
+    scrub_ok(&p);
     let text = decode(&fs::read(&p).unwrap()[2..], false);
     assert_eq!(
         text,
@@ -104,7 +104,7 @@ fn utf16_copies_into_out_mirror_and_hashes() {
         &src.join("a.txt"),
         &fs::read(fixture("log_le_bom.txt")).unwrap(),
     );
-    let m = d.path().join("m.jsonl");
+    let m = mpath();
     scrub_out_ok(&out, &src, Some(&m));
     assert_eq!(
         fs::read(src.join("a.txt")).unwrap(),
@@ -149,7 +149,7 @@ fn large_utf16_file_pans_on_block_edges() {
     let d = tmp();
     let p = d.path().join("big.txt");
     write(&p, &bytes);
-    let m = scrub_ok(d.path(), &p);
+    let m = scrub_ok(&p);
     assert_eq!(kind(&manifest(&m), "finding").len(), placed);
     let after = decode(&fs::read(&p).unwrap(), false);
     assert_eq!(after.matches("411111******1111").count(), placed);
