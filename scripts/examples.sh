@@ -29,6 +29,9 @@ after=$(find testdata -type f -exec sha256sum {} + | sort)
 # Reports, merge, settings file, shards.
 expect 0 "$BIN" report case-42.jsonl
 expect 0 "$BIN" report --format csv case-42.jsonl
+expect 0 "$BIN" report --format csv --files case-42.jsonl
+expect 0 "$BIN" report --format html -o case-42.html case-42.jsonl
+grep -q 'data-total="findings"' case-42.html || { echo "FAIL: html report"; exit 1; }; echo "ok: html report"
 # Test cards allowed; the verification code in access.log never is.
 printf 'keep = "6+4"\n[allow]\ntest_cards = true\n' > panscrub.toml
 expect 1 "$BIN" scan testdata
@@ -38,6 +41,7 @@ rm panscrub.toml
 for k in 0 1; do "$BIN" scan --quiet --shard $k/2 --manifest shard$k.jsonl testdata || [ $? -le 1 ]; done
 echo "ok: two shards"
 expect 0 "$BIN" merge -o merged.jsonl shard0.jsonl shard1.jsonl
+expect 2 "$BIN" merge -o twice.jsonl shard0.jsonl shard0.jsonl
 # The shipped scale-out examples, run locally on copies of testdata/.
 cp -r testdata shards-par
 SHARDS=4 DATA=shards-par OUT=out-par PANSCRUB=$BIN bash "$REPO/scripts/scale-out/parallel-hosts.sh"

@@ -60,9 +60,18 @@ pub struct ReportArgs {
     /// Manifest files (JSON Lines).
     #[arg(required = true, value_name = "MANIFEST")]
     pub manifests: Vec<PathBuf>,
-    /// text (tables), csv (one row per finding) or json (one object).
-    #[arg(long, default_value = "text", value_parser = ["text", "csv", "json"])]
+    /// text (tables), csv (one row per finding, or per file with
+    /// --files), json (one object) or html (one self-contained page for an
+    /// auditor; use with -o).
+    #[arg(long, default_value = "text", value_parser = ["text", "csv", "json", "html"])]
     pub format: String,
+    /// With --format csv: one row per file (status, sha256, reason)
+    /// instead of one per finding.
+    #[arg(long)]
+    pub files: bool,
+    /// Write the report to FILE (mode 0600) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Options of `merge`.
@@ -72,9 +81,13 @@ pub struct MergeArgs {
     /// Manifest files (JSON Lines).
     #[arg(required = true, value_name = "MANIFEST")]
     pub manifests: Vec<PathBuf>,
-    /// Where to write the merged manifest (mode 0600).
+    /// Where to write the merged manifest (mode 0600); never one of the
+    /// inputs, and an existing manifest only with --force.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub out: PathBuf,
+    /// Replace an existing manifest at the -o path.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Options of `scan`.

@@ -31,28 +31,71 @@ fn main() {
     std::process::exit(code);
 }
 
+/// Creates (or truncates) `p` with owner-only permissions.
+fn create_private(p: &std::path::Path) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(p)
+        .with_context(|| format!("cannot create {}", p.display()))
+}
+
+/// Whether two paths name the same existing file.
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
 fn dispatch(cmd: Command) -> Result<ExitStatus> {
     let mut stdout = std::io::stdout().lock();
     match cmd {
         Command::Report(a) => {
             let c = report::collect(&a.manifests)?;
-            match a.format.as_str() {
-                "csv" => report::write_csv(&c, &mut stdout)?,
-                "json" => writeln!(stdout, "{}", report::summarize(&c))?,
-                _ => write!(stdout, "{}", report::render_text(&report::summarize(&c)))?,
+            if c.bad_lines > 0 {
+                eprintln!(
+                    "panscrub: warning: {} unreadable manifest line(s) skipped (a run cut short mid-write)",
+                    c.bad_lines
+                );
             }
+            let summary = report::summarize(&c);
+            let mut out: Box<dyn Write> = match &a.output {
+                Some(p) => Box::new(std::io::BufWriter::new(create_private(p)?)),
+                None => Box::new(stdout),
+            };
+            match (a.format.as_str(), a.files) {
+                ("csv", true) => report::write_files_csv(&c, &mut out)?,
+                ("csv", false) => report::write_csv(&c, &mut out)?,
+                ("json", _) => writeln!(out, "{summary}")?,
+                ("html", _) => report::write_html(&c, &summary, &mut out)?,
+                _ => write!(out, "{}", report::render_text(&c, &summary))?,
+            }
+            out.flush()?;
             Ok(ExitStatus::Clean)
         }
         Command::Merge(a) => {
+            if let Some(same) = a.manifests.iter().find(|m| same_file(m, &a.out)) {
+                anyhow::bail!(
+                    "-o {} is also an input ({}): write the merge to a new file",
+                    a.out.display(),
+                    same.display()
+                );
+            }
+            panscrub::outputs::check_manifest(&a.out, &[], a.force)?;
             let c = report::collect(&a.manifests)?;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&a.out)
-                .with_context(|| format!("cannot create {}", a.out.display()))?;
+            if c.bad_lines > 0 {
+                eprintln!(
+                    "panscrub: warning: {} unreadable manifest line(s) skipped (a run cut short mid-write)",
+                    c.bad_lines
+                );
+            }
+            let mut f = std::io::BufWriter::new(create_private(&a.out)?);
             report::merge(&c, &mut f)?;
+            f.flush()?;
             Ok(ExitStatus::Clean)
         }
         Command::Completions { shell } => {

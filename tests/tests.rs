@@ -52,3 +52,6 @@ mod equivalence;
 
 #[path = "it/trust.rs"]
 mod trust;
+
+#[path = "it/reports.rs"]
+mod reports;

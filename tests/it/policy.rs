@@ -420,10 +420,42 @@ fn report_snapshot_of_testdata() {
             .output()
             .unwrap()
     };
-    run(&["scan", "-q", "--sort", "-m", "m.jsonl", "testdata"]);
-    let o = run(&["report", "m.jsonl"]);
+    let m = mpath();
+    run(&[
+        "scan",
+        "-q",
+        "--sort",
+        "-m",
+        m.to_str().unwrap(),
+        "testdata",
+    ]);
+    let o = run(&["report", m.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0));
-    let got = String::from_utf8(o.stdout).unwrap();
+    // The run context line carries the start time and version: redacted.
+    let got: String = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if !l.starts_with("  panscrub ") {
+                return format!("{l}\n");
+            }
+            let words: Vec<&str> = l.split(' ').collect();
+            let redacted: Vec<&str> = words
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    if i == 3 {
+                        "[version]"
+                    } else if w.len() == 20 && w.ends_with('Z') && w.contains('T') {
+                        "[started]"
+                    } else {
+                        w
+                    }
+                })
+                .collect();
+            format!("{}\n", redacted.join(" "))
+        })
+        .collect();
     insta::assert_snapshot!("testdata_report", got);
 }
 

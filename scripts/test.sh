@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need when it is
+# missing (Debian packages through apt-get, pyarrow through pip), then runs
+# the whole test suite. Nothing is installed that is already there. Once
+# this script has run, no test skips for want of a tool: the tests are
+# told so (PANSCRUB_REQUIRE_*) and fail instead.
+#
+# What the tests drive, and why:
+#   gzip zip unzip zstd xz bzip2 tar  archives written and read by the system's own tools
+#   setpriv (util-linux)              runs the binary as an unprivileged user (root may write anything)
+#   chromium                          loads the HTML evidence report in a real browser
+#   pyarrow (PyPI)                    writes and reads back the Parquet fixtures
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debs=()
+for t in gzip zip unzip zstd xz bzip2 tar setpriv chromium; do
+  if ! command -v "$t" >/dev/null 2>&1; then
+    case $t in
+      xz) debs+=(xz-utils) ;;
+      setpriv) debs+=(util-linux) ;;
+      *) debs+=("$t") ;;
+    esac
+  fi
+done
+if [ ${#debs[@]} -gt 0 ]; then
+  echo "test.sh: installing ${debs[*]}"
+  sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo -n)
+  (export DEBIAN_FRONTEND=noninteractive
+   "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq "${debs[@]}") >/dev/null 2>&1 \
+    || echo "test.sh: could not install ${debs[*]}"
+fi
+if ! python3 -c 'import pyarrow' 2>/dev/null; then
+  echo "test.sh: installing pyarrow"
+  python3 -m pip install -q pyarrow >/dev/null 2>&1 || echo "test.sh: could not install pyarrow"
+fi
+
+missing=()
+for t in gzip zip unzip zstd xz bzip2 tar setpriv chromium; do
+  command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+done
+python3 -c 'import pyarrow' 2>/dev/null || missing+=(pyarrow)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: still missing: ${missing[*]}; the tests that need them would fail" >&2
+  exit 1
+fi
+export PANSCRUB_REQUIRE_PYARROW=1 PANSCRUB_REQUIRE_TOOLS=1
+exec cargo test --release --locked "$@"
