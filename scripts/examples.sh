@@ -32,6 +32,12 @@ expect 0 "$BIN" report --format csv case-42.jsonl
 expect 0 "$BIN" report --format csv --files case-42.jsonl
 expect 0 "$BIN" report --format html -o case-42.html case-42.jsonl
 grep -q 'data-total="findings"' case-42.html || { echo "FAIL: html report"; exit 1; }; echo "ok: html report"
+# ripgrep-style output and path lists.
+expect 1 "$BIN" scan -l testdata
+expect 1 "$BIN" scan -c testdata
+expect 1 "$BIN" scan --json testdata
+find testdata -name '*.log' -print0 | { "$BIN" scan -q -0 --files-from - || [ $? -le 1 ]; }; echo "ok: --files-from -0"
+expect 0 "$BIN" man --dir man
 # Test cards allowed; the verification code in access.log never is.
 printf 'keep = "6+4"\n[allow]\ntest_cards = true\n' > panscrub.toml
 expect 1 "$BIN" scan testdata

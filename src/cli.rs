@@ -16,14 +16,27 @@ Examples:
   Forensic sweep: read-only scan of an evidence snapshot with hashes
     panscrub scan --hash --manifest case-42.jsonl /mnt/evidence
 
+What is walked:
+  Every regular file under each directory named, hidden files included;
+  no ignore file (.gitignore, .ignore) is read. Symlinks met while walking
+  are not followed unless -L is given; a symlink named on the command line
+  is followed. FIFOs, sockets and devices are skipped unopened.
+
 Exit codes:
   0  scan: no PAN found; scrub: every finding truncated (or none found)
   1  scan: PANs found; scrub: some findings left in place (report-only inputs)
-  2  usage error, or at least one input could not be processed";
+  2  usage error, no file selected, or an input could not be processed
+  130, 143  stopped by SIGINT, SIGTERM (the manifest says so)";
 
 /// Find payment card numbers (PANs) in files and truncate them in place.
 #[derive(Parser, Debug)]
-#[command(name = "panscrub", version, about, after_help = AFTER_HELP)]
+#[command(
+    name = "panscrub",
+    version,
+    propagate_version = true,
+    about,
+    after_help = AFTER_HELP
+)]
 #[deny(missing_docs)]
 pub struct Cli {
     /// What to do.
@@ -49,8 +62,16 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print a man page (roff): `panscrub man` for panscrub(1), `panscrub
+    /// man scan` for panscrub-scan(1); or write them all with --dir.
+    Man {
+        /// The subcommand whose page to print.
+        #[arg(value_parser = ["scan", "scrub", "report", "merge", "completions", "man"])]
+        command: Option<String>,
+        /// Write every page (panscrub.1, panscrub-scan.1, ...) into DIR.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Options of `report`.
@@ -94,8 +115,9 @@ pub struct MergeArgs {
 #[derive(ClapArgs, Debug)]
 #[deny(missing_docs)]
 pub struct ScanArgs {
-    /// Files or directories to scan (directories are walked recursively).
-    #[arg(required = true, value_name = "PATH")]
+    /// Files or directories to scan (directories are walked recursively);
+    /// `-` reads the list of paths from stdin (as --files-from -).
+    #[arg(required_unless_present = "files_from", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Options shared with scrub.
     #[command(flatten)]
@@ -106,8 +128,9 @@ pub struct ScanArgs {
 #[derive(ClapArgs, Debug)]
 #[deny(missing_docs)]
 pub struct ScrubArgs {
-    /// Files or directories to scrub (directories are walked recursively).
-    #[arg(required = true, value_name = "PATH")]
+    /// Files or directories to scrub (directories are walked recursively);
+    /// `-` reads the list of paths from stdin (as --files-from -).
+    #[arg(required_unless_present = "files_from", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Write scrubbed copies into this directory (a mirror of each root,
     /// as `DIR/<root name>/...`); the originals are left untouched.
@@ -133,6 +156,20 @@ pub struct CommonArgs {
     /// manifest is ever replaced; any other file is refused).
     #[arg(long, help_heading = "Output")]
     pub force: bool,
+    /// Print each finding as a JSON object (the manifest's finding record)
+    /// on stdout, one per line, instead of a text line.
+    #[arg(long, help_heading = "Output", conflicts_with_all = ["files_with_findings", "count"])]
+    pub json: bool,
+    /// Print only the paths of files with findings, one per line.
+    #[arg(long, short = 'l', help_heading = "Output", conflicts_with = "count")]
+    pub files_with_findings: bool,
+    /// Print `path:count` for each file with findings.
+    #[arg(long, short = 'c', help_heading = "Output")]
+    pub count: bool,
+    /// Colour finding lines: auto (when stdout is a terminal), always or
+    /// never. The masked part of each number is highlighted.
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"], help_heading = "Output")]
+    pub color: String,
     /// Print nothing but errors (for cron).
     #[arg(long, short = 'q', help_heading = "Output")]
     pub quiet: bool,
@@ -155,7 +192,7 @@ pub struct CommonArgs {
     pub config: Option<PathBuf>,
     /// Digits kept visible: 6+4 (first six, last four; the default), 8+4
     /// (only for PANs of 16+ digits, else 6+4) or 0+4.
-    #[arg(long, value_name = "POLICY", help_heading = "Masking")]
+    #[arg(long, value_name = "POLICY", help_heading = "Masking", value_parser = ["6+4", "8+4", "0+4"])]
     pub keep: Option<String>,
     /// Character replacing masked digits (default `*`): printable ASCII, not
     /// a digit, space or dash.
@@ -165,6 +202,17 @@ pub struct CommonArgs {
     /// repeatable.
     #[arg(long, short = 'g', value_name = "GLOB", help_heading = "Selection")]
     pub include: Vec<String>,
+    /// Read the paths to process from FILE (`-`: stdin), one per line, in
+    /// addition to those on the command line.
+    #[arg(long, value_name = "FILE", help_heading = "Selection")]
+    pub files_from: Option<PathBuf>,
+    /// The path list (--files-from, `-`) is NUL-separated (`find -print0`).
+    #[arg(long = "null", short = '0', help_heading = "Selection")]
+    pub null: bool,
+    /// Follow symlinks while walking (each file is processed once, under
+    /// its real path; loops are skipped). By default they are skipped.
+    #[arg(long, short = 'L', help_heading = "Selection")]
+    pub follow: bool,
     /// Skip files and directories whose path (relative to the root) matches
     /// GLOB; repeatable.
     #[arg(long, short = 'x', value_name = "GLOB", help_heading = "Selection")]

@@ -45,6 +45,19 @@ impl Mode {
     }
 }
 
+/// What a run prints on stdout for its findings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StdoutMode {
+    /// `path:line:column: brand masked` per finding.
+    Lines,
+    /// The finding record as JSON per finding (`--json`).
+    Json,
+    /// The path of each file with findings (`-l`).
+    FilesWithFindings,
+    /// `path:count` per file with findings (`-c`).
+    Count,
+}
+
 /// Everything a run needs, validated.
 pub struct Config {
     /// Scan or scrub.
@@ -55,6 +68,12 @@ pub struct Config {
     pub manifest: Option<PathBuf>,
     /// Print only errors.
     pub quiet: bool,
+    /// What stdout gets.
+    pub stdout_mode: StdoutMode,
+    /// Colour the finding lines.
+    pub color: bool,
+    /// Follow symlinks while walking (`-L`).
+    pub follow: bool,
     /// Which files get sha256 in the manifest.
     pub hashing: Hashing,
     /// Manifest in path order.
@@ -92,6 +111,55 @@ fn globset(globs: &[String], what: &'static str) -> Result<Option<GlobSet>> {
     Ok(Some(b.build().map_err(|e| invalid(what, e.to_string()))?))
 }
 
+/// The paths named on the command line, `-` replaced by the list read from
+/// stdin, plus the list in `files_from` (`-`: stdin); lines, or NUL
+/// separated with `null`. Blank entries are ignored.
+fn with_listed_paths(
+    named: Vec<PathBuf>,
+    files_from: Option<&std::path::Path>,
+    null: bool,
+) -> Result<Vec<PathBuf>> {
+    use std::io::Read;
+    use std::os::unix::ffi::OsStrExt;
+    let read_list = |from: &std::path::Path| -> Result<Vec<PathBuf>> {
+        let mut bytes = Vec::new();
+        let read = if from == std::path::Path::new("-") {
+            std::io::stdin().lock().read_to_end(&mut bytes)
+        } else {
+            std::fs::File::open(from).and_then(|mut f| f.read_to_end(&mut bytes))
+        };
+        read.map_err(|source| ConfigError::Read {
+            what: "path list",
+            path: from.to_path_buf(),
+            source,
+        })?;
+        let sep = if null { b'\0' } else { b'\n' };
+        Ok(bytes
+            .split(|b| *b == sep)
+            .filter(|p| !p.is_empty())
+            .map(|p| PathBuf::from(std::ffi::OsStr::from_bytes(p)))
+            .collect())
+    };
+    let mut out = Vec::new();
+    let mut stdin_read = false;
+    for p in named {
+        if p == std::path::Path::new("-") {
+            if !stdin_read {
+                out.extend(read_list(&p)?);
+                stdin_read = true;
+            }
+        } else {
+            out.push(p);
+        }
+    }
+    if let Some(f) = files_from {
+        if !(stdin_read && f == std::path::Path::new("-")) {
+            out.extend(read_list(f)?);
+        }
+    }
+    Ok(out)
+}
+
 impl Config {
     /// Validates the arguments of a subcommand.
     pub fn from_command(cmd: Command) -> Result<Config> {
@@ -121,7 +189,35 @@ impl Config {
             shard,
             config,
             force,
+            json,
+            files_with_findings,
+            count,
+            color,
+            files_from,
+            null,
+            follow,
         } = common;
+        let paths = with_listed_paths(paths, files_from.as_deref(), null)?;
+        if paths.is_empty() {
+            return Err(invalid("PATH", "no path given (the list was empty)"));
+        }
+        let stdout_mode = if json {
+            StdoutMode::Json
+        } else if files_with_findings {
+            StdoutMode::FilesWithFindings
+        } else if count {
+            StdoutMode::Count
+        } else {
+            StdoutMode::Lines
+        };
+        let color = match color.as_str() {
+            "always" => true,
+            "never" => false,
+            _ => {
+                use std::io::IsTerminal;
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        } && stdout_mode == StdoutMode::Lines;
         // Flags win over the settings file; allowlists from both add up.
         let file = Settings::load(config.as_deref())?;
         let include = if include.is_empty() {
@@ -202,6 +298,9 @@ impl Config {
             roots: paths,
             manifest,
             quiet,
+            stdout_mode,
+            color,
+            follow,
             hashing,
             policy,
             include: globset(&include, "--include")?,

@@ -31,6 +31,9 @@ pub enum InputError {
     Malformed(String),
     /// A decompression budget was exceeded (archive bomb).
     Budget(String),
+    /// The run was asked to stop (SIGINT, SIGTERM) before this input was
+    /// finished.
+    Interrupted(&'static str),
     /// A scrub could not write the file; its findings were all reported,
     /// `left` of them left in place.
     Unwritable {
@@ -80,6 +83,7 @@ impl fmt::Display for InputError {
             }
             InputError::Malformed(why) => write!(f, "{why}"),
             InputError::Budget(why) => write!(f, "decompression budget exceeded: {why}"),
+            InputError::Interrupted(sig) => write!(f, "stopped by {sig}"),
             InputError::Unwritable { source, left } => {
                 write!(f, "{source}; {left} finding(s) left in place")
             }

@@ -29,6 +29,9 @@ pub struct TestHooks {
     /// Leave the first finding of each text input unmasked in a copy, as a
     /// broken masker would (`PANSCRUB_TEST_SKIP_MASK`).
     pub skip_first_mask: bool,
+    /// Pause after each batch of a text input, so that a test's signal
+    /// lands mid-file (`PANSCRUB_TEST_BATCH_PAUSE_MS`).
+    pub batch_pause: Option<Duration>,
 }
 
 impl TestHooks {
@@ -45,6 +48,9 @@ impl TestHooks {
             fail_after_batches: var("PANSCRUB_TEST_FAIL_AFTER_BATCHES")
                 .and_then(|n| n.parse().ok()),
             skip_first_mask: var("PANSCRUB_TEST_SKIP_MASK").is_some(),
+            batch_pause: var("PANSCRUB_TEST_BATCH_PAUSE_MS")
+                .and_then(|ms| ms.parse().ok())
+                .map(Duration::from_millis),
         }
     }
 

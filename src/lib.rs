@@ -16,6 +16,7 @@ pub mod error;
 pub mod exit;
 pub mod format;
 pub mod hooks;
+pub mod interrupt;
 pub mod location;
 pub mod manifest;
 pub mod mask;

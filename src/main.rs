@@ -25,6 +25,10 @@ fn main() {
                 &panscrub::mask::MaskPolicy::default(),
             );
             eprintln!("panscrub: error: {msg}");
+            // As clap does for its own errors: say where help is.
+            if e.downcast_ref::<panscrub::error::ConfigError>().is_some() {
+                eprintln!("\nFor more information, try '--help'.");
+            }
             ExitStatus::Error.code()
         }
     };
@@ -102,14 +106,51 @@ fn dispatch(cmd: Command) -> Result<ExitStatus> {
             clap_complete::generate(shell, &mut Cli::command(), "panscrub", &mut stdout);
             Ok(ExitStatus::Clean)
         }
-        Command::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut stdout)?;
+        Command::Man { command, dir } => {
+            let top = Cli::command();
+            let page = |name: Option<&str>| -> clap::Command {
+                match name {
+                    None => top.clone(),
+                    Some(sub) => top
+                        .find_subcommand(sub)
+                        .expect("a known subcommand")
+                        .clone()
+                        .name(format!("panscrub-{sub}")),
+                }
+            };
+            match dir {
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                    let subs: Vec<String> = top
+                        .get_subcommands()
+                        .map(|c| c.get_name().to_string())
+                        .filter(|n| n != "help")
+                        .collect();
+                    for name in std::iter::once(None).chain(subs.iter().map(|s| Some(s.as_str()))) {
+                        let file = match name {
+                            None => dir.join("panscrub.1"),
+                            Some(sub) => dir.join(format!("panscrub-{sub}.1")),
+                        };
+                        let mut out = std::fs::File::create(&file)
+                            .with_context(|| format!("cannot create {}", file.display()))?;
+                        clap_mangen::Man::new(page(name)).render(&mut out)?;
+                    }
+                }
+                None => clap_mangen::Man::new(page(command.as_deref())).render(&mut stdout)?,
+            }
             Ok(ExitStatus::Clean)
         }
         scan_or_scrub => {
             drop(stdout);
             let cfg = Config::from_command(scan_or_scrub)?;
-            panscrub::run::run(&cfg)
+            panscrub::interrupt::install().context("cannot install signal handlers")?;
+            let status = panscrub::run::run(&cfg)?;
+            if let Some(sig) = panscrub::interrupt::requested() {
+                // 128 + the signal, as a shell reports a process it ended.
+                std::process::exit(128 + sig);
+            }
+            Ok(status)
         }
     }
 }

@@ -347,9 +347,15 @@ pub struct SummaryRecord {
     pub totals: Totals,
     /// Wall-clock seconds (the longest run, when merged).
     pub elapsed_seconds: f64,
-    /// Absent in a merged manifest (its runs overlapped in time).
+    /// Absent in a merged manifest (its runs overlapped in time). MB (10^6
+    /// bytes) scanned per second: a compressed input counts what it decodes
+    /// to.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub throughput_mb_s: Option<f64>,
+    /// Bytes scanned: plain inputs their size, compressed ones what they
+    /// decode to (absent in a merged manifest and before version 0.2).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub bytes_scanned: Option<u64>,
     /// The run's exit code (the highest, when merged).
     pub exit_code: i32,
     /// Merged manifests: how many runs were merged.

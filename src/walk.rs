@@ -29,18 +29,6 @@ pub struct Input {
     pub rel: PathBuf,
 }
 
-/// Prefix and suffix of the temp files panscrub creates beside the files it
-/// rebuilds; random in between, never derived from the input name.
-pub const TEMP_PREFIX: &str = ".panscrub-";
-/// See [`TEMP_PREFIX`].
-pub const TEMP_SUFFIX: &str = ".tmp";
-
-/// True for a name panscrub uses for its own temp files.
-pub fn is_temp_name(name: &std::ffi::OsStr) -> bool {
-    let b = std::os::unix::ffi::OsStrExt::as_bytes(name);
-    b.starts_with(TEMP_PREFIX.as_bytes()) && b.ends_with(TEMP_SUFFIX.as_bytes())
-}
-
 /// What the walk yields.
 #[derive(Debug)]
 pub enum Entry {
@@ -53,8 +41,8 @@ pub enum Entry {
         /// Why (symlink, fifo, socket, device).
         reason: &'static str,
     },
-    /// A temp file left by a panscrub that was killed: never scanned;
-    /// removed by scrub.
+    /// A panscrub temp file (`remediate::temp`): never scanned; removed by
+    /// a scrub when stale, left alone while another run holds it.
     StaleTemp(PathBuf),
     /// Could not be walked.
     Error {
@@ -88,7 +76,11 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>, out: &mut dyn FnMut(Entry
     let excluded = exclude_path
         .and_then(|p| std::fs::metadata(p).ok())
         .map(|m| (m.dev(), m.ino()));
+    let mut seen = std::collections::HashSet::new();
     for (ri, root) in cfg.roots.iter().enumerate() {
+        if crate::interrupt::requested().is_some() {
+            return; // stop: no new inputs
+        }
         // Named roots are followed if they are symlinks: the user asked.
         let md = match std::fs::metadata(root) {
             Ok(m) => m,
@@ -110,6 +102,11 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>, out: &mut dyn FnMut(Entry
                 }
                 _ => root.clone(),
             };
+            // The temps an interrupted scrub of this very file left beside
+            // it (a walk meets them anyway; a named file's are looked for).
+            for stale in crate::remediate::temp::beside(&path, &md) {
+                out(Entry::StaleTemp(stale));
+            }
             if excluded != Some((md.dev(), md.ino())) {
                 out(Entry::Input(Input {
                     path,
@@ -128,7 +125,7 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>, out: &mut dyn FnMut(Entry
             continue;
         }
         let walker = WalkDir::new(root)
-            .follow_links(false)
+            .follow_links(cfg.follow)
             .follow_root_links(true)
             .into_iter()
             .filter_entry(|e| {
@@ -136,6 +133,9 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>, out: &mut dyn FnMut(Entry
                 e.depth() == 0 || !cfg.exclude.as_ref().is_some_and(|x| x.is_match(rel))
             });
         for item in walker {
+            if crate::interrupt::requested().is_some() {
+                return;
+            }
             let e = match item {
                 Ok(e) => e,
                 Err(err) => {
@@ -143,6 +143,13 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>, out: &mut dyn FnMut(Entry
                         .path()
                         .map(Path::to_path_buf)
                         .unwrap_or_else(|| root.clone());
+                    if err.loop_ancestor().is_some() {
+                        out(Entry::Skipped {
+                            path,
+                            reason: "symlink loop not followed",
+                        });
+                        continue;
+                    }
                     let reason = err
                         .io_error()
                         .map(|io| format!("cannot read: {io}"))
@@ -187,12 +194,29 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>, out: &mut dyn FnMut(Entry
             if excluded == Some((md.dev(), md.ino())) {
                 continue;
             }
-            if is_temp_name(e.file_name()) {
+            if crate::remediate::temp::parse_name(e.file_name()).is_some() {
                 out(Entry::StaleTemp(e.path().to_path_buf()));
                 continue;
             }
+            // -L: a file reached through a link is processed under its real
+            // path (opened without following links), and only once however
+            // many links lead to it.
+            let path = if cfg.follow {
+                if !seen.insert((md.dev(), md.ino())) {
+                    continue;
+                }
+                if e.path_is_symlink() {
+                    e.path()
+                        .canonicalize()
+                        .unwrap_or_else(|_| e.path().to_path_buf())
+                } else {
+                    e.path().to_path_buf()
+                }
+            } else {
+                e.path().to_path_buf()
+            };
             out(Entry::Input(Input {
-                path: e.path().to_path_buf(),
+                path,
                 size: md.len(),
                 root: ri,
                 rel,

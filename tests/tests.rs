@@ -55,3 +55,9 @@ mod trust;
 
 #[path = "it/reports.rs"]
 mod reports;
+
+#[path = "it/interrupt.rs"]
+mod interrupt;
+
+#[path = "it/interface.rs"]
+mod interface;

@@ -5,6 +5,7 @@
 use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Expanded bytes before the ratio limit applies: small, highly repetitive
 /// members (a column of zeros) are normal.
@@ -44,10 +45,28 @@ impl fmt::Display for BudgetExceeded {
 
 impl std::error::Error for BudgetExceeded {}
 
+/// Bytes scanned by this process so far: plain inputs count their bytes,
+/// compressed ones what they decode to (during their scan only). For the
+/// progress display and the summary's rate.
+static SCANNED: AtomicU64 = AtomicU64::new(0);
+
+/// Adds `n` bytes to what this process has scanned.
+pub fn count_scanned(n: u64) {
+    SCANNED.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Bytes this process has scanned so far.
+pub fn scanned_bytes() -> u64 {
+    SCANNED.load(Ordering::Relaxed)
+}
+
 /// Counts decoded bytes of one input.
 pub struct Meter {
     budget: Budget,
     used: Cell<u64>,
+    /// Whether decoded bytes count as scanned (the scan, not the rebuild
+    /// or its check).
+    counting: bool,
 }
 
 impl Meter {
@@ -56,7 +75,14 @@ impl Meter {
         Meter {
             budget,
             used: Cell::new(0),
+            counting: false,
         }
+    }
+
+    /// A meter whose decoded bytes count as scanned.
+    pub fn counting(mut self) -> Meter {
+        self.counting = true;
+        self
     }
 
     /// The budget.
@@ -87,7 +113,13 @@ pub struct Limited<'m, R> {
 
 impl<R: Read> Read for Limited<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Every decoded read passes here: a requested stop ends a long
+        // decode or rebuild promptly.
+        crate::interrupt::check_io()?;
         let n = self.inner.read(buf)?;
+        if self.meter.counting {
+            count_scanned(n as u64);
+        }
         self.read += n as u64;
         let used = self.meter.used.get() + n as u64;
         self.meter.used.set(used);

@@ -15,17 +15,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::InputError;
-use crate::walk;
 
-/// A temp file in `dir` (mode 0600) with a random name that is never
-/// derived from the input name; the walk recognises the name and never
-/// scans such files.
-pub fn temp_beside(dir: &Path) -> Result<tempfile::NamedTempFile, InputError> {
-    tempfile::Builder::new()
-        .prefix(walk::TEMP_PREFIX)
-        .suffix(walk::TEMP_SUFFIX)
-        .tempfile_in(dir)
-        .map_err(InputError::io("create temp file"))
+/// A locked temp file in `dir` (mode 0600) for the file `md` describes;
+/// its name never derives from the input name (see [`super::temp`]).
+fn temp_in(dir: &Path, md: &Metadata) -> Result<tempfile::NamedTempFile, InputError> {
+    super::temp::create(dir, &super::temp::tag_of(md)).map_err(InputError::io("create temp file"))
 }
 
 /// Same inode, size, mtime and ctime: nobody wrote to the file.
@@ -80,27 +74,29 @@ pub struct Staged {
 }
 
 impl Staged {
-    /// A temp file beside the original `path` (in-place rebuild).
-    pub fn beside(path: &Path) -> Result<Staged, InputError> {
+    /// A temp file beside the original `path`, described by `md` (in-place
+    /// rebuild).
+    pub fn beside(path: &Path, md: &Metadata) -> Result<Staged, InputError> {
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         Ok(Staged {
             dest: path.to_path_buf(),
-            tmp: temp_beside(dir)?,
+            tmp: temp_in(dir, md)?,
         })
     }
 
-    /// A temp file for `dest` in the `--out` mirror (directories created).
-    pub fn mirror(dest: PathBuf) -> Result<Staged, InputError> {
+    /// A temp file for `dest` in the `--out` mirror (directories created),
+    /// the copy of the input `md` describes.
+    pub fn mirror(dest: PathBuf, md: &Metadata) -> Result<Staged, InputError> {
         let dir = dest
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         std::fs::create_dir_all(&dir).map_err(InputError::io("create output directory"))?;
         Ok(Staged {
-            tmp: temp_beside(&dir)?,
+            tmp: temp_in(&dir, md)?,
             dest,
         })
     }
@@ -159,6 +155,11 @@ impl Staged {
     ) -> Result<(), InputError> {
         if let Some(p) = pause {
             std::thread::sleep(p);
+        }
+        // A stop requested while rebuilding: roll back (the temp is
+        // removed when `self` drops) rather than start the install.
+        if let Some(sig) = crate::interrupt::requested() {
+            return Err(InputError::Interrupted(crate::interrupt::name(sig)));
         }
         let now = std::fs::symlink_metadata(&self.dest).map_err(InputError::io("stat"))?;
         if !same_version(original, &now) {

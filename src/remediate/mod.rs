@@ -1,8 +1,8 @@
 //! Remediation: everything that writes. [`apply`] masks in place or into a
 //! copy with a check of every span before it is written; [`digest`] hashes
 //! the bytes before and after; [`install`] puts a rebuilt file or a copy in
-//! its place (temp naming, same-version check, owner, mode, times, rename,
-//! directory fsync).
+//! its place (same-version check, owner, mode, times, rename, directory
+//! fsync); [`temp`] names, locks and recognises the temp files.
 //!
 //! Adapters decide *what* a masked byte is; this layer is the only one that
 //! touches a user's file.
@@ -10,6 +10,7 @@
 pub mod apply;
 pub mod digest;
 pub mod install;
+pub mod temp;
 
 /// The one check-then-mask of every remediation (in place, into a copy,
 /// inside a rebuilt archive): `here` must still hold `expected`, the bytes

@@ -13,6 +13,7 @@
 
 pub mod outcome;
 pub mod printer;
+pub mod progress;
 mod rebuilt;
 mod tar;
 mod text;
@@ -25,7 +26,6 @@ use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::config::{mirror_name, Config, Mode};
@@ -54,8 +54,8 @@ pub struct Ctx<'a> {
     stats: Mutex<Stats>,
     /// `--sort`: finding lines held until the end, with their sort key.
     held_stdout: Mutex<Vec<(crate::manifest::SortKey, String)>>,
-    /// The progress bar (hidden unless stderr is a terminal).
-    pub progress: ProgressBar,
+    /// The progress display (hidden unless stderr is a terminal).
+    pub progress: progress::Progress,
     /// Faults injected by the integration tests (none in a release build).
     pub hooks: TestHooks,
 }
@@ -88,20 +88,7 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         shard: cfg.shard.map(|s| format!("{}/{}", s.index, s.count)),
     })]);
 
-    let progress = if !cfg.quiet && io::stderr().is_terminal() {
-        // The walker grows the length as it finds files, so the bar, the
-        // rate and the ETA firm up as soon as the walk is done.
-        let pb = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} ({elapsed})",
-            )
-            .expect("static template"),
-        );
-        pb
-    } else {
-        ProgressBar::hidden()
-    };
+    let progress = progress::Progress::new(!cfg.quiet && io::stderr().is_terminal());
     let ctx = Ctx {
         cfg,
         det,
@@ -126,15 +113,15 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
     // means the paths or filters select nothing, which is never "clean".
     let walked = std::sync::atomic::AtomicU64::new(0);
     std::thread::scope(|scope| {
-        let walk_progress = ctx.progress.clone();
+        let walk_progress = &ctx.progress;
         let walked = &walked;
         scope.spawn(move || {
             let mut order = LargestFirst::new(schedule::LOOKAHEAD);
             let mut workers_gone = false;
             walk::walk(cfg, cfg.manifest.as_deref(), &mut |e| {
                 walked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if let Entry::Input(i) = &e {
-                    walk_progress.inc_length(i.size);
+                if let Entry::Input(_) = &e {
+                    walk_progress.found();
                 }
                 if !workers_gone {
                     workers_gone = !order.push(e, &tx);
@@ -148,7 +135,7 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
                 .for_each(|e| handle_entry(&ctx, *e))
         });
     });
-    ctx.progress.finish_and_clear();
+    ctx.progress.finish();
     printer::print_held(&ctx);
     let _ = ctx.stdout.lock().map(|mut o| o.flush());
 
@@ -159,8 +146,11 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         status = ExitStatus::Error;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    // The rate is of bytes scanned (decoded), the unit of the progress
+    // display: a compressed input counts what it expands to.
+    let scanned = crate::format::budget::scanned_bytes();
     let mbps = if elapsed > 0.0 {
-        stats.bytes as f64 / elapsed / 1e6
+        scanned as f64 / elapsed / 1e6
     } else {
         0.0
     };
@@ -168,12 +158,13 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         totals: stats.clone(),
         elapsed_seconds: (elapsed * 1000.0).round() / 1000.0,
         throughput_mb_s: Some((mbps * 10.0).round() / 10.0),
+        bytes_scanned: Some(scanned),
         exit_code: status.code(),
         merged_runs: None,
         complete_runs: None,
         run_id: Some(run_id),
         complete_run_ids: None,
-        interrupted: None,
+        interrupted: crate::interrupt::requested().map(|s| crate::interrupt::name(s).into()),
     })]);
     drop(ctx.manifest);
     writer.finish().context("cannot write manifest")?;
@@ -188,12 +179,30 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         );
     }
     if !cfg.quiet {
-        eprintln!("{}", outcome::summary_line(cfg, &stats, elapsed, mbps));
+        eprintln!(
+            "{}",
+            outcome::summary_line(cfg, &stats, scanned, elapsed, mbps)
+        );
+    }
+    if let Some(sig) = crate::interrupt::requested() {
+        // Said even with --quiet: the run did not do all it was asked.
+        eprintln!(
+            "panscrub: stopped by {}: inputs not reached are not in the manifest{}; rerun to finish",
+            crate::interrupt::name(sig),
+            if cfg.manifest.is_some() {
+                " (its summary says \"interrupted\")"
+            } else {
+                ""
+            }
+        );
     }
     Ok(status)
 }
 
 fn handle_entry(ctx: &Ctx, e: Entry) {
+    if crate::interrupt::requested().is_some() {
+        return; // stopping: inputs not started are left out of the manifest
+    }
     if let Some(shard) = ctx.cfg.shard {
         let path = match &e {
             Entry::Input(i) => &i.path,
@@ -218,15 +227,22 @@ fn handle_entry(ctx: &Ctx, e: Entry) {
             (path, o)
         }
         Entry::StaleTemp(path) => {
-            // Left by a run that was killed mid-rebuild; the original it was
-            // meant to replace is intact. Scrub cleans it up.
-            let reason = if ctx.cfg.mode == Mode::Scrub && std::fs::remove_file(&path).is_ok() {
-                "stale panscrub temp file removed"
-            } else {
-                "panscrub temp file not scanned"
-            };
-            let mut o = Outcome::new(0);
-            o.skipped = Some(reason.into());
+            use crate::remediate::temp::{handle_found, Found};
+            let size = std::fs::symlink_metadata(&path).map_or(0, |m| m.len());
+            let mut o = Outcome::new(size);
+            o.skipped = Some(
+                match handle_found(&path, ctx.cfg.mode == Mode::Scrub) {
+                    Ok(Found::Removed) => {
+                        "stale panscrub temp file (left by an interrupted scrub) removed"
+                    }
+                    Ok(Found::Stale) => {
+                        "stale panscrub temp file (left by an interrupted scrub): not scanned; the next scrub removes it"
+                    }
+                    Ok(Found::InUse) => "panscrub temp file in use by another run: left alone",
+                    Err(_) => "panscrub temp file: could not be checked; left alone",
+                }
+                .into(),
+            );
             (path, o)
         }
     };
@@ -244,10 +260,23 @@ fn finish(ctx: &Ctx, path: &PathText, mut outcome: Outcome) {
         printer::print_error(path, why);
     }
     outcome.close();
+    if let Some(line) = printer::file_line(ctx, path, outcome.stats.findings) {
+        if ctx.cfg.sort {
+            printer::hold(ctx, path, line);
+        } else {
+            printer::print_stdout(ctx, &line);
+        }
+    }
     ctx.manifest
         .send(vec![outcome.record(path.clone(), ctx.cfg.mode)]);
-    ctx.progress
-        .inc(outcome.size.saturating_sub(outcome.progressed));
+    // Plain inputs count their bytes as scanned batch by batch, compressed
+    // ones as they decode; what is left of a plain one counts now.
+    if !outcome.counted_while_decoding {
+        crate::format::budget::count_scanned(outcome.size.saturating_sub(outcome.progressed));
+    }
+    if outcome.stats.files > 0 {
+        ctx.progress.done();
+    }
     if let Ok(mut s) = ctx.stats.lock() {
         s.merge(&outcome.stats);
     }
@@ -321,6 +350,7 @@ impl Ctx<'_> {
 /// Processes one input and reports it; never panics on bad input.
 fn process(ctx: &Ctx, input: &Input) {
     let path = ctx.path_text(&input.path);
+    ctx.progress.started(&path);
     let mut outcome = Outcome::new(input.size);
     // A panic is a bug; it costs this input, not the run. The hook has
     // already printed its message, masked.
@@ -335,7 +365,18 @@ fn process(ctx: &Ctx, input: &Input) {
     });
     if let Err(e) = result {
         let mut why = e.to_string();
-        if ctx.cfg.mode == Mode::Scrub {
+        if let Some(sig) = crate::interrupt::requested() {
+            // Whatever the decoder said, the cause was the stop.
+            why = format!(
+                "stopped by {} before this input was finished: {}; rerun to finish",
+                crate::interrupt::name(sig),
+                if outcome.stats.truncated > 0 {
+                    "the batches done are masked, the rest was not scanned"
+                } else {
+                    "left as it was"
+                }
+            );
+        } else if ctx.cfg.mode == Mode::Scrub {
             why.push_str(e.hint().unwrap_or_default());
         }
         outcome.problem = Some(why);

@@ -28,8 +28,10 @@ pub struct Outcome {
     pub report_only_why: Option<String>,
     /// Why the input was skipped; makes the status `skipped`.
     pub skipped: Option<String>,
-    /// Bytes of the input already shown on the progress bar.
+    /// Bytes of the input already counted as scanned.
     pub progressed: u64,
+    /// Its scan counted decoded bytes as it went (compressed inputs).
+    pub counted_while_decoding: bool,
 }
 
 impl Outcome {
@@ -44,6 +46,7 @@ impl Outcome {
             report_only_why: None,
             skipped: None,
             progressed: 0,
+            counted_while_decoding: false,
         }
     }
 
@@ -115,7 +118,7 @@ pub fn count(n: u64, one: &str, many: &str) -> String {
 }
 
 /// The one-line summary on stderr.
-pub fn summary_line(cfg: &Config, s: &Stats, elapsed: f64, mbps: f64) -> String {
+pub fn summary_line(cfg: &Config, s: &Stats, scanned: u64, elapsed: f64, mbps: f64) -> String {
     let mode = cfg.mode;
     // Brands of the PANs, then sensitive authentication data by type.
     let brands: Vec<String> = s
@@ -141,11 +144,19 @@ pub fn summary_line(cfg: &Config, s: &Stats, elapsed: f64, mbps: f64) -> String 
         Some(dir) if mode == Mode::Scrub => format!("; scrubbed copies under {}", dir.display()),
         _ => String::new(),
     };
+    // Bytes decoded from compressed inputs are said apart from the bytes on
+    // disk, and the rate is of the bytes scanned: one unit system (MB).
+    let decoded = if scanned > s.bytes {
+        format!(" ({:.1} MB scanned decoded)", scanned as f64 / 1e6)
+    } else {
+        String::new()
+    };
     format!(
-        "panscrub {}: {}, {:.1} MB, {}{} in {}{}, {} skipped, {}, {:.2} s, {:.0} MB/s{}{}",
+        "panscrub {}: {}, {:.1} MB{}, {}{} in {}{}, {} skipped, {}, {:.2} s, {:.0} MB/s{}{}",
         mode.as_str(),
         count(s.files, "file", "files"),
         s.bytes as f64 / 1e6,
+        decoded,
         count(s.findings, "finding", "findings"),
         brands,
         count(s.files_with_findings, "file", "files"),

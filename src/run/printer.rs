@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::config::Mode;
+use crate::config::{Mode, StdoutMode};
 use crate::detect::{Kind, Network};
 use crate::location::Hit;
 use crate::manifest::{Action, FindingRecord, PathText, Record};
@@ -63,17 +63,22 @@ impl<'a> Findings<'a> {
         let masked = hit.masked(&cfg.policy);
         stats.count(f.network.map(Network::as_str), f.kind.as_str(), action);
         let line_start = self.text.len();
-        if !cfg.quiet {
+        if !cfg.quiet && cfg.stdout_mode == StdoutMode::Lines {
+            let shown = if f.kind == Kind::Pan {
+                masked.as_str().to_string()
+            } else {
+                masked.compact()
+            };
             let _ = write!(
                 self.text,
                 "{}{}: {} {}",
                 self.path.display(),
                 hit.at.display_suffix(),
                 f.network.map_or("CVV", Network::as_str),
-                if f.kind == Kind::Pan {
-                    masked.as_str().to_string()
+                if cfg.color {
+                    highlight(&shown, cfg.policy.mask_byte())
                 } else {
-                    masked.compact()
+                    shown
                 }
             );
             if cfg.mode == Mode::Scrub {
@@ -109,7 +114,15 @@ impl<'a> Findings<'a> {
             json_path: at.json_path.clone(),
             fingerprint: cfg.allow.fingerprint(f),
         }));
-        if cfg.sort && !cfg.quiet {
+        if !cfg.quiet && cfg.stdout_mode == StdoutMode::Json {
+            if let Some(r) = self.records.last() {
+                if let Ok(json) = serde_json::to_string(r) {
+                    self.text.push_str(&json);
+                    self.text.push('\n');
+                }
+            }
+        }
+        if cfg.sort && !cfg.quiet && self.text.len() > line_start {
             let line = self.text.split_off(line_start);
             let key = crate::manifest::sort_key(self.records.last().expect("pushed above"));
             self.held
@@ -138,12 +151,25 @@ pub fn print_stdout(ctx: &Ctx, text: &str) {
     let Ok(mut out) = ctx.stdout.lock() else {
         return;
     };
-    if let Err(e) = out.write_all(text.as_bytes()) {
+    // On a terminal the bar is cleared first and redrawn after: no stale
+    // bar lines among the findings.
+    let written = ctx.progress.suspend(|| {
+        out.write_all(text.as_bytes())?;
+        out.flush()
+    });
+    if let Err(e) = written {
         if e.kind() == io::ErrorKind::BrokenPipe && ctx.cfg.mode == Mode::Scan {
             // `panscrub scan … | head`: the reader is gone; a read-only
             // scan has nothing left to do for anyone.
             std::process::exit(0);
         }
+    }
+}
+
+/// `--sort`: holds a per-file line (`-l`, `-c`) until the end.
+pub fn hold(ctx: &Ctx, path: &PathText, line: String) {
+    if let Ok(mut h) = ctx.held_stdout.lock() {
+        h.push(((path.clone(), 1, None, 0), line));
     }
 }
 
@@ -164,6 +190,32 @@ pub fn print_held(ctx: &Ctx) {
         }
     }
     print_stdout(ctx, &text);
+}
+
+/// `masked` with its run of mask characters in bold red (ANSI).
+fn highlight(masked: &str, mask: u8) -> String {
+    let m = mask as char;
+    match (masked.find(m), masked.rfind(m)) {
+        (Some(a), Some(b)) => format!(
+            "{}\x1b[1;31m{}\x1b[0m{}",
+            &masked[..a],
+            &masked[a..=b],
+            &masked[b + 1..]
+        ),
+        _ => format!("\x1b[1;31m{masked}\x1b[0m"),
+    }
+}
+
+/// The per-file line of `-l` and `-c`, if the file has findings.
+pub fn file_line(ctx: &Ctx, path: &PathText, findings: u64) -> Option<String> {
+    if ctx.cfg.quiet || findings == 0 {
+        return None;
+    }
+    match ctx.cfg.stdout_mode {
+        StdoutMode::FilesWithFindings => Some(format!("{}\n", path.display())),
+        StdoutMode::Count => Some(format!("{}:{findings}\n", path.display())),
+        _ => None,
+    }
 }
 
 /// Prints an input's error on stderr (already masked).

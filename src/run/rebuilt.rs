@@ -56,6 +56,7 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
             cx: container_cx(job),
             found: Default::default(),
         };
+        out.counted_while_decoding = true;
         run(job, &adapter, out)
     }
 }
@@ -99,7 +100,7 @@ fn install(job: &Job, format: &dyn Rebuild, mask: &[bool]) -> Result<bool, Input
     let needed = mask.iter().any(|m| *m);
     let hooks = &job.ctx.hooks;
     if let Some(dest) = job.mirror() {
-        let mut staged = Staged::mirror(dest)?;
+        let mut staged = Staged::mirror(dest, job.md)?;
         if needed {
             format.rebuild(mask, staged.file_mut())?;
             staged.verify(hooks.corrupt_rebuild, |f| format.verify(mask, f))?;
@@ -115,7 +116,7 @@ fn install(job: &Job, format: &dyn Rebuild, mask: &[bool]) -> Result<bool, Input
     if !needed {
         return Ok(false);
     }
-    let mut staged = Staged::beside(&job.input.path)?;
+    let mut staged = Staged::beside(&job.input.path, job.md)?;
     format.rebuild(mask, staged.file_mut())?;
     staged.verify(hooks.corrupt_rebuild, |f| format.verify(mask, f))?;
     staged.replace_original(job.md, hooks.rebuild_pause)?;
@@ -169,9 +170,10 @@ impl Archive<'_> {
 
 impl Rebuild for Archive<'_> {
     fn scan(&self) -> Result<Vec<Hit>, InputError> {
+        // The scan's decoded bytes count as scanned (not the rebuild's).
         let found = container::scan(
             &self.cx,
-            &self.meter(),
+            &self.meter().counting(),
             self.job.file,
             self.job.format,
             &self.job.input.path,

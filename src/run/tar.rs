@@ -21,10 +21,14 @@ use super::Job;
 pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
     let cfg = job.ctx.cfg;
     let cx = container_cx(job);
-    let found = container::scan_tar_file(&cx, &Meter::new(cfg.budget), job.file)?;
+    let found = container::scan_tar_file(&cx, &Meter::new(cfg.budget).counting(), job.file)?;
+    out.counted_while_decoding = true;
     let size = job.md.len();
     let scrub = job.scrub();
-    let mut copy = job.mirror().map(Staged::mirror).transpose()?;
+    let mut copy = job
+        .mirror()
+        .map(|dest| Staged::mirror(dest, job.md))
+        .transpose()?;
     let target = match copy.as_mut() {
         Some(c) => Target::Copy(c.file_mut()),
         None if scrub => Target::InPlace(InPlace::new(&job.input.path, job.md.dev(), job.md.ino())),

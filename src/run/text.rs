@@ -39,7 +39,10 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
         Format::Utf16(endian) => Some(endian),
         _ => None,
     };
-    let mut copy = job.mirror().map(Staged::mirror).transpose()?;
+    let mut copy = job
+        .mirror()
+        .map(|dest| Staged::mirror(dest, job.md))
+        .transpose()?;
     let target = match copy.as_mut() {
         Some(c) => Target::Copy(c.file_mut()),
         None if report_only => Target::None,
@@ -63,11 +66,12 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
     let mut write_failure: Option<InputError> = None;
     let scanned = {
         let mut on_batch = |batch_end: u64, located: &[Located]| -> Result<(), InputError> {
-            // Large files move the progress bar batch by batch.
-            job.ctx
-                .progress
-                .inc(batch_end.saturating_sub(out.progressed));
-            out.progressed = out.progressed.max(batch_end);
+            // Large files count as scanned batch by batch (UTF-16 batch
+            // ends are in code units: counted at the end instead).
+            if utf16.is_none() {
+                crate::format::budget::count_scanned(batch_end.saturating_sub(out.progressed));
+                out.progressed = out.progressed.max(batch_end);
+            }
             // One buffer for the batch's hits, reused (a batch of a dense
             // file holds thousands).
             locator.hits(job, batch_end, located, &mut hits)?;
@@ -112,6 +116,14 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
             batches += 1;
             if job.ctx.hooks.fail_after_batches == Some(batches) {
                 return Err(InputError::io("write")(io::Error::other("injected fault")));
+            }
+            if let Some(pause) = job.ctx.hooks.batch_pause {
+                std::thread::sleep(pause);
+            }
+            // A stop is honoured between batches: this one is masked and
+            // reported whole, the rest of the file is left for a rerun.
+            if let Some(sig) = crate::interrupt::requested() {
+                return Err(InputError::Interrupted(crate::interrupt::name(sig)));
             }
             Ok(())
         };

@@ -474,9 +474,13 @@ fn file_swapped_for_a_symlink_is_not_written_through() {
     data.extend_from_slice(b"\ncard 4111111111111111\n");
     write(&p, &data);
     drop(data);
-    for delay in [5u64, 20, 60] {
+    // A pause after each batch keeps the scan going long after the walk
+    // (a symlink named on the command line is followed: the swap must come
+    // after the walk to be the race this test is about).
+    for delay in [50u64, 100, 200] {
         let child = Command::new(BIN)
             .args(["scrub", "-q", "-j", "1", p.to_str().unwrap()])
+            .env("PANSCRUB_TEST_BATCH_PAUSE_MS", "40")
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();

@@ -292,3 +292,58 @@ fn out_directory_is_named_in_the_run_record_and_the_summary_and_counts_read_well
         "{err}"
     );
 }
+
+/// The progress display on a terminal (run under `script` for a pty):
+/// files done of found, bytes scanned counted as a `.gz` decodes (not its
+/// compressed size), cleared before each finding line and at the end.
+#[test]
+fn progress_counts_decoded_bytes_and_never_leaves_a_bar_among_findings() {
+    let d = tmp();
+    let log = d.path().join("big.log");
+    let mut text = Vec::new();
+    for i in 0..400_000u32 {
+        text.extend_from_slice(format!("{i:08} GET /api/items?id={} 200 ok\n", i % 977).as_bytes());
+        if i % 50_000 == 0 {
+            text.extend_from_slice(b"card 4111111111111111\n");
+        }
+    }
+    write(&log, &text);
+    let ok = Command::new("gzip").arg(&log).status().unwrap().success();
+    assert!(ok);
+    let gz = d.path().join("big.log.gz");
+    let gz_size = fs::metadata(&gz).unwrap().len();
+    // The pause holds the run after the scan, so the display ticks with
+    // the decoded count before the file is done.
+    let cmd = format!("{BIN} scrub {}", gz.display());
+    let o = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("PANSCRUB_TEST_REBUILD_PAUSE_MS", "900")
+        .output()
+        .expect("script (util-linux) runs");
+    assert_exit(&o, 0);
+    let tty = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_no_pan("terminal", tty.as_bytes());
+    let frames: Vec<&str> = tty.split(['\r', '\n']).collect();
+    let decoded_mb = text.len() as f64 / 1e6;
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.contains("0/1 files") && f.contains(&format!("{decoded_mb:.2} MB scanned"))),
+        "a frame shows the decoded bytes ({decoded_mb:.2} MB, file {gz_size} bytes): {tty:?}"
+    );
+    // Each finding line and the summary start right after a line clear.
+    let finding = format!("{}:", gz.display());
+    for needle in [finding.as_str(), "panscrub scrub:"] {
+        for (i, _) in tty.match_indices(needle) {
+            assert!(
+                tty[..i].ends_with("\u{1b}[2K") || tty[..i].ends_with('\n'),
+                "{needle} at {i} follows a cleared line"
+            );
+        }
+    }
+    let summary_line = frames
+        .iter()
+        .find(|f| f.contains("panscrub scrub:"))
+        .unwrap();
+    assert!(summary_line.contains("scanned decoded"), "{summary_line}");
+}

@@ -156,6 +156,7 @@ struct PreadFrom {
 
 impl io::Read for PreadFrom {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        crate::interrupt::check_io()?;
         let n = self.file.read_at(buf, self.pos)?;
         self.pos += n as u64;
         Ok(n)
@@ -176,6 +177,7 @@ impl ChunkReader for Pread {
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        crate::interrupt::check_io().map_err(|e| ParquetError::External(Box::new(e)))?;
         let mut buf = vec![0u8; length];
         self.file
             .read_exact_at(&mut buf, start)
