@@ -21,6 +21,9 @@ expect 1 "$BIN" scan testdata/export
 cp -r testdata logs
 expect 0 "$BIN" scrub --quiet --manifest nightly.jsonl logs
 expect 0 "$BIN" scan --quiet logs
+# --touch: scrubbed files get a new mtime (backups with a quick check see them).
+cp -r testdata touched
+expect 0 "$BIN" scrub --quiet --touch touched
 # 3. Forensic sweep: read-only, hashes, sorted manifest; evidence unchanged.
 before=$(find testdata -type f -exec sha256sum {} + | sort)
 expect 1 "$BIN" scan --hash --sort --manifest case-42.jsonl testdata
@@ -29,14 +32,19 @@ after=$(find testdata -type f -exec sha256sum {} + | sort)
 # Reports, merge, settings file, shards.
 expect 0 "$BIN" report case-42.jsonl
 expect 0 "$BIN" report --format csv case-42.jsonl
-expect 0 "$BIN" report --format csv --files case-42.jsonl
 expect 0 "$BIN" report --format html -o case-42.html case-42.jsonl
+expect 0 "$BIN" report --format csv --files case-42.jsonl
 grep -q 'data-total="findings"' case-42.html || { echo "FAIL: html report"; exit 1; }; echo "ok: html report"
+# Rerun into the same manifest: refused without --force, replaced with it.
+expect 2 "$BIN" scan --quiet --manifest case-42.jsonl testdata
+expect 1 "$BIN" scan --quiet --force --manifest case-42.jsonl testdata
 # ripgrep-style output and path lists.
 expect 1 "$BIN" scan -l testdata
 expect 1 "$BIN" scan -c testdata
 expect 1 "$BIN" scan --json testdata
-find testdata -name '*.log' -print0 | { "$BIN" scan -q -0 --files-from - || [ $? -le 1 ]; }; echo "ok: --files-from -0"
+expect 1 "$BIN" scan --color always testdata/logs
+find testdata -name '*.csv' -print0 | { "$BIN" scan -0 --files-from - >/dev/null 2>&1 || [ $? -eq 1 ]; }; echo "ok: --files-from -0"
+expect 1 "$BIN" scan -L testdata
 expect 0 "$BIN" man --dir man
 # Test cards allowed; the verification code in access.log never is.
 printf 'keep = "6+4"\n[allow]\ntest_cards = true\n' > panscrub.toml

@@ -136,6 +136,12 @@ pub struct ScrubArgs {
     /// as `DIR/<root name>/...`); the originals are left untouched.
     #[arg(long, value_name = "DIR", help_heading = "Scrub")]
     pub out: Option<PathBuf>,
+    /// Give scrubbed files the time of the scrub as their modification
+    /// time. By default they keep their old times (log retention by age
+    /// keeps working), which an rsync-style quick check (size + mtime)
+    /// does not notice: see the README on backups.
+    #[arg(long, help_heading = "Scrub")]
+    pub touch: bool,
     /// Also truncate PANs in binary files (NUL bytes), which are report-only
     /// by default.
     #[arg(long, help_heading = "Scrub")]

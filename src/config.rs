@@ -96,6 +96,8 @@ pub struct Config {
     pub out: Option<PathBuf>,
     /// Truncate in binary files too.
     pub scrub_binary: bool,
+    /// Scrubbed files get the time of the scrub as mtime (`--touch`).
+    pub touch: bool,
     /// Decompression limits.
     pub budget: Budget,
 }
@@ -163,9 +165,16 @@ fn with_listed_paths(
 impl Config {
     /// Validates the arguments of a subcommand.
     pub fn from_command(cmd: Command) -> Result<Config> {
-        let (mode, paths, common, out, scrub_binary) = match cmd {
-            Command::Scan(a) => (Mode::Scan, a.paths, a.common, None, false),
-            Command::Scrub(a) => (Mode::Scrub, a.paths, a.common, a.out, a.scrub_binary),
+        let (mode, paths, common, out, scrub_binary, touch) = match cmd {
+            Command::Scan(a) => (Mode::Scan, a.paths, a.common, None, false, false),
+            Command::Scrub(a) => (
+                Mode::Scrub,
+                a.paths,
+                a.common,
+                a.out,
+                a.scrub_binary,
+                a.touch,
+            ),
             _ => return Err(invalid("command", "not a scan or scrub command")),
         };
         let CommonArgs {
@@ -308,6 +317,7 @@ impl Config {
             jobs,
             out,
             scrub_binary,
+            touch,
             budget,
             sort,
             allow: Policy {

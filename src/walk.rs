@@ -44,6 +44,9 @@ pub enum Entry {
     /// A panscrub temp file (`remediate::temp`): never scanned; removed by
     /// a scrub when stale, left alone while another run holds it.
     StaleTemp(PathBuf),
+    /// A directory whose name may hold a PAN (enough digits), to be
+    /// examined for one: reported, never renamed.
+    Directory(PathBuf),
     /// Could not be walked.
     Error {
         /// The entry.
@@ -160,8 +163,11 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>, out: &mut dyn FnMut(Entry
             };
             let ft = e.file_type();
             // The root itself (a directory, or a symlink to one that the
-            // user named and that is followed) is not an entry.
+            // user named and that is followed) is not an input.
             if ft.is_dir() || e.depth() == 0 {
+                if crate::run::may_hold_pan(e.file_name()) {
+                    out(Entry::Directory(e.path().to_path_buf()));
+                }
                 continue;
             }
             let rel = e

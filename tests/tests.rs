@@ -61,3 +61,6 @@ mod interrupt;
 
 #[path = "it/interface.rs"]
 mod interface;
+
+#[path = "it/blindspots.rs"]
+mod blindspots;

@@ -111,13 +111,32 @@ impl<R: Read> JsonLocator<R> {
         }
     }
 
+    /// The path of the current value, `$.a[3].b`. Bounded whatever the
+    /// input: past [`PATH_HEAD`] + [`PATH_TAIL`] levels the middle is
+    /// elided (`$.a.b…[3].Description`), and a key is cut at
+    /// [`PATH_KEY_CHARS`]
+    /// characters (`…` marks both), so 400 KB of `[` cannot make a 600 KB
+    /// path on every finding.
     fn path(&self) -> String {
         let mut s = String::from("$");
-        for f in &self.stack {
+        let n = self.stack.len();
+        for (i, f) in self.stack.iter().enumerate() {
+            if n > PATH_HEAD + PATH_TAIL && i >= PATH_HEAD && i < n - PATH_TAIL {
+                if i == PATH_HEAD {
+                    s.push('…');
+                }
+                continue;
+            }
             match f {
                 Frame::Array { index } => s.push_str(&format!("[{index}]")),
                 Frame::Object { key, .. } => {
                     let k = String::from_utf8_lossy(key);
+                    let k = if k.chars().count() > PATH_KEY_CHARS {
+                        let cut: String = k.chars().take(PATH_KEY_CHARS).collect();
+                        std::borrow::Cow::Owned(format!("{cut}…"))
+                    } else {
+                        k
+                    };
                     if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                         s.push('.');
                         s.push_str(&k);
@@ -131,6 +150,13 @@ impl<R: Read> JsonLocator<R> {
     }
 }
 
+/// Levels of a JSON path kept at its start and at its end.
+const PATH_HEAD: usize = 4;
+/// See [`PATH_HEAD`].
+const PATH_TAIL: usize = 12;
+/// Characters of one key kept in a JSON path.
+const PATH_KEY_CHARS: usize = 64;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +169,23 @@ mod tests {
             .collect();
         offs.sort();
         offs.iter().map(|&o| l.locate(o).unwrap()).collect()
+    }
+
+    #[test]
+    fn deep_nesting_and_long_keys_give_a_bounded_path() {
+        let depth = 400_000;
+        let mut doc = "[".repeat(depth);
+        doc.push_str("{\"Description\": \"4111\"}");
+        let p = paths(&doc, &["4111"]).remove(0);
+        assert!(p.len() < 200, "{} bytes", p.len());
+        assert!(
+            p.starts_with("$[0][0][0][0]…") && p.ends_with("[0].Description"),
+            "{p}"
+        );
+        let key = "k".repeat(10_000);
+        let doc = format!("{{\"{key}\": \"4111\"}}");
+        let p = paths(&doc, &["4111"]).remove(0);
+        assert_eq!(p, format!("$[\"{}…\"]", "k".repeat(PATH_KEY_CHARS)));
     }
 
     #[test]

@@ -473,11 +473,15 @@ impl Applier<'_> {
     /// Ends the pass, whatever happened before it: spans already written in
     /// place are made durable and the file's times (`md`) put back. Returns
     /// how many findings no longer held the scanned bytes (left in place).
-    pub fn settle(self, md: &std::fs::Metadata) -> Result<u64, InputError> {
+    /// With `touch` (`--touch`) the file keeps the time of the scrub as its
+    /// modification time instead.
+    pub fn settle(self, md: &std::fs::Metadata, touch: bool) -> Result<u64, InputError> {
         if let Some(w) = self.in_place_handle() {
             w.sync_data().map_err(InputError::io("fsync"))?;
-            crate::remediate::install::restore_times(w, md)
-                .map_err(InputError::io("restore times"))?;
+            if !touch {
+                crate::remediate::install::restore_times(w, md)
+                    .map_err(InputError::io("restore times"))?;
+            }
         }
         Ok(self.mismatched)
     }

@@ -45,12 +45,16 @@ pub fn restore_times(f: &File, md: &Metadata) -> io::Result<()> {
     f.set_times(t)
 }
 
-/// Owner, then mode, then times of `md` onto `f`. Only root can give a
-/// file away; anyone else keeps their own (the chown error is ignored).
-fn take_metadata(f: &File, md: &Metadata) -> Result<(), InputError> {
+/// Owner, then mode, then times of `md` onto `f` (times not with
+/// `touch`). Only root can give a file away; anyone else keeps their own
+/// (the chown error is ignored).
+fn take_metadata(f: &File, md: &Metadata, touch: bool) -> Result<(), InputError> {
     let _ = std::os::unix::fs::fchown(f, Some(md.uid()), Some(md.gid()));
     f.set_permissions(std::fs::Permissions::from_mode(md.mode() & 0o7777))
         .map_err(InputError::io("set permissions"))?;
+    if touch {
+        return Ok(());
+    }
     restore_times(f, md).map_err(InputError::io("restore times"))
 }
 
@@ -71,6 +75,8 @@ fn rename_durably(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<(), Input
 pub struct Staged {
     dest: PathBuf,
     tmp: tempfile::NamedTempFile,
+    /// `--touch`: the result keeps the time it was written.
+    touch: bool,
 }
 
 impl Staged {
@@ -84,6 +90,7 @@ impl Staged {
         Ok(Staged {
             dest: path.to_path_buf(),
             tmp: temp_in(dir, md)?,
+            touch: false,
         })
     }
 
@@ -98,7 +105,15 @@ impl Staged {
         Ok(Staged {
             tmp: temp_in(&dir, md)?,
             dest,
+            touch: false,
         })
+    }
+
+    /// `--touch`: install with the time of writing as the modification time
+    /// rather than the original's.
+    pub fn touch(mut self, yes: bool) -> Staged {
+        self.touch = yes;
+        self
     }
 
     /// The temp file, to write into.
@@ -141,7 +156,7 @@ impl Staged {
 
     /// Installs into the `--out` mirror with the original's metadata.
     pub fn install_copy(self, original: &Metadata) -> Result<(), InputError> {
-        take_metadata(self.tmp.as_file(), original)?;
+        take_metadata(self.tmp.as_file(), original, self.touch)?;
         rename_durably(self.tmp, &self.dest)
     }
 
@@ -168,7 +183,7 @@ impl Staged {
             ));
         }
         let t = self.tmp.as_file();
-        take_metadata(t, original)?;
+        take_metadata(t, original, self.touch)?;
         t.sync_all().map_err(InputError::io("fsync"))?;
         rename_durably(self.tmp, &self.dest)
     }

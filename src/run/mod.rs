@@ -11,7 +11,9 @@
 //! ([`printer`]) and fills one [`outcome::Outcome`]. Any failure is an
 //! error for that input only.
 
+mod names;
 pub mod outcome;
+pub use names::may_hold_pan;
 pub mod printer;
 pub mod progress;
 mod rebuilt;
@@ -52,6 +54,8 @@ pub struct Ctx<'a> {
     manifest: ManifestSender,
     stdout: Mutex<io::BufWriter<io::Stdout>>,
     stats: Mutex<Stats>,
+    /// Set once a write to stdout failed (the reader is gone).
+    stdout_closed: std::sync::atomic::AtomicBool,
     /// `--sort`: finding lines held until the end, with their sort key.
     held_stdout: Mutex<Vec<(crate::manifest::SortKey, String)>>,
     /// The progress display (hidden unless stderr is a terminal).
@@ -96,6 +100,7 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         stdout: Mutex::new(io::BufWriter::new(io::stdout())),
         stats: Mutex::new(Stats::default()),
         held_stdout: Mutex::new(Vec::new()),
+        stdout_closed: std::sync::atomic::AtomicBool::new(false),
         progress,
         hooks: TestHooks::from_env(),
     };
@@ -119,7 +124,9 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
             let mut order = LargestFirst::new(schedule::LOOKAHEAD);
             let mut workers_gone = false;
             walk::walk(cfg, cfg.manifest.as_deref(), &mut |e| {
-                walked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if !matches!(e, Entry::Directory(_)) {
+                    walked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 if let Entry::Input(_) = &e {
                     walk_progress.found();
                 }
@@ -206,9 +213,10 @@ fn handle_entry(ctx: &Ctx, e: Entry) {
     if let Some(shard) = ctx.cfg.shard {
         let path = match &e {
             Entry::Input(i) => &i.path,
-            Entry::Skipped { path, .. } | Entry::Error { path, .. } | Entry::StaleTemp(path) => {
-                path
-            }
+            Entry::Skipped { path, .. }
+            | Entry::Error { path, .. }
+            | Entry::StaleTemp(path)
+            | Entry::Directory(path) => path,
         };
         if !shard.owns(path) {
             return; // another shard's
@@ -216,6 +224,14 @@ fn handle_entry(ctx: &Ctx, e: Entry) {
     }
     let (path, outcome) = match e {
         Entry::Input(i) => return process(ctx, &i),
+        Entry::Directory(dir) => {
+            let mut stats = Stats::default();
+            names::report(ctx, &dir, &ctx.path_text(&dir), &mut stats);
+            if let Ok(mut s) = ctx.stats.lock() {
+                s.merge(&stats);
+            }
+            return;
+        }
         Entry::Skipped { path, reason } => {
             let mut o = Outcome::new(0);
             o.skipped = Some(reason.to_string());
@@ -352,6 +368,10 @@ fn process(ctx: &Ctx, input: &Input) {
     let path = ctx.path_text(&input.path);
     ctx.progress.started(&path);
     let mut outcome = Outcome::new(input.size);
+    if names::report(ctx, &input.path, &path, &mut outcome.stats) > 0 && ctx.cfg.mode == Mode::Scrub
+    {
+        outcome.report_only_why = Some(names::NEVER_RENAMED.into());
+    }
     // A panic is a bug; it costs this input, not the run. The hook has
     // already printed its message, masked.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -25,6 +25,8 @@ pub struct Findings<'a> {
     held: Vec<(crate::manifest::SortKey, String)>,
     /// Bytes per unit of a finding's length: 2 in UTF-16 files.
     unit_bytes: usize,
+    /// The findings are in the input's name, not its content.
+    in_name: bool,
 }
 
 impl<'a> Findings<'a> {
@@ -37,7 +39,14 @@ impl<'a> Findings<'a> {
             text: String::new(),
             held: Vec::new(),
             unit_bytes: 1,
+            in_name: false,
         }
+    }
+
+    /// Findings in the input's (file or directory) name: type `path`.
+    pub fn in_name(mut self) -> Self {
+        self.in_name = true;
+        self
     }
 
     /// Lengths of findings found in UTF-16 code units are reported in
@@ -61,7 +70,12 @@ impl<'a> Findings<'a> {
             }
         }
         let masked = hit.masked(&cfg.policy);
-        stats.count(f.network.map(Network::as_str), f.kind.as_str(), action);
+        let kind = if self.in_name {
+            "path"
+        } else {
+            f.kind.as_str()
+        };
+        stats.count(f.network.map(Network::as_str), kind, action);
         let line_start = self.text.len();
         if !cfg.quiet && cfg.stdout_mode == StdoutMode::Lines {
             let shown = if f.kind == Kind::Pan {
@@ -69,11 +83,16 @@ impl<'a> Findings<'a> {
             } else {
                 masked.compact()
             };
+            let location = if self.in_name {
+                ": name holds".to_string()
+            } else {
+                format!("{}:", hit.at.display_suffix())
+            };
             let _ = write!(
                 self.text,
-                "{}{}: {} {}",
+                "{}{} {} {}",
                 self.path.display(),
-                hit.at.display_suffix(),
+                location,
                 f.network.map_or("CVV", Network::as_str),
                 if cfg.color {
                     highlight(&shown, cfg.policy.mask_byte())
@@ -101,11 +120,11 @@ impl<'a> Findings<'a> {
             line: at.line,
             column: at.column,
             column_path: at.cell.as_ref().map(|c| c.column_path.clone()),
-            kind: f.kind.as_str().into(),
+            kind: kind.into(),
             brand: f.network.map(|n| n.as_str().into()),
             masked: masked.compact(),
             action,
-            in_name: false,
+            in_name: self.in_name,
             row: csv.map(|c| c.row).or(at.cell.as_ref().map(|c| c.row)),
             field: csv.map(|c| c.field.clone()),
             record_id: csv.and_then(|c| c.record_id.clone()),
@@ -146,8 +165,14 @@ impl<'a> Findings<'a> {
     }
 }
 
-/// Writes finding lines to stdout.
+/// Writes finding lines to stdout. A closed stdout (`scan … | head -1`)
+/// stops the printing, never the run: the manifest is completed, every
+/// input is still processed and the exit code is the real one.
 pub fn print_stdout(ctx: &Ctx, text: &str) {
+    use std::sync::atomic::Ordering;
+    if ctx.stdout_closed.load(Ordering::Relaxed) {
+        return;
+    }
     let Ok(mut out) = ctx.stdout.lock() else {
         return;
     };
@@ -158,10 +183,13 @@ pub fn print_stdout(ctx: &Ctx, text: &str) {
         out.flush()
     });
     if let Err(e) = written {
-        if e.kind() == io::ErrorKind::BrokenPipe && ctx.cfg.mode == Mode::Scan {
-            // `panscrub scan … | head`: the reader is gone; a read-only
-            // scan has nothing left to do for anyone.
-            std::process::exit(0);
+        if !ctx.stdout_closed.swap(true, Ordering::Relaxed) && !ctx.cfg.quiet {
+            let why = if e.kind() == io::ErrorKind::BrokenPipe {
+                "closed".to_string()
+            } else {
+                format!("not writable ({e})")
+            };
+            eprintln!("panscrub: stdout {why}: findings are no longer printed; the run goes on");
         }
     }
 }

@@ -100,7 +100,7 @@ fn install(job: &Job, format: &dyn Rebuild, mask: &[bool]) -> Result<bool, Input
     let needed = mask.iter().any(|m| *m);
     let hooks = &job.ctx.hooks;
     if let Some(dest) = job.mirror() {
-        let mut staged = Staged::mirror(dest, job.md)?;
+        let mut staged = Staged::mirror(dest, job.md)?.touch(job.ctx.cfg.touch);
         if needed {
             format.rebuild(mask, staged.file_mut())?;
             staged.verify(hooks.corrupt_rebuild, |f| format.verify(mask, f))?;
@@ -116,7 +116,7 @@ fn install(job: &Job, format: &dyn Rebuild, mask: &[bool]) -> Result<bool, Input
     if !needed {
         return Ok(false);
     }
-    let mut staged = Staged::beside(&job.input.path, job.md)?;
+    let mut staged = Staged::beside(&job.input.path, job.md)?.touch(job.ctx.cfg.touch);
     format.rebuild(mask, staged.file_mut())?;
     staged.verify(hooks.corrupt_rebuild, |f| format.verify(mask, f))?;
     staged.replace_original(job.md, hooks.rebuild_pause)?;

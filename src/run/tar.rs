@@ -27,7 +27,7 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
     let scrub = job.scrub();
     let mut copy = job
         .mirror()
-        .map(|dest| Staged::mirror(dest, job.md))
+        .map(|dest| Staged::mirror(dest, job.md).map(|s| s.touch(job.ctx.cfg.touch)))
         .transpose()?;
     let target = match copy.as_mut() {
         Some(c) => Target::Copy(c.file_mut()),
@@ -51,7 +51,7 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
     let applied = applier
         .advance(size, &to_mask)
         .and_then(|actions| applier.finish(size).map(|h| (actions, h)));
-    let settled = applier.settle(job.md);
+    let settled = applier.settle(job.md, job.ctx.cfg.touch);
     let (actions, hashes) = applied?;
     let mismatched = settled?;
     out.hashes = hashes;

@@ -41,7 +41,7 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
     };
     let mut copy = job
         .mirror()
-        .map(|dest| Staged::mirror(dest, job.md))
+        .map(|dest| Staged::mirror(dest, job.md).map(|s| s.touch(job.ctx.cfg.touch)))
         .transpose()?;
     let target = match copy.as_mut() {
         Some(c) => Target::Copy(c.file_mut()),
@@ -149,7 +149,7 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
         Some(_) => scanned.map(|totals| (totals, (None, None))),
         None => scanned.and_then(|totals| applier.finish(size).map(|h| (totals, h))),
     };
-    let settled = applier.settle(job.md);
+    let settled = applier.settle(job.md, job.ctx.cfg.touch);
     if let Some(e) = write_failure {
         settled?;
         drop(copy);

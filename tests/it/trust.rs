@@ -347,3 +347,43 @@ fn progress_counts_decoded_bytes_and_never_leaves_a_bar_among_findings() {
         .unwrap();
     assert!(summary_line.contains("scanned decoded"), "{summary_line}");
 }
+
+/// `scan -m m.jsonl DIR | head -1`: the reader goes away after one line;
+/// the run still processes everything, completes the manifest and exits
+/// with the real code.
+#[test]
+fn a_closed_stdout_stops_printing_not_the_run() {
+    use std::io::BufRead;
+    let d = tmp();
+    let t = d.path().join("t");
+    for i in 0..300 {
+        write(
+            &t.join(format!("f{i:03}.log")),
+            &b"card 4111111111111111\n".repeat(12),
+        );
+    }
+    let m = mpath();
+    let mut child = Command::new(BIN)
+        .args([
+            "scan",
+            "-j1",
+            "-m",
+            m.to_str().unwrap(),
+            t.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is gone (dropped above).
+    let o = child.wait_with_output().unwrap();
+    assert!(first.contains("411111******1111"));
+    assert_exit(&o, 1);
+    let man = manifest(&m);
+    assert_eq!(kind(&man, "file").len(), 300);
+    assert_eq!(summary(&man)["findings"], 3600);
+}

@@ -456,9 +456,15 @@ impl<R: Read + Seek> CsvLocator<R> {
     }
 }
 
+/// Longest header kept: a "header" longer than this (a file with no
+/// newline, a binary blob named `.csv`) is treated as no header: the file
+/// is still scanned as text, its findings get rows but no field names, and
+/// memory stays bounded.
+pub const MAX_HEADER: usize = 1 << 20;
+
 /// Reads the header record of a CSV (up to its first unquoted newline):
 /// the field names (see [`field_text`]) and the bytes consumed; `None` for
-/// an empty stream.
+/// an empty stream. A header over [`MAX_HEADER`] bytes gives no names.
 pub fn read_header<R: Read>(
     r: &mut BufReader<R>,
     delim: u8,
@@ -468,7 +474,18 @@ pub fn read_header<R: Read>(
     let mut in_quotes = false;
     let mut any = false;
     let mut len = 0u64;
+    let mut too_long = false;
     loop {
+        if !too_long && len as usize > MAX_HEADER {
+            // Keep finding the end (rows are counted from it), store no more.
+            too_long = true;
+            fields = Vec::new();
+            raw = Vec::new();
+        }
+        if too_long {
+            fields.clear();
+            raw.clear();
+        }
         let buf = r.fill_buf()?;
         if buf.is_empty() {
             break;
@@ -505,6 +522,9 @@ pub fn read_header<R: Read>(
     }
     if !any {
         return Ok(None);
+    }
+    if too_long {
+        return Ok(Some((Vec::new(), len)));
     }
     if !raw.is_empty() {
         fields.push(raw); // a header without a final newline

@@ -205,3 +205,17 @@ fn extensions() {
         Some("Contact")
     );
 }
+
+#[test]
+fn a_header_over_the_bound_gives_no_names_and_ends_where_it_ends() {
+    let mut data = vec![b'a'; 3 * MAX_HEADER];
+    data.extend_from_slice(b",b\n1,2\n");
+    let mut r = std::io::BufReader::new(&data[..]);
+    let (names, len) = read_header(&mut r, b',').unwrap().unwrap();
+    assert!(names.is_empty());
+    assert_eq!(len as usize, 3 * MAX_HEADER + 3);
+    let short = b"Id,Card\n1,2\n";
+    let mut r = std::io::BufReader::new(&short[..]);
+    let (names, _) = read_header(&mut r, b',').unwrap().unwrap();
+    assert_eq!(names, vec!["Id", "Card"]);
+}
