@@ -8,17 +8,19 @@
 # What the tests drive, and why:
 #   gzip zip unzip zstd xz bzip2 tar  archives written and read by the system's own tools
 #   setpriv (util-linux)              runs the binary as an unprivileged user (root may write anything)
+#   script (bsdutils)                 gives the binary a terminal, for the progress display test
 #   chromium                          loads the HTML evidence report in a real browser
 #   pyarrow (PyPI)                    writes and reads back the Parquet fixtures
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=()
-for t in gzip zip unzip zstd xz bzip2 tar setpriv chromium; do
+for t in gzip zip unzip zstd xz bzip2 tar setpriv script chromium; do
   if ! command -v "$t" >/dev/null 2>&1; then
     case $t in
       xz) debs+=(xz-utils) ;;
       setpriv) debs+=(util-linux) ;;
+      script) debs+=(bsdutils) ;;
       *) debs+=("$t") ;;
     esac
   fi
@@ -37,7 +39,7 @@ if ! python3 -c 'import pyarrow' 2>/dev/null; then
 fi
 
 missing=()
-for t in gzip zip unzip zstd xz bzip2 tar setpriv chromium; do
+for t in gzip zip unzip zstd xz bzip2 tar setpriv script chromium; do
   command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 done
 python3 -c 'import pyarrow' 2>/dev/null || missing+=(pyarrow)

@@ -9,8 +9,10 @@
 use super::*;
 
 fn signal(child: &std::process::Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([&format!("-{sig}"), &child.id().to_string()])
+    // The shell's own `kill` (procps' may be missing on a small image).
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -{sig} {}", child.id()))
         .status()
         .unwrap()
         .success();
