@@ -45,7 +45,7 @@ pub fn is_panscrub_manifest(path: &Path) -> bool {
     {
         return false;
     }
-    matches!(Record::parse(first.trim_end()), Ok(Record::Run(r)) if r.tool == "panscrub")
+    Record::parse(first.trim_end()).is_ok_and(|r| r.is_panscrub_run())
 }
 
 /// Refuses a manifest path inside a root, or one that would overwrite a

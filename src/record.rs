@@ -391,6 +391,12 @@ pub enum Record {
 }
 
 impl Record {
+    /// Whether this is a panscrub `run` record: the first line of every
+    /// manifest, and what `--manifest` and `report` recognise one by.
+    pub fn is_panscrub_run(&self) -> bool {
+        matches!(self, Record::Run(r) if r.tool == "panscrub")
+    }
+
     /// Reads one manifest line of schema 1 or 2.
     pub fn parse(line: &str) -> Result<Record, serde_json::Error> {
         let mut v: serde_json::Value = serde_json::from_str(line)?;

@@ -18,14 +18,15 @@ pub fn merge(c: &Collected, out: &mut dyn Write) -> io::Result<()> {
         serde_json::to_writer(&mut *out, r)?;
         out.write_all(b"\n")
     };
+    let by_run = c.records_by_run();
     for &i in &order {
         line(out, &Record::Run(c.runs[i].clone()))?;
-        let (findings, files) = c.records_of(i);
+        let (findings, files) = &by_run[i];
         for f in findings {
-            line(out, &Record::Finding(f.clone()))?;
+            line(out, &Record::Finding((*f).clone()))?;
         }
         for f in files {
-            line(out, &Record::File(f.clone()))?;
+            line(out, &Record::File((*f).clone()))?;
         }
     }
     let complete_ids: Vec<String> = c
