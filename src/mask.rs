@@ -9,6 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::detect::separators::for_each_digit;
 use crate::detect::{Finding, Kind, MAX_REGION};
 
 /// How many leading and trailing digits stay visible.
@@ -82,11 +83,11 @@ impl Masked {
     /// The masked PAN (or code) without separators, for the manifest's
     /// `masked`: track data and the cardholder name are left out.
     pub fn compact(&self) -> String {
-        self.bytes[..self.pan_len as usize]
-            .iter()
-            .filter(|b| **b != b' ' && **b != b'-')
-            .map(|b| *b as char)
-            .collect()
+        let mut out = String::new();
+        for_each_digit(&self.bytes[..self.pan_len as usize], |_, b| {
+            out.push(b as char)
+        });
+        out
     }
 }
 
@@ -104,7 +105,7 @@ impl fmt::Display for BadMaskChar {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "mask character {:?} not allowed: use a printable ASCII character that is not a digit, space or dash",
+            "mask character {:?} not allowed: use a printable ASCII character that is not a digit or a separator (space, dash, plus, percent)",
             self.0
         )
     }
@@ -132,7 +133,7 @@ impl MaskPolicy {
     /// A policy; fails for a mask character that is not printable ASCII or
     /// is a digit, a space or a dash.
     pub fn new(keep: Keep, mask: char) -> Result<MaskPolicy, BadMaskChar> {
-        if !mask.is_ascii_graphic() || mask.is_ascii_digit() || mask == '-' {
+        if !mask.is_ascii_graphic() || mask.is_ascii_digit() || matches!(mask, '-' | '+' | '%') {
             return Err(BadMaskChar(mask));
         }
         Ok(MaskPolicy {
@@ -159,25 +160,25 @@ impl MaskPolicy {
     /// Replaces the digits the keep policy hides with `with`; returns the
     /// result and the index of the last replaced byte.
     fn replace_digits(&self, span: &[u8], with: u8) -> (Masked, Option<usize>) {
-        let ndigits = span.iter().filter(|b| b.is_ascii_digit()).count();
+        let mut ndigits = 0;
+        for_each_digit(span, |_, _| ndigits += 1);
         let (front, back) = self.keep.for_length(ndigits);
         let mut out = Masked {
             bytes: [0; MAX_REGION],
             len: span.len() as u8,
             pan_len: span.len() as u8,
         };
+        out.bytes[..span.len()].copy_from_slice(span);
         let mut last = None;
         let mut k = 0;
-        for (i, &b) in span.iter().enumerate() {
-            out.bytes[i] = b;
-            if b.is_ascii_digit() {
-                if k >= front && k < ndigits - back {
-                    out.bytes[i] = with;
-                    last = Some(i);
-                }
-                k += 1;
+        // Separators, three-byte encodings included, are kept as they are.
+        for_each_digit(span, |i, _| {
+            if k >= front && k < ndigits - back {
+                out.bytes[i] = with;
+                last = Some(i);
             }
-        }
+            k += 1;
+        });
         (out, last)
     }
 
@@ -253,6 +254,29 @@ mod tests {
             .mask_span(s.as_bytes())
             .as_str()
             .to_string()
+    }
+
+    #[test]
+    fn url_and_form_encodings_are_kept() {
+        assert_eq!(
+            m(Keep::SixFour, "4111+1111+1111+1111"),
+            "4111+11**+****+1111"
+        );
+        assert_eq!(
+            m(Keep::SixFour, "4111%201111%201111%201111"),
+            "4111%2011**%20****%201111"
+        );
+        assert_eq!(
+            m(Keep::SixFour, "3782%2D822463%2D10005"),
+            "3782%2D82****%2D*0005"
+        );
+        let p = MaskPolicy::default();
+        let det = Detector::default();
+        let f = det.find_iter(b"cc=4111%2d1111%2d1111%2d1111")[0];
+        assert_eq!(p.mask(&f).compact(), "411111******1111");
+        for c in ['+', '%'] {
+            assert!(MaskPolicy::new(Keep::SixFour, c).is_err(), "{c:?}");
+        }
     }
 
     #[test]

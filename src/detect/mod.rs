@@ -22,6 +22,7 @@ pub mod luhn;
 pub mod oracle;
 pub mod prefilter;
 pub mod records;
+pub mod separators;
 pub mod shape;
 mod stream;
 pub mod track;
@@ -154,7 +155,9 @@ impl Finding {
 
     /// The number of digits of the PAN (or code).
     pub fn digit_count(&self) -> usize {
-        self.pan_bytes().iter().filter(|b| is_digit(**b)).count()
+        let mut n = 0;
+        separators::for_each_digit(self.pan_bytes(), |_, _| n += 1);
+        n
     }
 
     /// The bytes just before the span (up to `CONTEXT`, fewer at the start
@@ -172,12 +175,10 @@ impl Finding {
     /// returns how many.
     pub fn digits(&self, out: &mut [u8; MAX_DIGITS]) -> usize {
         let mut n = 0;
-        for &b in self.pan_bytes() {
-            if is_digit(b) {
-                out[n] = b;
-                n += 1;
-            }
-        }
+        separators::for_each_digit(self.pan_bytes(), |_, b| {
+            out[n] = b;
+            n += 1;
+        });
         n
     }
 }
@@ -376,27 +377,58 @@ impl Detector {
             let mut s = a.max(resume);
             while s < end {
                 if !is_digit(hay[s]) {
-                    s += 1; // a single separator inside the chain
+                    s += 1; // a separator byte inside the chain
                     continue;
                 }
                 let group_end = prefilter::digits_end(hay, s);
-                let len = group_end - s;
-                // Only a group of 4 (first of a separated PAN) or 13–19
-                // (contiguous) can start a PAN; a run clipped at `lo` is
-                // not a group start.
-                let starts_group = s == 0 || !is_digit(hay[s - 1]);
-                if starts_group && (len == 4 || (13..=MAX_DIGITS).contains(&len)) {
-                    if let Some(f) = self.confirm(hay, base, s, len) {
-                        // Spans never overlap; resume after this one.
-                        s += f.len();
-                        resume = s;
-                        sink(f);
-                        continue;
-                    }
+                if let Some(f) = self.pan_in_run(hay, base, s, group_end, end) {
+                    // Spans never overlap; resume after this one.
+                    s = (f.offset - base) as usize + f.len();
+                    resume = s;
+                    sink(f);
+                    continue;
                 }
                 s = group_end;
             }
         });
+    }
+
+    /// The PAN starting in the digit run `hay[s..group_end]`, if any. Starts
+    /// are tried in order, so the leftmost PAN wins: the run's first digit
+    /// when it starts a group (a run clipped at `lo` does not, unless an
+    /// escape ends there), then a digit right after a percent-escape whose
+    /// hex digits open the run (`%204111…`). Starts at or past `end` are
+    /// another window's.
+    #[inline]
+    fn pan_in_run(
+        &self,
+        hay: &[u8],
+        base: u64,
+        s: usize,
+        group_end: usize,
+        end: usize,
+    ) -> Option<Finding> {
+        // Only a group of 4 (first of a separated PAN) or 13–19
+        // (contiguous) can start a PAN.
+        let may_start = |len: usize| len == 4 || (13..=MAX_DIGITS).contains(&len);
+        let first = s == 0 || !is_digit(hay[s - 1]) || separators::escape_before(hay, s).is_some();
+        if first && may_start(group_end - s) {
+            if let Some(f) = self.confirm(hay, base, s, group_end - s) {
+                return Some(f);
+            }
+        }
+        // Escape starts need a `%` one or two bytes before the run: rare,
+        // so tested before anything else.
+        if (s >= 1 && hay[s - 1] == b'%') || (s >= 2 && hay[s - 2] == b'%') {
+            for p in s + 1..group_end.min(s + 3).min(end) {
+                if separators::escape_before(hay, p).is_some() && may_start(group_end - p) {
+                    if let Some(f) = self.confirm(hay, base, p, group_end - p) {
+                        return Some(f);
+                    }
+                }
+            }
+        }
+        None
     }
 
     /// Applies shape, boundary, network and Luhn rules at a group start.

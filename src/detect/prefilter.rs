@@ -1,7 +1,9 @@
 //! Prefilter: skip bytes that cannot be part of a PAN.
 //!
 //! Every PAN is at least 13 bytes long and every byte of it is a digit or a
-//! single space/dash between two digits (an "E-byte"). So a byte that is not
+//! separator byte between two digits (an "E-byte"): a space, dash or plus,
+//! or a byte of a `%20`/`%2D`/`%2d` encoding (`%` follows a digit and
+//! precedes the `2`; `D`/`d` follows the `2` and precedes a digit). So a byte that is not
 //! an E-byte rules out every PAN covering it, and sampling one byte in 13 is
 //! enough to find every region that may hold a PAN: any 13 consecutive bytes
 //! contain exactly one sample. On prose this touches ~8% of the bytes; on
@@ -13,10 +15,15 @@
 //! `tests::never_misses_a_pan` and the detector's oracle property test check
 //! it.
 
+use super::separators;
+
 /// Shortest PAN in bytes (13 contiguous digits).
 pub const MIN_SPAN: usize = 13;
 
-/// Byte classes: 0 = cannot be in a PAN, 1 = digit, 2 = separator.
+/// Byte classes: 0 = cannot be in a PAN, 1 = digit, 2 = one-byte separator,
+/// 3 = a byte of a three-byte separator (`%`, `D`, `d`), which is an E-byte
+/// only inside a `%20`/`%2D`/`%2d` between two digits (the check keeps hex
+/// ids such as `3d4f` from growing chains).
 static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut b = b'0';
@@ -26,6 +33,10 @@ static CLASS: [u8; 256] = {
     }
     t[b' ' as usize] = 2;
     t[b'-' as usize] = 2;
+    t[b'+' as usize] = 2;
+    t[b'%' as usize] = 3;
+    t[b'D' as usize] = 3;
+    t[b'd' as usize] = 3;
     t
 };
 
@@ -34,9 +45,37 @@ pub(crate) fn is_digit(b: u8) -> bool {
     b.wrapping_sub(b'0') < 10
 }
 
+/// Where the next digit run starts when the separator at `hay[b]` (the
+/// end of a digit run) joins it to one: a one-byte separator, a
+/// three-byte one, or the rest of a `%2D` whose `2` ended the run.
 #[inline(always)]
-fn is_sep(b: u8) -> bool {
-    CLASS[b as usize] == 2
+fn next_run_after(hay: &[u8], b: usize) -> Option<usize> {
+    let c = *hay.get(b)?;
+    let next = match CLASS[c as usize] {
+        2 => b + 1,
+        3 if c == b'%' => b + separators::sep_at(hay, b).filter(|s| s.len() == 3)?.len(),
+        3 if b >= 2 && hay[b - 2] == b'%' && hay[b - 1] == b'2' => b + 1,
+        _ => return None,
+    };
+    hay.get(next).is_some_and(|&d| is_digit(d)).then_some(next)
+}
+
+/// Where the previous digit run ends when a separator joins it to the
+/// digit run starting at `a`: a one-byte separator, a `%2D` whose `D`
+/// precedes the run, or a three-byte separator whose `2` opens it.
+#[inline(always)]
+fn previous_run_before(hay: &[u8], a: usize) -> Option<usize> {
+    if a < 2 {
+        return None;
+    }
+    let c = hay[a - 1];
+    let end = match CLASS[c as usize] {
+        2 => a - 1,
+        3 if c == b'%' && separators::sep_at(hay, a - 1).is_some() => a - 1,
+        3 if c != b'%' && a >= 4 && hay[a - 3] == b'%' && hay[a - 2] == b'2' => a - 3,
+        _ => return None,
+    };
+    (end >= 1 && is_digit(hay[end - 1])).then_some(end)
 }
 
 /// High bit set in each byte of `word` that is not an ASCII digit (SWAR:
@@ -104,7 +143,7 @@ pub fn for_each_chain(hay: &[u8], lo: usize, hi: usize, mut on_chain: impl FnMut
                 continue;
             }
             1 => (digits_start(hay, lo, i), digits_end(hay, i)),
-            _ => {
+            2 => {
                 // A separator counts only between two digits.
                 if !(i + 1 < n && is_digit(hay[i - 1]) && is_digit(hay[i + 1])) {
                     i += MIN_SPAN;
@@ -112,13 +151,27 @@ pub fn for_each_chain(hay: &[u8], lo: usize, hi: usize, mut on_chain: impl FnMut
                 }
                 (digits_start(hay, lo, i - 1), digits_end(hay, i + 1))
             }
+            _ => {
+                // `%`, `D` or `d`: only inside a three-byte separator
+                // between two digits.
+                let at = if hay[i] == b'%' { i } else { i - 2 };
+                if !(is_digit(hay[at - 1]) && hay[at] == b'%' && next_run_after(hay, at).is_some())
+                {
+                    i += MIN_SPAN;
+                    continue;
+                }
+                (digits_start(hay, lo, at), at)
+            }
         };
-        // Grow over single separators joining digit groups.
-        while a > lo && a >= 2 && is_sep(hay[a - 1]) && is_digit(hay[a - 2]) {
-            a = digits_start(hay, lo, a - 1);
+        // Grow over separators joining digit groups.
+        while a > lo {
+            match previous_run_before(hay, a) {
+                Some(end) => a = digits_start(hay, lo, end.max(lo)),
+                None => break,
+            }
         }
-        while b + 1 < n && is_sep(hay[b]) && is_digit(hay[b + 1]) {
-            b = digits_end(hay, b + 1);
+        while let Some(next) = next_run_after(hay, b) {
+            b = digits_end(hay, next);
         }
         if b - a >= MIN_SPAN {
             on_chain(a, b);

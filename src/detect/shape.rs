@@ -1,26 +1,32 @@
 //! Candidate assembly: the shape and "stands alone" rules of docs/policy.md,
 //! evaluated at one digit-group start.
 //!
-//! Every PAN starts at a group start (a digit not preceded by a digit), and
-//! whether it is a PAN depends only on the bytes from two before its start to
-//! two after its end. That locality is what lets the detector split a stream
-//! anywhere: a caller that provides `LEFT_CONTEXT` bytes before and
-//! `RIGHT_CONTEXT` bytes after a start gets the same answer as with the whole
-//! input.
+//! Every PAN starts at a group start (a digit not preceded by a digit, or
+//! right after a percent-escape such as the `%20` of `cc=%204111…`), and
+//! whether it is a PAN depends only on the bytes from `LEFT_CONTEXT` before
+//! its start to `RIGHT_CONTEXT` after it. That locality is what lets the
+//! detector split a stream anywhere: a caller that provides those bytes gets
+//! the same answer as with the whole input.
 
 use super::prefilter::is_digit;
+use super::separators::{escape_at, escape_before, sep_at, sep_before, MAX_SEP};
 
-/// Longest PAN in bytes: 19 digits in 4-4-4-4-3 groups with 4 separators.
-pub const MAX_SPAN: usize = 23;
+/// Longest PAN in bytes: 19 digits in 4-4-4-4-3 groups with 4 three-byte
+/// separators (`%20`).
+pub const MAX_SPAN: usize = MAX_DIGITS + 4 * MAX_SEP;
 /// Longest PAN in digits.
 pub const MAX_DIGITS: usize = 19;
-/// Bytes before a start that the rules look at: two for the boundary
-/// rules, up to ten for the whole-run rule of separated numbers (a separator,
-/// a previous group of up to 6 digits and a join with another separator).
-pub const LEFT_CONTEXT: usize = 10;
+/// Bytes before a start that the rules look at: for the whole-run rule of
+/// separated numbers, a separator, the previous group (up to 8 digits
+/// examined), the separator joining it to another run and the digit before
+/// that (3 + 8 + 3 + 1); two more because a start right after an escape
+/// (`%204111`) is tried only when the digit run holding the escape is no
+/// PAN, and that run starts up to two bytes earlier.
+pub const LEFT_CONTEXT: usize = 17;
 /// Bytes from a start (inclusive) that the rules look at: the span, then a
-/// separator, a following group of up to 7 digits and the byte after it.
-pub const RIGHT_CONTEXT: usize = MAX_SPAN + 10;
+/// separator, a following group of up to 7 digits and the byte after it
+/// (an escape on the right and the byte after it fit in that too).
+pub const RIGHT_CONTEXT: usize = MAX_SPAN + MAX_SEP + 8;
 
 /// Digit-group patterns allowed for separated PANs (docs/policy.md rule 1).
 const GROUPINGS: [&[u8]; 4] = [&[4, 6, 4], &[4, 6, 5], &[4, 4, 4, 4], &[4, 4, 4, 4, 3]];
@@ -72,6 +78,11 @@ fn left_stands_alone(hay: &[u8], s: usize, e: usize) -> bool {
     if s == 0 {
         return true;
     }
+    // A percent-escape counts as the byte it encodes: `cc%3D4111…` is
+    // `cc=4111…`, `x%2D4111…` is `x-4111…`.
+    if let Some(c) = escape_before(hay, s) {
+        return !is_word(c) && !((c == b'-' || c == b'.') && s >= 4 && is_word(hay[s - 4]));
+    }
     let l = hay[s - 1];
     if is_word(l) {
         // A JSON or SQL escape (`\n`, `\r`, `\t`) is a control character:
@@ -101,6 +112,11 @@ fn left_stands_alone(hay: &[u8], s: usize, e: usize) -> bool {
 #[inline]
 fn right_stands_alone(hay: &[u8], e: usize) -> bool {
     let Some(&r) = hay.get(e) else { return true };
+    if let Some(c) = escape_at(hay, e) {
+        return !is_word(c)
+            && !((c == b'.' || c == b'-')
+                && hay.get(e + 3).is_some_and(|b| b.is_ascii_alphanumeric()));
+    }
     if is_word(r) {
         return false;
     }
@@ -116,21 +132,35 @@ fn right_stands_alone(hay: &[u8], e: usize) -> bool {
 /// ends the dashed number, so the spaced run starts at the next `4012` and
 /// both numbers are PANs. A previous group of 7+ digits is never shared.
 #[inline]
-fn continues_run_on_left(hay: &[u8], s: usize, sep: u8) -> bool {
-    if s < 2 || hay[s - 1] != sep || !is_digit(hay[s - 2]) {
+fn continues_run_on_left(hay: &[u8], s: usize, sep: &[u8]) -> bool {
+    let l = sep.len();
+    if s < l + 1 || !sep_is_at(hay, s - l, sep) || !is_digit(hay[s - l - 1]) {
         return false;
     }
     // Walk back over the previous group, at most 7 digits.
-    let mut g0 = s - 1;
-    while g0 > 0 && is_digit(hay[g0 - 1]) && s - 1 - g0 < 7 {
+    let end = s - l;
+    let mut g0 = end;
+    while g0 > 0 && is_digit(hay[g0 - 1]) && end - g0 < 7 {
         g0 -= 1;
     }
-    let glen = s - 1 - g0;
-    let other = if sep == b' ' { b'-' } else { b' ' };
-    let joined_by_other = glen <= 6 && g0 >= 2 && hay[g0 - 1] == other && is_digit(hay[g0 - 2]);
-    // `line2 4111 1111 1111 1111`: the `2` ends a word, it is not a group.
-    let ends_a_word = glen <= 6 && g0 >= 1 && is_letter_or_underscore(hay[g0 - 1]);
+    let glen = end - g0;
+    let before_group = sep_before(hay, g0);
+    let joined_by_other = glen <= 6
+        && before_group
+            .is_some_and(|o| o != sep && g0 > o.len() && is_digit(hay[g0 - o.len() - 1]));
+    // `line2 4111 1111 1111 1111`: the `2` ends a word, it is not a group
+    // (the `D` of a `%2D` separator is no word).
+    let ends_a_word =
+        glen <= 6 && g0 >= 1 && is_letter_or_underscore(hay[g0 - 1]) && before_group.is_none();
     !joined_by_other && !ends_a_word
+}
+
+/// Whether `sep` (one or three bytes) sits at `hay[i..]`: byte compares,
+/// not a slice compare, on this hot path.
+#[inline(always)]
+fn sep_is_at(hay: &[u8], i: usize, sep: &[u8]) -> bool {
+    hay.get(i) == Some(&sep[0])
+        && (sep.len() == 1 || (hay.get(i + 1) == Some(&sep[1]) && hay.get(i + 2) == Some(&sep[2])))
 }
 
 #[inline(always)]
@@ -149,8 +179,9 @@ fn continues_run_on_right(hay: &[u8], i: usize) -> bool {
 
 /// Evaluates the shape and boundary rules for the group starting at `s`.
 ///
-/// `s` must be a group start (`hay[s]` a digit, `hay[s-1]` not). Bytes
-/// outside `hay` count as the start/end of input.
+/// `s` must be a group start (`hay[s]` a digit, `hay[s-1]` not, or an
+/// escape right before it). Bytes outside `hay` count as the start/end of
+/// input.
 #[inline]
 pub fn candidate_at(hay: &[u8], s: usize) -> Option<Candidate> {
     candidate_with_group(hay, s, digit_run(hay, s, MAX_DIGITS + 1))
@@ -160,7 +191,9 @@ pub fn candidate_at(hay: &[u8], s: usize) -> Option<Candidate> {
 /// first digit group (`first`, at least up to 20).
 #[inline]
 pub fn candidate_with_group(hay: &[u8], s: usize, first: usize) -> Option<Candidate> {
-    debug_assert!(is_digit(hay[s]) && (s == 0 || !is_digit(hay[s - 1])));
+    debug_assert!(
+        is_digit(hay[s]) && (s == 0 || !is_digit(hay[s - 1]) || escape_before(hay, s).is_some())
+    );
     let mut c = Candidate {
         end: 0,
         digits: [0; MAX_DIGITS],
@@ -182,10 +215,7 @@ pub fn candidate_with_group(hay: &[u8], s: usize, first: usize) -> Option<Candid
         return None;
     }
     // Separated: every grouping starts with 4 digits then one separator.
-    let sep = *hay.get(s + 4)?;
-    if sep != b' ' && sep != b'-' {
-        return None;
-    }
+    let sep = sep_at(hay, s + 4)?;
     if continues_run_on_left(hay, s, sep) {
         return None;
     }
@@ -212,11 +242,12 @@ pub fn candidate_with_group(hay: &[u8], s: usize, first: usize) -> Option<Candid
         pos += g;
         // The run continues while the same separator is followed by a digit
         // group (not the start of a word).
-        if hay.get(pos) == Some(&sep)
-            && hay.get(pos + 1).is_some_and(|&b| is_digit(b))
-            && continues_run_on_right(hay, pos + 1)
+        let l = sep.len();
+        if sep_is_at(hay, pos, sep)
+            && hay.get(pos + l).is_some_and(|&b| is_digit(b))
+            && continues_run_on_right(hay, pos + l)
         {
-            pos += 1;
+            pos += l;
         } else {
             break;
         }

@@ -57,6 +57,77 @@ fn public_cases_found() {
     }
 }
 
+/// A card typed into a web form, logged from the URL or the request body
+/// (docs/policy.md rule 1: `+`, `%20`, `%2D` separate groups; an escape next
+/// to the digits counts as the byte it encodes).
+#[test]
+fn url_and_form_encoded_cards_found() {
+    for (line, pan) in [
+        (
+            "GET /pay?cc=4111+1111+1111+1111&cvv=123",
+            "4111+1111+1111+1111",
+        ),
+        (
+            "GET /pay?cc=4111%201111%201111%201111 HTTP/1.1",
+            "4111%201111%201111%201111",
+        ),
+        (
+            "cc=4111%2D1111%2D1111%2D1111&x=1",
+            "4111%2D1111%2D1111%2D1111",
+        ),
+        ("cc=4111%2d1111%2d1111%2d1111", "4111%2d1111%2d1111%2d1111"),
+        ("amex=3782+822463+10005", "3782+822463+10005"),
+        (
+            "q=%7B%22card%22%3A%224111111111111111%22%7D",
+            "4111111111111111",
+        ),
+        ("cc=%204111111111111111", "4111111111111111"),
+        ("%204111+1111+1111+1111", "4111+1111+1111+1111"),
+        (
+            "cc=%204111%201111%201111%201111",
+            "4111%201111%201111%201111",
+        ),
+        ("card%3D5555555555554444%26", "5555555555554444"),
+        ("name=J+Doe+4111+1111+1111+1111", "4111+1111+1111+1111"),
+    ] {
+        let hay = line.as_bytes();
+        let f = Detector::default().find_iter(hay);
+        let pans: Vec<&[u8]> = f
+            .iter()
+            .filter(|f| f.kind == Kind::Pan)
+            .map(|f| &hay[f.offset as usize..f.end() as usize])
+            .collect();
+        assert_eq!(pans, vec![pan.as_bytes()], "{line}");
+        assert_eq!(spans(hay), oracle::find_all(hay), "{line}: oracle");
+        let p = f.iter().find(|f| f.kind == Kind::Pan).unwrap();
+        let mut d = [0; MAX_DIGITS];
+        let n = p.digits(&mut d);
+        assert!(luhn::is_valid(&d[..n]), "{line}: digits without separators");
+    }
+}
+
+#[test]
+fn url_and_form_encodings_that_are_not_cards() {
+    for s in [
+        "4111+1111+1111+1111+1234",
+        "4111+1111%201111+1111",
+        "4111%201111 1111%201111",
+        "4111%2D1111%2d1111%2D1111",
+        "x%414111111111111111",
+        "%344111111111111111",
+        "4111111111111111%41",
+        "4111111111111111%2E50",
+        "v2%2E4111111111111111",
+        "1234%204111%201111%201111%201111",
+        "4111++1111+1111+1111",
+        "0x1d4111d1111d1111d1111",
+    ] {
+        assert_eq!(found(s), 0, "{s} must not be found");
+    }
+    // The raw reading wins: a literal `%` before a PAN is a boundary.
+    assert_eq!(spans(b"10%4012888888881881"), vec![(3, 19)]);
+}
+
 #[test]
 fn public_cases_not_found() {
     let hex = "a94a8fe5ccb19ba61c4c0873d391e987982fbbd34111111111111111ab";
@@ -219,6 +290,10 @@ fn real_logs_have_no_findings() {
 
 /// Test PANs of every shape, fed to the property tests.
 const SEEDS: &[&str] = &[
+    "4111+1111+1111+1111",
+    "4111%201111%201111%201111",
+    "3782%2D822463%2D10005",
+    "4012%2d8888%2d8888%2d1881",
     "4111111111111111",
     "4111 1111 1111 1111",
     "4111-1111-1111-1111",
@@ -235,6 +310,17 @@ const SEEDS: &[&str] = &[
 const PUNCT: &[&[u8]] = &[
     b" ",
     b"-",
+    b"+",
+    b"%",
+    b"%20",
+    b"%2D",
+    b"%2d",
+    b"%3D",
+    b"%22",
+    b"%4",
+    b"%2",
+    b"%2E",
+    b"D",
     b".",
     b"_",
     b"%B",

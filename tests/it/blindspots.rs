@@ -107,3 +107,46 @@ fn touch_gives_scrubbed_files_a_new_mtime_and_the_default_keeps_it() {
     }
     assert_eq!(mtime("clean.log"), old, "an unchanged file is not touched");
 }
+
+/// A card typed into a web form and logged from the URL or the body:
+/// `+`, `%20` and `%2D` separate its groups; masking keeps the encoding, and
+/// the verification code beside it is masked too.
+#[test]
+fn url_and_form_encoded_cards_are_found_and_masked_in_their_encoding() {
+    let d = tmp();
+    let log = d.path().join("access.log");
+    let text = "GET /pay?cc=4111+1111+1111+1111&cvv=123 HTTP/1.1\n\
+                POST /api body=card%3D4111%201111%201111%201111%26exp%3D12\n\
+                GET /p?n=5555%2D5555%2D5555%2D4444 200\n\
+                GET /p?n=5555%2d5555%2d5555%2d4444 200\n\
+                GET /static/app.js?v=1234+5678 200\n";
+    write(&log, text.as_bytes());
+    let o = panscrub(&["scan", "-q", log.to_str().unwrap()]);
+    assert_exit(&o, 1);
+    let m = mpath();
+    let o = panscrub(&["scrub", "-m", m.to_str().unwrap(), log.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    assert_no_pan("stdout", &o.stdout);
+    let man = manifest(&m);
+    let found = kind(&man, "finding");
+    assert_eq!(found.len(), 5, "{found:?}");
+    assert_eq!(
+        found.iter().filter(|f| f["type"] == "pan").count(),
+        4,
+        "{found:?}"
+    );
+    for f in found.iter().filter(|f| f["type"] == "pan") {
+        let masked = f["masked"].as_str().unwrap();
+        assert!(masked.len() == 16 && masked.contains("******"), "{masked}");
+    }
+    let after = fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        after,
+        "GET /pay?cc=4111+11**+****+1111&cvv=*** HTTP/1.1\n\
+         POST /api body=card%3D4111%2011**%20****%201111%26exp%3D12\n\
+         GET /p?n=5555%2D55**%2D****%2D4444 200\n\
+         GET /p?n=5555%2d55**%2d****%2d4444 200\n\
+         GET /static/app.js?v=1234+5678 200\n"
+    );
+    assert_no_pan("scrubbed log", after.as_bytes());
+}
