@@ -10,15 +10,19 @@
 #   setpriv (util-linux)              runs the binary as an unprivileged user (root may write anything)
 #   script (bsdutils)                 gives the binary a terminal, for the progress display test
 #   chromium                          loads the HTML evidence report in a real browser
+#   setfacl getfacl (acl), setfattr getfattr (attr)  set and read back the ACLs and
+#                                     extended attributes a rebuilt file must keep
 #   pyarrow (PyPI)                    writes and reads back the Parquet fixtures
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=()
-for t in gzip zip unzip zstd xz bzip2 tar setpriv script chromium; do
+for t in gzip zip unzip zstd xz bzip2 tar setpriv script chromium setfacl setfattr; do
   if ! command -v "$t" >/dev/null 2>&1; then
     case $t in
       xz) debs+=(xz-utils) ;;
+      setfacl) debs+=(acl) ;;
+      setfattr) debs+=(attr) ;;
       setpriv) debs+=(util-linux) ;;
       script) debs+=(bsdutils) ;;
       *) debs+=("$t") ;;
@@ -39,7 +43,7 @@ if ! python3 -c 'import pyarrow' 2>/dev/null; then
 fi
 
 missing=()
-for t in gzip zip unzip zstd xz bzip2 tar setpriv script chromium; do
+for t in gzip zip unzip zstd xz bzip2 tar setpriv script chromium setfacl setfattr; do
   command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 done
 python3 -c 'import pyarrow' 2>/dev/null || missing+=(pyarrow)

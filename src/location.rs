@@ -146,6 +146,13 @@ pub struct Hit {
     /// content without `--scrub-binary`, a sparse tar member, Parquet
     /// inside an archive): said in the file record.
     pub report_only: Option<&'static str>,
+    /// Set when the finding sits in UTF-16 text inside a container (an
+    /// archive member): `finding` holds its one-byte view, `finding.offset`
+    /// is a byte offset in the decoded stream, and the stream holds the
+    /// span encoded in this byte order, two bytes per byte of the span.
+    /// (A plain UTF-16 file keeps code-unit offsets instead, converted by
+    /// its adapter.)
+    pub encoded: Option<crate::format::utf16::Endian>,
 }
 
 impl Hit {

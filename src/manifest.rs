@@ -261,6 +261,8 @@ mod tests {
             findings: 0,
             status: FileStatus::Clean,
             reason: None,
+            appended: None,
+            metadata_not_kept: Vec::new(),
         });
         assert_eq!(
             serde_json::to_string(&r).unwrap(),

@@ -101,6 +101,7 @@ mod tests {
             },
             masked_as: MaskedAs::Text,
             report_only: None,
+            encoded: None,
         }
     }
 

@@ -272,6 +272,15 @@ pub struct FileRecord {
     pub status: FileStatus,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
+    /// Bytes the file grew by while it was processed (an active log): the
+    /// run worked on the `size` it had when opened; these bytes were not
+    /// scanned and are left for the next run.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub appended: Option<u64>,
+    /// What of the original's metadata (owner, mode, extended attributes)
+    /// the rebuilt file or the `--out` copy could not keep.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub metadata_not_kept: Vec<String>,
 }
 
 /// Totals of a run (or of an input while it is processed): the counts of

@@ -215,7 +215,17 @@ mod tests {
 /// value, one after another). The message gives the line and column of the
 /// first error, never the content.
 pub fn validate<R: std::io::Read>(r: R) -> Result<(), String> {
-    let reader = std::io::BufReader::with_capacity(256 * 1024, r);
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::with_capacity(256 * 1024, r);
+    // A byte-order mark is no JSON but often leads a Windows tool's file:
+    // UTF-8's, or the `0xFF` a UTF-16 one is in the one-byte view.
+    let head = reader.fill_buf().map_err(|e| format!("read error: {e}"))?;
+    let bom = if head.starts_with(b"\xef\xbb\xbf") {
+        3
+    } else {
+        usize::from(head.first() == Some(&0xff))
+    };
+    reader.consume(bom);
     for value in serde_json::Deserializer::from_reader(reader).into_iter::<serde::de::IgnoredAny>()
     {
         if let Err(e) = value {
@@ -241,5 +251,7 @@ mod validate_tests {
         let err = super::validate(&b"{\"a\":1}\n{\"b\": 4111111111111111,}\n{}\n"[..]).unwrap_err();
         assert_eq!(err, "invalid JSON at line 2 column 24");
         assert!(super::validate(&b"{\"a\": \"unterminated"[..]).is_err());
+        assert!(super::validate(&b"\xef\xbb\xbf{\"a\":1}"[..]).is_ok());
+        assert!(super::validate(&b"\xff{\"a\":1}"[..]).is_ok());
     }
 }

@@ -10,6 +10,7 @@
 //! unchanged. A trailing odd byte is not part of any code unit.
 
 use std::fs::File;
+use std::io::{self, Read};
 
 use crate::detect::{Detector, StreamScanner, RIGHT_CONTEXT};
 use crate::error::InputError;
@@ -38,6 +39,14 @@ impl Endian {
     pub fn encode_into(self, ascii: &[u8], out: &mut Vec<u8>) {
         out.clear();
         out.extend(ascii.iter().flat_map(|&b| self.encode(b)));
+    }
+
+    /// The two bytes of a code unit.
+    fn encode_unit(self, unit: u16) -> [u8; 2] {
+        match self {
+            Endian::Little => unit.to_le_bytes(),
+            Endian::Big => unit.to_be_bytes(),
+        }
     }
 
     /// The one-byte view of a code unit.
@@ -87,6 +96,73 @@ pub fn detect(head: &[u8]) -> Option<Endian> {
         Some(Endian::Big)
     } else {
         None
+    }
+}
+
+/// The one-byte view of a UTF-16 stream as a reader: one byte per code unit
+/// of `inner` (see the module header), so offset `i` of the view is code
+/// unit `i`, byte `2i` of the stream; a trailing odd byte is dropped. A BOM
+/// as the first unit reads as `0xFF` (a boundary like `0x80`, and what the
+/// CSV header reader drops as it drops a UTF-8 BOM). For adapters that
+/// read decoded streams (archive members) and for the CSV and JSON
+/// locators of UTF-16 files.
+pub struct Narrow<R> {
+    inner: R,
+    endian: Endian,
+    raw: Vec<u8>,
+    /// A byte read past the last whole unit, held for the next read.
+    odd: Option<u8>,
+    /// No unit has been read yet (a BOM may come).
+    at_start: bool,
+}
+
+impl<R: Read> Narrow<R> {
+    /// A view of `inner`, whose code units are in `endian` order.
+    pub fn new(inner: R, endian: Endian) -> Narrow<R> {
+        Narrow {
+            inner,
+            endian,
+            raw: vec![0; 64 * 1024],
+            odd: None,
+            at_start: true,
+        }
+    }
+}
+
+impl<R: Read> Read for Narrow<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let want = (out.len() * 2).min(self.raw.len());
+        if want == 0 {
+            return Ok(0);
+        }
+        let mut have = 0;
+        if let Some(b) = self.odd.take() {
+            self.raw[0] = b;
+            have = 1;
+        }
+        while have < 2 {
+            match self.inner.read(&mut self.raw[have..want]) {
+                Ok(0) => return Ok(0), // end: a lone odd byte is no unit
+                Ok(n) => have += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let units = have / 2;
+        for (o, p) in out.iter_mut().zip(self.raw[..units * 2].chunks_exact(2)) {
+            *o = self.endian.narrow([p[0], p[1]]);
+        }
+        if self.at_start {
+            self.at_start = false;
+            let first = [self.raw[0], self.raw[1]];
+            if self.endian.encode_unit(0xfeff) == first {
+                out[0] = 0xff;
+            }
+        }
+        if have % 2 == 1 {
+            self.odd = Some(self.raw[have - 1]);
+        }
+        Ok(units)
     }
 }
 
@@ -194,6 +270,28 @@ mod tests {
         );
         assert_eq!(detect(b"plain ascii text here"), None);
         assert_eq!(detect(&[0xff, 0xfe, 0, 0, b'a', 0, 0, 0]), None);
+    }
+
+    #[test]
+    fn narrow_reader_maps_units_across_odd_reads() {
+        /// Hands out its bytes a few at a time, odd counts included.
+        struct Dribble(Vec<u8>, usize);
+        impl Read for Dribble {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                let n = out.len().min(3).min(self.0.len() - self.1);
+                out[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+                self.1 += n;
+                Ok(n)
+            }
+        }
+        let mut bytes = vec![0xff, 0xfe];
+        bytes.extend(utf16le("Id,Card\r\n1,4111111111111111é\n"));
+        bytes.push(b'x'); // a trailing odd byte
+        let mut view = Vec::new();
+        Narrow::new(Dribble(bytes, 0), Endian::Little)
+            .read_to_end(&mut view)
+            .unwrap();
+        assert_eq!(view, b"\xffId,Card\r\n1,4111111111111111\x80\n");
     }
 
     #[test]

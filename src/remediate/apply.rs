@@ -264,9 +264,10 @@ impl<'a> Applier<'a> {
     /// Where a finding sits in the file: byte offset and length.
     fn region(&self, l: &Hit) -> (u64, usize) {
         let f = &l.finding;
-        match self.utf16 {
-            None => (f.offset, f.len()),
-            Some(_) => (2 * f.offset, 2 * f.len()),
+        match (self.utf16, l.encoded) {
+            (Some(_), _) => (2 * f.offset, 2 * f.len()),
+            (None, Some(_)) => (f.offset, 2 * f.len()),
+            (None, None) => (f.offset, f.len()),
         }
     }
 
@@ -274,7 +275,7 @@ impl<'a> Applier<'a> {
     /// a finding and the bytes that mask it.
     fn encode(&mut self, l: &Hit) {
         let masked = l.masked(&self.policy);
-        match self.utf16 {
+        match self.utf16.or(l.encoded) {
             None => {
                 self.expected.clear();
                 self.expected.extend_from_slice(l.finding.span_bytes());

@@ -5,8 +5,11 @@
 //! destination (random name, never derived from the input name, which may
 //! hold a PAN; mode 0600), make it durable, verify it in the format's own
 //! terms, then (in place) check that nobody rewrote the original meanwhile,
-//! give it the original's owner, mode and times, rename it over the
-//! destination and fsync the directory.
+//! give it the original's owner, mode, extended attributes (ACLs, SELinux
+//! labels, `user.*`) and times, rename it over the destination and fsync
+//! the directory. What could not be given (another user's ownership for a
+//! non-root run, an attribute the filesystem refuses) is returned, for the
+//! file record: a rebuilt file never loses metadata silently.
 
 use std::fs::{File, FileTimes, Metadata};
 use std::io;
@@ -45,17 +48,70 @@ pub fn restore_times(f: &File, md: &Metadata) -> io::Result<()> {
     f.set_times(t)
 }
 
-/// Owner, then mode, then times of `md` onto `f` (times not with
-/// `touch`). Only root can give a file away; anyone else keeps their own
-/// (the chown error is ignored).
-fn take_metadata(f: &File, md: &Metadata, touch: bool) -> Result<(), InputError> {
-    let _ = std::os::unix::fs::fchown(f, Some(md.uid()), Some(md.gid()));
-    f.set_permissions(std::fs::Permissions::from_mode(md.mode() & 0o7777))
-        .map_err(InputError::io("set permissions"))?;
-    if touch {
-        return Ok(());
+/// What of the original's metadata an installed file could not take, one
+/// phrase each (`owner 0:0 (now 65534:65534)`), for the file record.
+pub type NotKept = Vec<String>;
+
+/// The original's owner, then mode (a chown clears setuid/setgid, so the
+/// mode comes after it), then extended attributes (after the mode: an ACL
+/// sets the group bits to its mask, as the original's are), then times
+/// (not with `touch`), from `from`/`md` onto `f`. Only root can give a file
+/// away and only a member may give it a group: what could not be kept is
+/// returned, never ignored.
+fn take_metadata(f: &File, from: &File, md: &Metadata, touch: bool) -> Result<NotKept, InputError> {
+    use std::os::unix::fs::fchown;
+    let mut lost = NotKept::new();
+    if fchown(f, Some(md.uid()), Some(md.gid())).is_err() {
+        // Not root: the group alone may still be ours to give.
+        let _ = fchown(f, None, Some(md.gid()));
     }
-    restore_times(f, md).map_err(InputError::io("restore times"))
+    let mode = md.mode() & 0o7777;
+    f.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(InputError::io("set permissions"))?;
+    let now = f.metadata().map_err(InputError::io("stat"))?;
+    if (now.uid(), now.gid()) != (md.uid(), md.gid()) {
+        lost.push(format!(
+            "owner {}:{} (now {}:{})",
+            md.uid(),
+            md.gid(),
+            now.uid(),
+            now.gid()
+        ));
+    }
+    // The kernel drops setgid for a group the writer is not in.
+    if now.mode() & 0o7777 != mode {
+        lost.push(format!("mode {:o} (now {:o})", mode, now.mode() & 0o7777));
+    }
+    copy_xattrs(from, f, &mut lost);
+    if !touch {
+        restore_times(f, md).map_err(InputError::io("restore times"))?;
+    }
+    Ok(lost)
+}
+
+/// Copies every extended attribute of `from` the process can read onto
+/// `to`: `user.*`, `system.posix_acl_*` (ACLs), `security.*` (SELinux and
+/// other labels; `trusted.*` too when root). A filesystem without them has
+/// none to copy; one that refuses an attribute on the new file has it
+/// listed in `lost`.
+fn copy_xattrs(from: &File, to: &File, lost: &mut NotKept) {
+    use xattr::FileExt;
+    let Ok(names) = from.list_xattr() else {
+        return;
+    };
+    for name in names {
+        let kept = match from.get_xattr(&name) {
+            Ok(Some(value)) => to.set_xattr(&name, &value).is_ok(),
+            Ok(None) => true, // removed meanwhile
+            Err(_) => false,
+        };
+        if !kept {
+            lost.push(format!(
+                "extended attribute {}",
+                String::from_utf8_lossy(name.as_encoded_bytes())
+            ));
+        }
+    }
 }
 
 fn rename_durably(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<(), InputError> {
@@ -75,14 +131,16 @@ fn rename_durably(tmp: tempfile::NamedTempFile, dest: &Path) -> Result<(), Input
 pub struct Staged {
     dest: PathBuf,
     tmp: tempfile::NamedTempFile,
+    /// The original, open: its extended attributes are read through it.
+    source: File,
     /// `--touch`: the result keeps the time it was written.
     touch: bool,
 }
 
 impl Staged {
-    /// A temp file beside the original `path`, described by `md` (in-place
-    /// rebuild).
-    pub fn beside(path: &Path, md: &Metadata) -> Result<Staged, InputError> {
+    /// A temp file beside the original `path`, open as `source` and
+    /// described by `md` (in-place rebuild).
+    pub fn beside(path: &Path, source: &File, md: &Metadata) -> Result<Staged, InputError> {
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -90,13 +148,14 @@ impl Staged {
         Ok(Staged {
             dest: path.to_path_buf(),
             tmp: temp_in(dir, md)?,
+            source: source.try_clone().map_err(InputError::io("dup"))?,
             touch: false,
         })
     }
 
     /// A temp file for `dest` in the `--out` mirror (directories created),
-    /// the copy of the input `md` describes.
-    pub fn mirror(dest: PathBuf, md: &Metadata) -> Result<Staged, InputError> {
+    /// the copy of the input open as `source` and described by `md`.
+    pub fn mirror(dest: PathBuf, source: &File, md: &Metadata) -> Result<Staged, InputError> {
         let dir = dest
             .parent()
             .map(Path::to_path_buf)
@@ -105,6 +164,7 @@ impl Staged {
         Ok(Staged {
             tmp: temp_in(&dir, md)?,
             dest,
+            source: source.try_clone().map_err(InputError::io("dup"))?,
             touch: false,
         })
     }
@@ -144,7 +204,7 @@ impl Staged {
         mismatched: u64,
         original: &Metadata,
         check: impl FnOnce(&File) -> Result<(), InputError>,
-    ) -> Result<(), InputError> {
+    ) -> Result<NotKept, InputError> {
         if mismatched > 0 {
             return Err(InputError::Changed(format!(
                 "{mismatched} finding(s) changed before they could be masked; copy discarded"
@@ -155,9 +215,10 @@ impl Staged {
     }
 
     /// Installs into the `--out` mirror with the original's metadata.
-    pub fn install_copy(self, original: &Metadata) -> Result<(), InputError> {
-        take_metadata(self.tmp.as_file(), original, self.touch)?;
-        rename_durably(self.tmp, &self.dest)
+    pub fn install_copy(self, original: &Metadata) -> Result<NotKept, InputError> {
+        let lost = take_metadata(self.tmp.as_file(), &self.source, original, self.touch)?;
+        rename_durably(self.tmp, &self.dest)?;
+        Ok(lost)
     }
 
     /// Replaces the original, unless it changed since `original` was taken
@@ -167,7 +228,7 @@ impl Staged {
         self,
         original: &Metadata,
         pause: Option<Duration>,
-    ) -> Result<(), InputError> {
+    ) -> Result<NotKept, InputError> {
         if let Some(p) = pause {
             std::thread::sleep(p);
         }
@@ -183,9 +244,10 @@ impl Staged {
             ));
         }
         let t = self.tmp.as_file();
-        take_metadata(t, original, self.touch)?;
+        let lost = take_metadata(t, &self.source, original, self.touch)?;
         t.sync_all().map_err(InputError::io("fsync"))?;
-        rename_durably(self.tmp, &self.dest)
+        rename_durably(self.tmp, &self.dest)?;
+        Ok(lost)
     }
 }
 

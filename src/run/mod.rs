@@ -275,6 +275,16 @@ fn finish(ctx: &Ctx, path: &PathText, mut outcome: Outcome) {
         *why = mask_text(why, &ctx.det, &ctx.cfg.policy);
         printer::print_error(path, why);
     }
+    if !outcome.metadata_not_kept.is_empty() {
+        // Attribute names are the user's: masked like any text we print.
+        for what in outcome.metadata_not_kept.iter_mut() {
+            *what = mask_text(what, &ctx.det, &ctx.cfg.policy);
+        }
+        printer::print_error(
+            path,
+            &format!("could not keep {}", outcome.metadata_not_kept.join(", ")),
+        );
+    }
     outcome.close();
     if let Some(line) = printer::file_line(ctx, path, outcome.stats.findings) {
         if ctx.cfg.sort {
@@ -448,13 +458,20 @@ fn process_file(
         head: &head,
         format: fmt,
     };
-    if fmt == Format::Parquet || fmt.is_container() {
+    let result = if fmt == Format::Parquet || fmt.is_container() {
         rebuilt::process(&job, outcome)
     } else if fmt == Format::Tar {
         tar::process(&job, outcome)
     } else {
         text::process(&job, outcome)
+    };
+    // A file written to while it was processed (the active log): the run
+    // worked on the length it had when opened, and says what it left for
+    // the next run.
+    if let Ok(now) = file.metadata() {
+        outcome.appended = now.len().checked_sub(size).filter(|&n| n > 0);
     }
+    result
 }
 
 fn read_head(file: &File, buf: &mut [u8]) -> io::Result<usize> {

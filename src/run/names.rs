@@ -59,6 +59,7 @@ pub fn report(ctx: &Ctx, path: &Path, shown: &PathText, stats: &mut Stats) -> u6
             finding,
             masked_as: MaskedAs::Text,
             report_only: Some(NEVER_RENAMED),
+            encoded: None,
         };
         let action = if policy.allows(&hit) {
             Action::Allowed

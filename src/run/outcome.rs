@@ -32,6 +32,10 @@ pub struct Outcome {
     pub progressed: u64,
     /// Its scan counted decoded bytes as it went (compressed inputs).
     pub counted_while_decoding: bool,
+    /// Bytes appended to the file while it was processed (not scanned).
+    pub appended: Option<u64>,
+    /// What of its metadata a rebuilt file or a copy could not keep.
+    pub metadata_not_kept: Vec<String>,
 }
 
 impl Outcome {
@@ -47,6 +51,8 @@ impl Outcome {
             skipped: None,
             progressed: 0,
             counted_while_decoding: false,
+            appended: None,
+            metadata_not_kept: Vec::new(),
         }
     }
 
@@ -95,6 +101,8 @@ impl Outcome {
             findings: self.stats.findings,
             status,
             reason,
+            appended: self.appended,
+            metadata_not_kept: self.metadata_not_kept.clone(),
         })
     }
 }

@@ -116,7 +116,12 @@ impl<'a> Findings<'a> {
             path: self.path.clone(),
             member: at.member.clone(),
             offset: at.offset,
-            length: f.len() * self.unit_bytes,
+            length: f.len()
+                * if hit.encoded.is_some() {
+                    2
+                } else {
+                    self.unit_bytes
+                },
             line: at.line,
             column: at.column,
             column_path: at.cell.as_ref().map(|c| c.column_path.clone()),

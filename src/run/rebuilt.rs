@@ -70,7 +70,7 @@ fn run(job: &Job, format: &dyn Rebuild, out: &mut Outcome) -> Result<(), InputEr
         .zip(&allowed)
         .map(|(h, a)| job.scrub() && h.report_only.is_none() && !a)
         .collect();
-    let installed = install(job, format, &mask);
+    let installed = install(job, format, &mask, &mut out.metadata_not_kept);
     let replaced = *installed.as_ref().unwrap_or(&false);
     let mut findings = Findings::new(job.ctx, job.path);
     for ((hit, allowed), masked) in hits.iter().zip(allowed).zip(&mask) {
@@ -95,12 +95,18 @@ fn run(job: &Job, format: &dyn Rebuild, out: &mut Outcome) -> Result<(), InputEr
 /// Builds, verifies and installs the result of a scrub. With `--out` the
 /// result goes to the mirror tree (a plain copy when nothing needs
 /// masking); otherwise it replaces the original unless the original
-/// changed meanwhile. Returns whether masked content was installed.
-fn install(job: &Job, format: &dyn Rebuild, mask: &[bool]) -> Result<bool, InputError> {
+/// changed meanwhile. Returns whether masked content was installed; what
+/// of the original's metadata could not be kept goes to `not_kept`.
+fn install(
+    job: &Job,
+    format: &dyn Rebuild,
+    mask: &[bool],
+    not_kept: &mut Vec<String>,
+) -> Result<bool, InputError> {
     let needed = mask.iter().any(|m| *m);
     let hooks = &job.ctx.hooks;
     if let Some(dest) = job.mirror() {
-        let mut staged = Staged::mirror(dest, job.md)?.touch(job.ctx.cfg.touch);
+        let mut staged = Staged::mirror(dest, job.file, job.md)?.touch(job.ctx.cfg.touch);
         if needed {
             format.rebuild(mask, staged.file_mut())?;
             staged.verify(hooks.corrupt_rebuild, |f| format.verify(mask, f))?;
@@ -110,16 +116,16 @@ fn install(job: &Job, format: &dyn Rebuild, mask: &[bool]) -> Result<bool, Input
             io::copy(&mut src, staged.file_mut()).map_err(InputError::io("copy"))?;
             staged.verify(false, |_| Ok(()))?;
         }
-        staged.install_copy(job.md)?;
+        *not_kept = staged.install_copy(job.md)?;
         return Ok(needed);
     }
     if !needed {
         return Ok(false);
     }
-    let mut staged = Staged::beside(&job.input.path, job.md)?.touch(job.ctx.cfg.touch);
+    let mut staged = Staged::beside(&job.input.path, job.file, job.md)?.touch(job.ctx.cfg.touch);
     format.rebuild(mask, staged.file_mut())?;
     staged.verify(hooks.corrupt_rebuild, |f| format.verify(mask, f))?;
-    staged.replace_original(job.md, hooks.rebuild_pause)?;
+    *not_kept = staged.replace_original(job.md, hooks.rebuild_pause)?;
     Ok(true)
 }
 

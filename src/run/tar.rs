@@ -27,7 +27,7 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
     let scrub = job.scrub();
     let mut copy = job
         .mirror()
-        .map(|dest| Staged::mirror(dest, job.md).map(|s| s.touch(job.ctx.cfg.touch)))
+        .map(|dest| Staged::mirror(dest, job.file, job.md).map(|s| s.touch(job.ctx.cfg.touch)))
         .transpose()?;
     let target = match copy.as_mut() {
         Some(c) => Target::Copy(c.file_mut()),
@@ -58,7 +58,7 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
     if let Some(c) = copy {
         // Each span was checked as it was masked; a text re-scan would also
         // see header bytes, which are never masked.
-        c.install_applied_copy(mismatched, job.md, |_| Ok(()))?;
+        out.metadata_not_kept = c.install_applied_copy(mismatched, job.md, |_| Ok(()))?;
     }
     let mut actions = actions.into_iter();
     let mut findings = Findings::new(job.ctx, job.path);

@@ -9,7 +9,7 @@
 //! the file's times are put back before the input is reported.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read, Seek};
 
 use crate::detect::Detector;
 use crate::error::InputError;
@@ -41,7 +41,7 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
     };
     let mut copy = job
         .mirror()
-        .map(|dest| Staged::mirror(dest, job.md).map(|s| s.touch(job.ctx.cfg.touch)))
+        .map(|dest| Staged::mirror(dest, job.file, job.md).map(|s| s.touch(job.ctx.cfg.touch)))
         .transpose()?;
     let target = match copy.as_mut() {
         Some(c) => Target::Copy(c.file_mut()),
@@ -162,7 +162,7 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
     let mismatched = settled?;
     out.hashes = hashes;
     if let Some(c) = copy {
-        c.install_applied_copy(mismatched, job.md, |f| {
+        out.metadata_not_kept = c.install_applied_copy(mismatched, job.md, |f| {
             verify_copy(&job.ctx.det, f, utf16, &kept)
         })?;
     }
@@ -231,16 +231,53 @@ fn verify_copy(
     Ok(())
 }
 
+/// What the locators read: the file's bytes, or for UTF-16 its one-byte
+/// view (one byte per code unit, so the scan's code-unit offsets apply).
+enum Source<'f> {
+    Bytes(RangeReader<'f>),
+    Units(utf16::Narrow<RangeReader<'f>>),
+}
+
+impl<'f> Source<'f> {
+    fn new(file: &'f File, size: u64, utf16: Option<Endian>) -> Source<'f> {
+        let r = RangeReader::new(file, 0, size);
+        match utf16 {
+            Some(endian) => Source::Units(utf16::Narrow::new(r, endian)),
+            None => Source::Bytes(r),
+        }
+    }
+}
+
+impl Read for Source<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Source::Bytes(r) => r.read(buf),
+            Source::Units(r) => r.read(buf),
+        }
+    }
+}
+
+impl Seek for Source<'_> {
+    /// Only the bytes of a file are sought (a CSV record jump): UTF-16
+    /// files are located by reading on, never by jumps.
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        match self {
+            Source::Bytes(r) => r.seek(pos),
+            Source::Units(_) => Err(io::Error::other("no seeking in a UTF-16 view")),
+        }
+    }
+}
+
 /// Locations for the findings of one text input: CSV row and field (and
 /// the cells of columns named for verification codes), JSON path, bare
 /// numbers; and offsets in bytes for UTF-16.
 struct Locator<'f> {
-    csv: Option<CsvLocator<RangeReader<'f>>>,
-    code_cells: Option<csv_codes::CodeCells<RangeReader<'f>>>,
-    json: Option<JsonLocator<RangeReader<'f>>>,
+    csv: Option<CsvLocator<Source<'f>>>,
+    code_cells: Option<csv_codes::CodeCells<Source<'f>>>,
+    json: Option<JsonLocator<Source<'f>>>,
     object: Option<String>,
     syntax: syntax::Syntax,
-    utf16: bool,
+    utf16: Option<Endian>,
     /// A large CSV has its records counted by the scan itself (quote-aware,
     /// on the same reads); the locator jumps to each finding's record.
     count_records: bool,
@@ -250,13 +287,13 @@ impl<'f> Locator<'f> {
     fn new(job: &Job<'f>, utf16: Option<Endian>, whole: bool) -> Result<Locator<'f>, InputError> {
         let (file, size) = (job.file, job.md.len());
         let path = &job.input.path;
-        // CSV by extension; not for UTF-16, whose bytes the locators do not
-        // read (rows are lexed lazily up to each finding: clean CSVs cost
-        // nothing extra).
-        let delim = csv::delimiter_for(path).filter(|_| utf16.is_none());
-        let count_records = !whole && delim.is_some();
+        // CSV by extension (rows are lexed lazily up to each finding: clean
+        // CSVs cost nothing extra). A UTF-16 CSV is read through its
+        // one-byte view and never has its records counted by the scan.
+        let delim = csv::delimiter_for(path);
+        let count_records = !whole && delim.is_some() && utf16.is_none();
         let csv = delim.map(|d| {
-            let r = RangeReader::new(file, 0, size);
+            let r = Source::new(file, size, utf16);
             if count_records {
                 CsvLocator::with_capacity(r, d, 16 * 1024)
             } else {
@@ -266,20 +303,20 @@ impl<'f> Locator<'f> {
         // CSV columns named for verification codes (`CVV`): their cells
         // are findings though no keyword stands next to them.
         let code_cells = match delim.filter(|_| !job.ctx.cfg.pan_only) {
-            Some(d) => csv_codes::CodeCells::new(RangeReader::new(file, 0, size), d)
+            Some(d) => csv_codes::CodeCells::new(Source::new(file, size, utf16), d)
                 .map_err(InputError::io("read"))?,
             None => None,
         };
         let syntax = syntax::syntax_for(path, job.head);
-        let json = (syntax == syntax::Syntax::Json && utf16.is_none())
-            .then(|| JsonLocator::new(RangeReader::new(file, 0, size)));
+        let json = (syntax == syntax::Syntax::Json)
+            .then(|| JsonLocator::new(Source::new(file, size, utf16)));
         Ok(Locator {
             object: csv.as_ref().and_then(|_| csv::object_name(path)),
             csv,
             code_cells,
             json,
             syntax,
-            utf16: utf16.is_some(),
+            utf16,
             count_records,
         })
     }
@@ -296,7 +333,12 @@ impl<'f> Locator<'f> {
         let with_cells;
         let located = match self.code_cells.as_mut() {
             Some(c) => {
-                let cells = c.upto(det, batch_end).map_err(InputError::io("read"))?;
+                // A UTF-16 batch ends at a byte offset; cells are in units.
+                let end = match self.utf16 {
+                    Some(_) => batch_end / 2,
+                    None => batch_end,
+                };
+                let cells = c.upto(det, end).map_err(InputError::io("read"))?;
                 with_cells = csv_codes::merge(located, cells);
                 &with_cells[..]
             }
@@ -324,7 +366,7 @@ impl<'f> Locator<'f> {
                 None => None,
             };
             // UTF-16 findings are in code units until reported.
-            let (offset, column) = if self.utf16 {
+            let (offset, column) = if self.utf16.is_some() {
                 (
                     utf16::to_bytes(l.finding.offset, false),
                     utf16::to_bytes(l.column, true),
@@ -349,6 +391,7 @@ impl<'f> Locator<'f> {
                     MaskedAs::Text
                 },
                 report_only: None,
+                encoded: None,
             });
         }
         Ok(())
@@ -371,8 +414,8 @@ impl<'f> Locator<'f> {
                 "malformed CSV: a quoted field is never closed, so rows and fields after it are unreliable".to_string()
             }));
         }
-        if syntax::declares_json(&job.input.path) && !self.utf16 {
-            let r = RangeReader::new(job.file, 0, job.md.len());
+        if syntax::declares_json(&job.input.path) {
+            let r = Source::new(job.file, job.md.len(), self.utf16);
             return Ok(crate::format::json::validate(r).err());
         }
         Ok(None)

@@ -368,8 +368,10 @@ fn appended_data_during_scrub_is_kept() {
         );
     }
     write(&p, &data);
+    let m = mpath();
     let mut child = Command::new(BIN)
-        .args(["scrub", "-q", "-j", "1", p.to_str().unwrap()])
+        .args(["scrub", "-q", "-j", "1", "-m", m.to_str().unwrap()])
+        .arg(&p)
         .spawn()
         .unwrap();
     let mut appended = Vec::new();
@@ -398,6 +400,14 @@ fn appended_data_during_scrub_is_kept() {
         "every appended byte kept"
     );
     assert!(n > 1, "appended while running");
+    // The file record says the run worked on the length at open and left
+    // what was appended after it for the next run.
+    let rec = kind(&manifest(&m), "file")[0].clone();
+    let (size, grew) = (rec["size"].as_u64().unwrap(), rec["appended"].as_u64());
+    let grew = grew.expect("the record says the file grew");
+    assert!(size >= data.len() as u64, "{rec}");
+    assert!(grew > 0 && size + grew <= after.len() as u64, "{rec}");
+    assert_eq!(rec["status"], "truncated");
 }
 
 #[test]

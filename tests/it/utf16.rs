@@ -155,3 +155,173 @@ fn large_utf16_file_pans_on_block_edges() {
     assert_eq!(after.matches("411111******1111").count(), placed);
     assert_eq!(after.len(), text.len());
 }
+
+/// A Salesforce Data Export taken in UTF-16 (the admin picks the file
+/// encoding): `Account.csv` written by Python's csv module as UTF-16LE with
+/// a BOM, inside a zip made by `zip`, a `.gz` made by `gzip` and a tar made
+/// by `tar`, and on its own. Every copy is found with its row, field and
+/// record id, scrubbed as UTF-16, and read back by Python's csv module with
+/// only the card cell changed.
+#[test]
+fn utf16_csv_exports_inside_archives_are_found_located_and_scrubbed() {
+    let d = tmp();
+    let t = d.path().join("t");
+    fs::create_dir_all(&t).unwrap();
+    let mk = r#"
+import csv
+rows = [["Id", "Name", "Description"],
+        ["0015g00000AcmeAAA", "Société Acme", "card 4111 1111 1111 1111 on file"],
+        ["0015g00000BetaAAA", "Beta", "no card here"],
+        ["0015g00000GammAAA", "Gamma", "paid with 5555555555554444"]]
+with open("Account.csv", "w", encoding="utf-16", newline="") as f:
+    csv.writer(f).writerows(rows)
+"#;
+    fs::write(t.join("mk.py"), mk).unwrap();
+    let run = |script: &str| {
+        let st = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(&t)
+            .status()
+            .unwrap();
+        assert!(st.success(), "{script}");
+    };
+    run("python3 mk.py && rm mk.py");
+    assert_eq!(&fs::read(t.join("Account.csv")).unwrap()[..2], b"\xff\xfe");
+    run(
+        "zip -q WE_00D5g0000000001_1.ZIP Account.csv && gzip -k Account.csv \
+         && mkdir x && cp Account.csv x/ && tar cf export.tar -C x Account.csv \
+         && tar czf export.tgz -C x Account.csv && rm -r x",
+    );
+    let inputs = [
+        ("Account.csv", None),
+        ("WE_00D5g0000000001_1.ZIP", Some("Account.csv")),
+        ("Account.csv.gz", None),
+        ("export.tar", Some("Account.csv")),
+        ("export.tgz", Some("Account.csv")),
+    ];
+    let m = mpath();
+    let o = panscrub(&["scan", "-m", m.to_str().unwrap(), t.to_str().unwrap()]);
+    assert_exit(&o, 1);
+    assert_no_pan("stdout", &o.stdout);
+    let man = manifest(&m);
+    for (name, member) in inputs {
+        let found: Vec<&Value> = kind(&man, "finding")
+            .into_iter()
+            .filter(|f| f["path"].as_str().unwrap().ends_with(name))
+            .collect();
+        let mut locs: Vec<(u64, String, String)> = found
+            .iter()
+            .map(|f| {
+                (
+                    f["row"].as_u64().unwrap_or(0),
+                    f["field"].as_str().unwrap_or("").to_string(),
+                    f["record_id"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        locs.sort();
+        assert_eq!(
+            locs,
+            vec![
+                (1, "Description".into(), "0015g00000AcmeAAA".into()),
+                (3, "Description".into(), "0015g00000GammAAA".into()),
+            ],
+            "{name}: {found:?}"
+        );
+        for f in &found {
+            assert_eq!(f["object"], "Account", "{name}");
+            assert_eq!(f["member"].as_str(), member, "{name}");
+        }
+    }
+    let m = scrub_ok(&t);
+    assert_no_pan("manifest", &fs::read(&m).unwrap());
+    let o = panscrub(&["scan", "-q", t.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    let check = r#"
+import csv, gzip, io, sys, tarfile, zipfile
+def rows(data):
+    assert data[:2] == b"\xff\xfe", "still UTF-16 with its BOM"
+    return list(csv.reader(io.StringIO(data.decode("utf-16"), newline="")))
+copies = {
+    "plain": open("Account.csv", "rb").read(),
+    "zip": zipfile.ZipFile("WE_00D5g0000000001_1.ZIP").read("Account.csv"),
+    "gz": gzip.open("Account.csv.gz").read(),
+    "tar": tarfile.open("export.tar").extractfile("Account.csv").read(),
+    "tgz": tarfile.open("export.tgz").extractfile("Account.csv").read(),
+}
+want = [["Id", "Name", "Description"],
+        ["0015g00000AcmeAAA", "Société Acme", "card 4111 11** **** 1111 on file"],
+        ["0015g00000BetaAAA", "Beta", "no card here"],
+        ["0015g00000GammAAA", "Gamma", "paid with 555555******4444"]]
+for k, v in copies.items():
+    assert rows(v) == want, (k, rows(v))
+print("ok")
+"#;
+    fs::write(d.path().join("check.py"), check).unwrap();
+    let o = Command::new("python3")
+        .arg(d.path().join("check.py"))
+        .current_dir(&t)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// UTF-16 JSON and a UTF-16 CSV with a verification-code column, written by
+/// Python: JSON paths and CSV cells as for UTF-8, and a JSON file led by a
+/// byte-order mark (UTF-8's or UTF-16's) is valid JSON.
+#[test]
+fn utf16_json_paths_and_csv_code_columns() {
+    let d = tmp();
+    let mk = r#"
+import csv, json
+with open("Pay.csv", "w", encoding="utf-16", newline="") as f:
+    w = csv.writer(f)
+    w.writerows([["Id", "Card", "CVV"], ["a1", "4111111111111111", "123"], ["a2", "none", "456"]])
+doc = json.dumps({"records": [{"note": "x"}, {"card": "5555555555554444"}]})
+open("events.json", "w", encoding="utf-16").write(doc)
+open("bom8.json", "w", encoding="utf-8-sig").write(doc)
+"#;
+    fs::write(d.path().join("mk.py"), mk).unwrap();
+    let st = Command::new("python3")
+        .arg("mk.py")
+        .current_dir(d.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    fs::remove_file(d.path().join("mk.py")).unwrap();
+    let m = mpath();
+    let o = panscrub(&[
+        "scan",
+        "-m",
+        m.to_str().unwrap(),
+        d.path().to_str().unwrap(),
+    ]);
+    assert_exit(&o, 1);
+    let man = manifest(&m);
+    for f in kind(&man, "file") {
+        assert_ne!(f["status"], "error", "{f}");
+    }
+    let mut got: Vec<String> = kind(&man, "finding")
+        .iter()
+        .map(|f| {
+            let p = f["path"].as_str().unwrap();
+            let name = &p[p.rfind('/').unwrap() + 1..];
+            match f["json_path"].as_str() {
+                Some(j) => format!("{name} {j}"),
+                None => format!("{name} {} row {} {}", f["type"], f["row"], f["field"]),
+            }
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            r#"Pay.csv "cvv" row 1 "CVV""#,
+            r#"Pay.csv "cvv" row 2 "CVV""#,
+            r#"Pay.csv "pan" row 1 "Card""#,
+            "bom8.json $.records[1].card",
+            "events.json $.records[1].card",
+        ]
+    );
+}

@@ -22,7 +22,7 @@ use super::csv::{delimiter_for, object_name, CsvLocator};
 use super::json::JsonLocator;
 use super::syntax::declares_json;
 use super::syntax::{is_bare_number, syntax_for, Syntax};
-use super::{read_full, sniff, Format};
+use super::{read_full, sniff, utf16, Format};
 use crate::detect::{Detector, StreamScanner};
 use crate::error::InputError;
 use crate::location::{Hit, Location, MaskedAs};

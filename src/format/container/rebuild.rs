@@ -6,18 +6,32 @@ use super::*;
 
 /// Applies masks to consecutive pieces of one decoded stream, checking that
 /// every masked byte still holds the scanned digit.
-pub(super) struct Masker<'a> {
-    spans: Vec<(u64, crate::mask::Masked, &'a [u8])>,
+/// Spans are held as the stream holds them: `(offset, masked, scanned)`,
+/// encoded as UTF-16 for a finding in UTF-16 text.
+pub(super) struct Masker {
+    spans: Vec<(u64, Vec<u8>, Vec<u8>)>,
     next: usize,
 }
 
-impl<'a> Masker<'a> {
-    pub(super) fn new(policy: &MaskPolicy, findings: &[&'a MemberFinding]) -> Masker<'a> {
+impl Masker {
+    pub(super) fn new(policy: &MaskPolicy, findings: &[&MemberFinding]) -> Masker {
         let mut spans: Vec<_> = findings
             .iter()
             .map(|m| {
                 let f = &m.hit.finding;
-                (f.offset, m.hit.masked(policy), f.span_bytes())
+                let masked = m.hit.masked(policy);
+                let (mut new, mut old) = (Vec::new(), Vec::new());
+                match m.hit.encoded {
+                    Some(endian) => {
+                        endian.encode_into(masked.as_bytes(), &mut new);
+                        endian.encode_into(f.span_bytes(), &mut old);
+                    }
+                    None => {
+                        new.extend_from_slice(masked.as_bytes());
+                        old.extend_from_slice(f.span_bytes());
+                    }
+                }
+                (f.offset, new, old)
             })
             .collect();
         spans.sort_by_key(|s| s.0);
@@ -30,12 +44,12 @@ impl<'a> Masker<'a> {
         let mut k = self.next;
         while k < self.spans.len() && self.spans[k].0 < end {
             let (start, masked, orig) = &self.spans[k];
-            let span_end = start + masked.as_bytes().len() as u64;
+            let span_end = start + masked.len() as u64;
             let lo = (*start).max(pos);
             let hi = span_end.min(end);
             let here = &mut buf[(lo - pos) as usize..(hi - pos) as usize];
             let part = (lo - start) as usize..(hi - start) as usize;
-            let (expected, replacement) = (&orig[part.clone()], &masked.as_bytes()[part]);
+            let (expected, replacement) = (&orig[part.clone()], &masked[part]);
             if !crate::remediate::check_then_mask(here, expected, replacement) {
                 return Err(InputError::Changed(
                     "decoded bytes differ from the scan".into(),

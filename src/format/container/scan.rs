@@ -122,14 +122,29 @@ pub(super) fn scan_data<R: Read>(
 ) -> Result<(), InputError> {
     let mut sc = StreamScanner::new(cx.det).track_lines();
     let mut found = Vec::new();
-    sc.read_from(&mut r, &mut |f| found.push(f))
-        .map_err(decode_error)?;
+    // UTF-16 text (a Salesforce export taken in UTF-16) is scanned through
+    // its one-byte view, as a plain UTF-16 file is.
+    let mut br = BufReader::with_capacity(BLOCK, &mut r);
+    let encoded = match sniff(br.fill_buf().map_err(decode_error)?) {
+        Format::Utf16(endian) => Some(endian),
+        _ => None,
+    };
+    match encoded {
+        Some(endian) => sc.read_from(&mut utf16::Narrow::new(br, endian), &mut |f| found.push(f)),
+        None => sc.read_from(&mut br, &mut |f| found.push(f)),
+    }
+    .map_err(decode_error)?;
     for mut f in found {
         let line_start = f.lines.line_start.unwrap_or(0);
         let line = f.lines.newlines_before + 1;
-        let column = f.offset - line_start + 1;
-        let member_offset = f.offset;
-        f.offset += shift;
+        let mut column = f.offset - line_start + 1;
+        let mut member_offset = f.offset;
+        if encoded.is_some() {
+            // Code units of the view, reported and masked in bytes.
+            member_offset = utf16::to_bytes(f.offset, false);
+            column = utf16::to_bytes(column, true);
+        }
+        f.offset = member_offset + shift;
         let masked_as = if is_bare_number(&f, syn) {
             MaskedAs::Number
         } else {
@@ -148,6 +163,7 @@ pub(super) fn scan_data<R: Read>(
                 },
                 masked_as,
                 report_only,
+                encoded,
             },
         });
     }
@@ -328,7 +344,11 @@ pub(super) fn locate_member<R: Read + Seek>(
             m.route.last().is_none_or(|h| {
                 !matches!(
                     h.format,
-                    Format::Text | Format::Binary | Format::Tar | Format::Parquet
+                    Format::Text
+                        | Format::Utf16(_)
+                        | Format::Binary
+                        | Format::Tar
+                        | Format::Parquet
                 )
             })
         })
@@ -348,19 +368,30 @@ pub(super) fn locate_structured<R: Read>(
     r: R,
     found: &mut [MemberFinding],
 ) -> Result<(), InputError> {
+    // One stream, one encoding: a UTF-16 one is located through its
+    // one-byte view, in code units.
+    let encoded = found.first().and_then(|m| m.hit.encoded);
+    let r: Box<dyn Read + '_> = match encoded {
+        Some(endian) => Box::new(utf16::Narrow::new(r, endian)),
+        None => Box::new(r),
+    };
+    let at = |m: &MemberFinding| match encoded {
+        Some(_) => m.hit.at.offset / 2,
+        None => m.hit.at.offset,
+    };
     if let Some(delim) = delimiter_for(name) {
         let mut loc = CsvLocator::new(r, delim);
         let object = object_name(name);
         for m in found.iter_mut() {
             m.hit.at.csv = loc
-                .locate(m.hit.at.offset)
+                .locate(at(m))
                 .map_err(decode_error)?
                 .map(|l| l.into_cell(object.clone(), cx.det, cx.policy));
         }
     } else if declares_json(name) {
         let mut loc = JsonLocator::new(r);
         for m in found.iter_mut() {
-            let p = loc.locate(m.hit.at.offset).map_err(decode_error)?;
+            let p = loc.locate(at(m)).map_err(decode_error)?;
             m.hit.at.json_path = Some(mask_text(&p, cx.det, cx.policy));
         }
     }

@@ -537,12 +537,17 @@ pub fn read_header<R: Read>(
     Ok(Some((names, len)))
 }
 
-/// A field's text from its raw bytes: a leading BOM (first field only) and
-/// `\r` dropped, outer quotes removed, a doubled quote read as one, then
-/// UTF-8 or Latin-1 (exports made in ISO-8859-1).
+/// A field's text from its raw bytes: a leading BOM (first field only; a
+/// UTF-8 BOM, or the `0xFF` a UTF-16 BOM is in the one-byte view of
+/// `format::utf16::Narrow`) and `\r` dropped, outer quotes removed, a
+/// doubled quote read as one, then UTF-8 or Latin-1 (exports made in
+/// ISO-8859-1). Bytes 0x80–0x9F are no Latin-1 text (C1 controls; the
+/// UTF-16 view's mark for a non-ASCII character): shown as U+FFFD.
 fn field_text(raw: &[u8], first: bool) -> String {
     let raw = if first {
-        raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw)
+        raw.strip_prefix(b"\xef\xbb\xbf")
+            .or_else(|| raw.strip_prefix(b"\xff"))
+            .unwrap_or(raw)
     } else {
         raw
     };
@@ -563,7 +568,14 @@ fn field_text(raw: &[u8], first: bool) -> String {
     }
     match String::from_utf8(v) {
         Ok(s) => s,
-        Err(e) => e.into_bytes().iter().map(|&b| b as char).collect(),
+        Err(e) => e
+            .into_bytes()
+            .iter()
+            .map(|&b| match b {
+                0x80..=0x9f => char::REPLACEMENT_CHARACTER,
+                _ => b as char,
+            })
+            .collect(),
     }
 }
 

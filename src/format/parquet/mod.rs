@@ -111,6 +111,7 @@ impl CellFinding {
             },
             masked_as: self.masked_as,
             report_only: None,
+            encoded: None,
         }
     }
 }
