@@ -150,3 +150,40 @@ fn url_and_form_encoded_cards_are_found_and_masked_in_their_encoding() {
     );
     assert_no_pan("scrubbed log", after.as_bytes());
 }
+
+/// A forensic sweep leaves the access times of the evidence directories as
+/// it found them, as it does for files: directories are opened with
+/// `O_NOATIME` too. The times are set three days back first, so a
+/// `relatime` mount would update them on any read.
+#[test]
+fn a_scan_keeps_directory_and_file_access_times() {
+    let d = tmp();
+    let t = d.path().join("evidence");
+    write(&t.join("host1/var/log/app.log"), b"card 4111111111111111\n");
+    write(&t.join("host1/notes.txt"), b"nothing\n");
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg("find . -exec touch -a -d '3 days ago' {} +")
+        .current_dir(&t)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let atimes = || {
+        let mut v = Vec::new();
+        for p in [
+            "",
+            "host1",
+            "host1/var",
+            "host1/var/log",
+            "host1/var/log/app.log",
+            "host1/notes.txt",
+        ] {
+            v.push((p, fs::metadata(t.join(p)).unwrap().accessed().unwrap()));
+        }
+        v
+    };
+    let before = atimes();
+    let o = panscrub(&["scan", "-q", t.to_str().unwrap()]);
+    assert_exit(&o, 1);
+    assert_eq!(atimes(), before);
+}

@@ -6,15 +6,17 @@
 //! followed); FIFOs, sockets and devices are skipped without being opened;
 //! an unreadable directory is an error for that entry and the walk goes on.
 //! Include/exclude globs match the path relative to its root; named files
-//! are always processed.
+//! are always processed. Directories are read by `tree`, which opens them
+//! without touching their access times where permitted.
 
 use std::fs::Metadata;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use walkdir::WalkDir;
-
 use crate::config::Config;
+
+mod tree;
+use tree::Node;
 
 /// A regular file to process.
 #[derive(Clone, Debug)]
@@ -127,106 +129,90 @@ pub fn walk(cfg: &Config, exclude_path: Option<&Path>, out: &mut dyn FnMut(Entry
             });
             continue;
         }
-        let walker = WalkDir::new(root)
-            .follow_links(cfg.follow)
-            .follow_root_links(true)
-            .into_iter()
-            .filter_entry(|e| {
-                let rel = e.path().strip_prefix(root).unwrap_or(e.path());
-                e.depth() == 0 || !cfg.exclude.as_ref().is_some_and(|x| x.is_match(rel))
-            });
-        for item in walker {
-            if crate::interrupt::requested().is_some() {
-                return;
-            }
-            let e = match item {
-                Ok(e) => e,
-                Err(err) => {
-                    let path = err
-                        .path()
-                        .map(Path::to_path_buf)
-                        .unwrap_or_else(|| root.clone());
-                    if err.loop_ancestor().is_some() {
-                        out(Entry::Skipped {
-                            path,
-                            reason: "symlink loop not followed",
-                        });
-                        continue;
-                    }
-                    let reason = err
-                        .io_error()
-                        .map(|io| format!("cannot read: {io}"))
-                        .unwrap_or_else(|| "walk error".to_string());
-                    out(Entry::Error { path, reason });
-                    continue;
-                }
-            };
-            let ft = e.file_type();
+        let prune = |p: &Path| {
+            let rel = p.strip_prefix(root).unwrap_or(p);
+            cfg.exclude.as_ref().is_some_and(|x| x.is_match(rel))
+        };
+        let stop = || crate::interrupt::requested().is_some();
+        let mut visit = |node: Node| match node {
             // The root itself (a directory, or a symlink to one that the
-            // user named and that is followed) is not an input.
-            if ft.is_dir() || e.depth() == 0 {
-                if crate::run::may_hold_pan(e.file_name()) {
-                    out(Entry::Directory(e.path().to_path_buf()));
-                }
-                continue;
-            }
-            let rel = e
-                .path()
-                .strip_prefix(root)
-                .unwrap_or(e.path())
-                .to_path_buf();
-            if let Some(inc) = &cfg.include {
-                if !inc.is_match(&rel) {
-                    continue;
+            // user named and that is followed) is not an input; any
+            // directory's name may hold a PAN.
+            Node::Directory { path, .. } => {
+                let name = path.file_name().unwrap_or(path.as_os_str());
+                if crate::run::may_hold_pan(name) {
+                    out(Entry::Directory(path));
                 }
             }
-            let md = match e.metadata() {
-                Ok(m) => m,
-                Err(err) => {
-                    out(Entry::Error {
-                        path: e.path().to_path_buf(),
-                        reason: format!("cannot stat: {err}"),
-                    });
-                    continue;
-                }
-            };
-            if let Some(reason) = special_kind(&md) {
-                out(Entry::Skipped {
-                    path: e.path().to_path_buf(),
-                    reason,
-                });
-                continue;
-            }
-            if excluded == Some((md.dev(), md.ino())) {
-                continue;
-            }
-            if crate::remediate::temp::parse_name(e.file_name()).is_some() {
-                out(Entry::StaleTemp(e.path().to_path_buf()));
-                continue;
-            }
-            // -L: a file reached through a link is processed under its real
-            // path (opened without following links), and only once however
-            // many links lead to it.
-            let path = if cfg.follow {
-                if !seen.insert((md.dev(), md.ino())) {
-                    continue;
-                }
-                if e.path_is_symlink() {
-                    e.path()
-                        .canonicalize()
-                        .unwrap_or_else(|_| e.path().to_path_buf())
-                } else {
-                    e.path().to_path_buf()
-                }
-            } else {
-                e.path().to_path_buf()
-            };
-            out(Entry::Input(Input {
+            Node::Loop(path) => out(Entry::Skipped {
                 path,
-                size: md.len(),
-                root: ri,
-                rel,
-            }));
+                reason: "symlink loop not followed",
+            }),
+            Node::Error { path, reason } => out(Entry::Error { path, reason }),
+            Node::Other { path, md, via_link } => {
+                if let Some(entry) =
+                    file_entry(cfg, root, ri, path, &md, via_link, excluded, &mut seen)
+                {
+                    out(entry);
+                }
+            }
+        };
+        tree::walk_tree(root, cfg.follow, &prune, &stop, &mut visit);
+        if stop() {
+            return;
         }
     }
+}
+
+/// What a non-directory met in the tree of root `ri` becomes, if anything.
+#[allow(clippy::too_many_arguments)]
+fn file_entry(
+    cfg: &Config,
+    root: &Path,
+    ri: usize,
+    path: PathBuf,
+    md: &Metadata,
+    via_link: bool,
+    excluded: Option<(u64, u64)>,
+    seen: &mut std::collections::HashSet<(u64, u64)>,
+) -> Option<Entry> {
+    let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+    if let Some(inc) = &cfg.include {
+        if !inc.is_match(&rel) {
+            return None;
+        }
+    }
+    if let Some(reason) = special_kind(md) {
+        return Some(Entry::Skipped { path, reason });
+    }
+    if excluded == Some((md.dev(), md.ino())) {
+        return None;
+    }
+    if path
+        .file_name()
+        .is_some_and(|n| crate::remediate::temp::parse_name(n).is_some())
+    {
+        return Some(Entry::StaleTemp(path));
+    }
+    // -L: a file reached through a link is processed under its real path
+    // (opened without following links), and only once however many links
+    // lead to it.
+    let path = if cfg.follow {
+        if !seen.insert((md.dev(), md.ino())) {
+            return None;
+        }
+        if via_link {
+            path.canonicalize().unwrap_or(path)
+        } else {
+            path
+        }
+    } else {
+        path
+    };
+    Some(Entry::Input(Input {
+        path,
+        size: md.len(),
+        root: ri,
+        rel,
+    }))
 }
