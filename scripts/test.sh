@@ -6,7 +6,7 @@
 # told so (PANSCRUB_REQUIRE_*) and fail instead.
 #
 # What the tests drive, and why:
-#   gzip zip unzip zstd xz bzip2 tar  archives written and read by the system's own tools
+#   gzip zip unzip zstd xz bzip2 lz4 tar  archives written and read by the system's own tools
 #   setpriv (util-linux)              runs the binary as an unprivileged user (root may write anything)
 #   script (bsdutils)                 gives the binary a terminal, for the progress display test
 #   chromium                          loads the HTML evidence report in a real browser
@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debs=()
-for t in gzip zip unzip zstd xz bzip2 tar setpriv script chromium setfacl setfattr; do
+for t in gzip zip unzip zstd xz bzip2 lz4 tar setpriv script chromium setfacl setfattr; do
   if ! command -v "$t" >/dev/null 2>&1; then
     case $t in
       xz) debs+=(xz-utils) ;;
@@ -43,7 +43,7 @@ if ! python3 -c 'import pyarrow' 2>/dev/null; then
 fi
 
 missing=()
-for t in gzip zip unzip zstd xz bzip2 tar setpriv script chromium setfacl setfattr; do
+for t in gzip zip unzip zstd xz bzip2 lz4 tar setpriv script chromium setfacl setfattr; do
   command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 done
 python3 -c 'import pyarrow' 2>/dev/null || missing+=(pyarrow)

@@ -31,6 +31,8 @@ pub enum InputError {
     Malformed(String),
     /// A decompression budget was exceeded (archive bomb).
     Budget(String),
+    /// Well formed but encrypted: it cannot be read without its key.
+    Encrypted(String),
     /// The run was asked to stop (SIGINT, SIGTERM) before this input was
     /// finished.
     Interrupted(&'static str),
@@ -83,6 +85,12 @@ impl fmt::Display for InputError {
             }
             InputError::Malformed(why) => write!(f, "{why}"),
             InputError::Budget(why) => write!(f, "decompression budget exceeded: {why}"),
+            InputError::Encrypted(what) => {
+                write!(
+                    f,
+                    "encrypted: {what} cannot be read without the password; not scanned"
+                )
+            }
             InputError::Interrupted(sig) => write!(f, "stopped by {sig}"),
             InputError::Unwritable { source, left } => {
                 write!(f, "{source}; {left} finding(s) left in place")

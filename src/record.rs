@@ -283,6 +283,10 @@ pub struct FileRecord {
     pub metadata_not_kept: Vec<String>,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// Totals of a run (or of an input while it is processed): the counts of
 /// the `summary` record, kept by the run and summed by `merge`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
@@ -301,6 +305,10 @@ pub struct Totals {
     pub allowed: u64,
     /// Entries skipped on purpose.
     pub skipped: u64,
+    /// Of those, inputs in a format panscrub cannot decode (a 7z or rar
+    /// archive, a `pg_dump -Fc` dump): no all-clear for them, exit code 2.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub undecoded: u64,
     /// Inputs that failed.
     pub errors: u64,
     /// Bytes scanned.
@@ -322,6 +330,7 @@ impl Totals {
         self.reported += o.reported;
         self.allowed += o.allowed;
         self.skipped += o.skipped;
+        self.undecoded += o.undecoded;
         self.errors += o.errors;
         self.bytes += o.bytes;
         for (k, v) in &o.by_brand {

@@ -35,6 +35,9 @@ pub enum Format {
     Xz,
     /// bzip2 (one or more streams): scanned decoded, rebuilt.
     Bzip2,
+    /// LZ4 frame format (`.lz4` logs; one or more frames): scanned
+    /// decoded, rebuilt.
+    Lz4,
     /// Zip archive: every member scanned, nested archives too; rebuilt with
     /// untouched members copied as they are.
     Zip,
@@ -58,6 +61,7 @@ impl Format {
             Format::Zstd => "zstd",
             Format::Xz => "xz",
             Format::Bzip2 => "bzip2",
+            Format::Lz4 => "lz4",
             Format::Zip => "zip",
             Format::Tar => "tar",
             Format::Parquet => "parquet",
@@ -78,7 +82,7 @@ impl Format {
     pub fn is_compressed_stream(self) -> bool {
         matches!(
             self,
-            Format::Gzip | Format::Zstd | Format::Xz | Format::Bzip2
+            Format::Gzip | Format::Zstd | Format::Xz | Format::Bzip2 | Format::Lz4
         )
     }
 }
@@ -102,6 +106,23 @@ pub fn is_tar(head: &[u8]) -> bool {
     head.len() >= 262 && &head[257..262] == b"ustar"
 }
 
+/// Formats recognised by their magic bytes that panscrub cannot decode:
+/// scanning their compressed or encrypted bytes would call them clean.
+/// The reason names the format (`skipped`, exit code 2).
+pub fn undecodable(head: &[u8]) -> Option<&'static str> {
+    const KNOWN: [(&[u8], &str); 5] = [
+        (b"7z\xbc\xaf\x27\x1c", "7z archive: not decoded"),
+        (b"Rar!\x1a\x07\x00", "rar archive: not decoded"),
+        (b"Rar!\x1a\x07\x01\x00", "rar archive: not decoded"),
+        (b"PGDMP", "pg_dump custom-format archive: not decoded"),
+        (b"\x02\x21\x4c\x18", "lz4 legacy frame: not decoded"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(magic, _)| head.starts_with(magic))
+        .map(|(_, why)| *why)
+}
+
 /// Decides the format from the first bytes of an input.
 pub fn sniff(head: &[u8]) -> Format {
     let head = &head[..head.len().min(SNIFF_LEN)];
@@ -113,6 +134,9 @@ pub fn sniff(head: &[u8]) -> Format {
     }
     if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
         return Format::Xz;
+    }
+    if head.starts_with(&[0x04, 0x22, 0x4d, 0x18]) {
+        return Format::Lz4;
     }
     // "BZh" + block size, then a block or the end-of-stream magic: text
     // that merely starts with "BZh1" is not taken for bzip2.
@@ -169,6 +193,20 @@ mod tests {
         assert_eq!(sniff(b"PK\x03\x04rest"), Format::Zip);
         assert_eq!(sniff(b"\xfd7zXZ\x00\x00"), Format::Xz);
         assert_eq!(sniff(b"BZh91AY&SYxx"), Format::Bzip2);
+        assert_eq!(sniff(b"\x04\x22\x4d\x18\x64\x40"), Format::Lz4);
+        assert_eq!(
+            undecodable(b"7z\xbc\xaf\x27\x1c\x00\x04"),
+            Some("7z archive: not decoded")
+        );
+        assert_eq!(
+            undecodable(b"Rar!\x1a\x07\x01\x00"),
+            Some("rar archive: not decoded")
+        );
+        assert_eq!(
+            undecodable(b"PGDMP\x01\x0e\x00"),
+            Some("pg_dump custom-format archive: not decoded")
+        );
+        assert_eq!(undecodable(b"7z is a text line"), None);
         assert_eq!(sniff(b"BZh1 is not bzip2 text"), Format::Text);
         assert_eq!(sniff(b"PAR1\x15\x04\x15"), Format::Parquet);
         assert_eq!(sniff(b"PAR1 is a text line\n"), Format::Text);

@@ -445,6 +445,11 @@ fn process_file(
     let mut head = vec![0u8; head_len];
     let n = read_head(&file, &mut head).map_err(InputError::io("read"))?;
     head.truncate(n);
+    if let Some(why) = format::undecodable(&head) {
+        outcome.skipped = Some(why.into());
+        outcome.undecoded = true;
+        return Ok(());
+    }
     let fmt = format::sniff(&head);
     outcome.format = fmt.as_str();
     outcome.stats.files = 1;

@@ -36,6 +36,8 @@ pub struct Outcome {
     pub appended: Option<u64>,
     /// What of its metadata a rebuilt file or a copy could not keep.
     pub metadata_not_kept: Vec<String>,
+    /// Skipped because its format cannot be decoded (`skipped` says which).
+    pub undecoded: bool,
 }
 
 impl Outcome {
@@ -53,6 +55,7 @@ impl Outcome {
             counted_while_decoding: false,
             appended: None,
             metadata_not_kept: Vec::new(),
+            undecoded: false,
         }
     }
 
@@ -80,6 +83,7 @@ impl Outcome {
         self.stats.errors = u64::from(self.problem.is_some());
         if self.skipped.is_some() && self.problem.is_none() {
             self.stats.skipped = 1;
+            self.stats.undecoded = u64::from(self.undecoded);
         }
     }
 
@@ -109,7 +113,9 @@ impl Outcome {
 
 /// The exit status of a run with these totals.
 pub fn exit_status(mode: Mode, s: &Stats) -> ExitStatus {
-    if s.errors > 0 {
+    // An input that could not be decoded is no all-clear: "could not be
+    // processed", like an error.
+    if s.errors > 0 || s.undecoded > 0 {
         ExitStatus::Error
     } else if (mode == Mode::Scan && s.findings > s.allowed)
         || (mode == Mode::Scrub && s.reported > 0)
@@ -232,5 +238,8 @@ mod tests {
         assert_eq!(exit_status(Mode::Scrub, &s), ExitStatus::Clean);
         s.errors = 1;
         assert_eq!(exit_status(Mode::Scrub, &s), ExitStatus::Error);
+        s.errors = 0;
+        s.undecoded = 1;
+        assert_eq!(exit_status(Mode::Scan, &s), ExitStatus::Error);
     }
 }

@@ -613,3 +613,129 @@ with open('dd.zip', 'wb') as raw:\n    with zipfile.ZipFile(Unseekable(raw), 'w'
         );
     }
 }
+
+/// `.lz4` logs written by the `lz4` tool, one frame and two frames
+/// concatenated (which the tool decodes whole): every PAN found, rebuilt,
+/// `lz4 -t` passes and the decoded text is the original with masks; a CSV
+/// compressed with lz4 gets its rows and fields.
+#[test]
+fn lz4_frames_are_scanned_and_rebuilt() {
+    let d = tmp();
+    let text = "x 4111111111111111 y\nz 5555 5555 5555 4444\n";
+    write(&d.path().join("t"), text.as_bytes());
+    write(
+        &d.path().join("Contact.csv"),
+        b"Id,Description\n003A,card 4111111111111111\n",
+    );
+    sh(
+        d.path(),
+        "lz4 -q t app.log.lz4 && cat app.log.lz4 app.log.lz4 > two.log.lz4 && rm t \
+         && lz4 -q --rm Contact.csv Contact.csv.lz4",
+    );
+    let m = mpath();
+    let o = panscrub(&[
+        "scan",
+        "-m",
+        m.to_str().unwrap(),
+        d.path().to_str().unwrap(),
+    ]);
+    assert_exit(&o, 1);
+    let man = manifest(&m);
+    let per_file = |name: &str| {
+        kind(&man, "finding")
+            .iter()
+            .filter(|f| f["path"].as_str().unwrap().ends_with(name))
+            .count()
+    };
+    assert_eq!(
+        (per_file("/app.log.lz4"), per_file("/two.log.lz4")),
+        (2, 4),
+        "the second frame is read too"
+    );
+    let csv = kind(&man, "finding")
+        .into_iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("Contact.csv.lz4"))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (csv["row"].as_u64(), csv["field"].as_str()),
+        (Some(1), Some("Description"))
+    );
+    for f in kind(&man, "file") {
+        assert_eq!(f["format"], "lz4");
+    }
+    let m = scrub_ok(d.path());
+    assert_eq!(summary(&manifest(&m))["truncated"], 7);
+    sh(d.path(), "lz4 -q -t app.log.lz4 && lz4 -q -t two.log.lz4");
+    assert_eq!(
+        out(d.path(), "lz4 -q -dc app.log.lz4"),
+        masked(text).as_bytes()
+    );
+    assert_eq!(
+        out(d.path(), "lz4 -q -dc two.log.lz4"),
+        masked(&text.repeat(2)).as_bytes()
+    );
+}
+
+/// Inputs panscrub cannot decode are no all-clear: 7z, rar, a `pg_dump
+/// -Fc` archive and an lz4 legacy frame (by their magic bytes) are
+/// skipped with a reason naming the format, counted as `undecoded` and
+/// exit 2; an encrypted zip (made by `zip -P`) is said to be encrypted,
+/// not corrupt.
+#[test]
+fn opaque_inputs_are_named_and_never_called_clean() {
+    let d = tmp();
+    let t = d.path().join("t");
+    for (name, head) in [
+        (
+            "backup.7z",
+            &b"7z\xbc\xaf\x27\x1c\x00\x04 4111111111111111"[..],
+        ),
+        ("logs.rar", &b"Rar!\x1a\x07\x01\x00 4111111111111111"[..]),
+        ("crm.dump", &b"PGDMP\x01\x0e\x00\x04\x08\x01\x01"[..]),
+        ("old.lz4", &b"\x02\x21\x4c\x18\x10\x00\x00\x00"[..]),
+    ] {
+        write(&t.join(name), head);
+    }
+    write(&t.join("a.txt"), b"card 4111111111111111\n");
+    sh(&t, "zip -q -P secret enc.zip a.txt && rm a.txt");
+    let m = mpath();
+    let o = panscrub(&["scan", "-m", m.to_str().unwrap(), t.to_str().unwrap()]);
+    assert_exit(&o, 2);
+    let man = manifest(&m);
+    let mut reasons: Vec<(String, String)> = kind(&man, "file")
+        .iter()
+        .map(|f| {
+            (
+                f["status"].as_str().unwrap().to_string(),
+                f["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        vec![
+            (
+                "error".into(),
+                "encrypted: a zip member cannot be read without the password; not scanned".into()
+            ),
+            ("skipped".into(), "7z archive: not decoded".into()),
+            ("skipped".into(), "lz4 legacy frame: not decoded".into()),
+            (
+                "skipped".into(),
+                "pg_dump custom-format archive: not decoded".into()
+            ),
+            ("skipped".into(), "rar archive: not decoded".into()),
+        ]
+    );
+    let s = summary(&man);
+    assert_eq!(
+        (
+            s["skipped"].as_u64(),
+            s["undecoded"].as_u64(),
+            s["errors"].as_u64()
+        ),
+        (Some(4), Some(4), Some(1))
+    );
+}

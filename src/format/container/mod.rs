@@ -93,6 +93,9 @@ fn decode_error(e: io::Error) -> InputError {
 fn zip_error(e: zip::result::ZipError) -> InputError {
     match e {
         zip::result::ZipError::Io(io) => decode_error(io),
+        zip::result::ZipError::UnsupportedArchive(zip::result::ZipError::PASSWORD_REQUIRED) => {
+            InputError::Encrypted("a zip member".into())
+        }
         other => InputError::Corrupt(format!("zip: {other}")),
     }
 }
@@ -105,6 +108,7 @@ fn decoder<'r, R: Read + 'r>(fmt: Format, r: R) -> Result<Box<dyn Read + 'r>, In
         Format::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(
             BufReader::with_capacity(BLOCK, r),
         )),
+        Format::Lz4 => Box::new(Lz4Frames::new(BufReader::with_capacity(BLOCK, r))),
         Format::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(BufReader::with_capacity(
             BLOCK, r,
         ))),
@@ -112,12 +116,52 @@ fn decoder<'r, R: Read + 'r>(fmt: Format, r: R) -> Result<Box<dyn Read + 'r>, In
     })
 }
 
+/// LZ4 frames one after another (`cat a.lz4 b.lz4`, which the `lz4` tool
+/// decodes whole): a frame decoder stops at the end of its frame, so a new
+/// one is started while input remains. Without it, a second frame's PANs
+/// would go unseen.
+struct Lz4Frames<R: BufRead> {
+    frame: Option<lz4_flex::frame::FrameDecoder<R>>,
+}
+
+impl<R: BufRead> Lz4Frames<R> {
+    fn new(r: R) -> Lz4Frames<R> {
+        Lz4Frames {
+            frame: Some(lz4_flex::frame::FrameDecoder::new(r)),
+        }
+    }
+}
+
+impl<R: BufRead> Read for Lz4Frames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let Some(frame) = self.frame.as_mut() else {
+                return Ok(0);
+            };
+            let n = frame.read(buf)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            let mut rest = self.frame.take().expect("a frame").into_inner();
+            if rest.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            self.frame = Some(lz4_flex::frame::FrameDecoder::new(rest));
+        }
+    }
+}
+
 /// An encoder for the stream formats rebuilt with their tool's default
-/// level (zstd 3, xz 6, bzip2 9); gzip is handled apart for its header.
+/// level (zstd 3, xz 6, bzip2 9; lz4 with a content checksum, as the `lz4`
+/// tool writes); gzip is handled apart for its header.
 enum Encoder<W: Write> {
     Zstd(zstd::stream::write::Encoder<'static, W>),
     Xz(liblzma::write::XzEncoder<W>),
     Bzip2(bzip2::write::BzEncoder<W>),
+    Lz4(lz4_flex::frame::FrameEncoder<W>),
 }
 
 impl<W: Write> Encoder<W> {
@@ -130,6 +174,10 @@ impl<W: Write> Encoder<W> {
             Format::Bzip2 => {
                 Encoder::Bzip2(bzip2::write::BzEncoder::new(w, bzip2::Compression::best()))
             }
+            Format::Lz4 => Encoder::Lz4(lz4_flex::frame::FrameEncoder::with_frame_info(
+                lz4_flex::frame::FrameInfo::new().content_checksum(true),
+                w,
+            )),
             _ => return Err(InputError::Corrupt("not a stream format".into())),
         })
     }
@@ -139,6 +187,7 @@ impl<W: Write> Encoder<W> {
             Encoder::Zstd(e) => e.finish(),
             Encoder::Xz(e) => e.finish(),
             Encoder::Bzip2(e) => e.finish(),
+            Encoder::Lz4(e) => e.finish().map_err(io::Error::other),
         }
     }
 }
@@ -149,6 +198,7 @@ impl<W: Write> Write for Encoder<W> {
             Encoder::Zstd(e) => e.write(buf),
             Encoder::Xz(e) => e.write(buf),
             Encoder::Bzip2(e) => e.write(buf),
+            Encoder::Lz4(e) => e.write(buf),
         }
     }
 
@@ -157,6 +207,7 @@ impl<W: Write> Write for Encoder<W> {
             Encoder::Zstd(e) => e.flush(),
             Encoder::Xz(e) => e.flush(),
             Encoder::Bzip2(e) => e.flush(),
+            Encoder::Lz4(e) => e.flush(),
         }
     }
 }

@@ -302,7 +302,7 @@ pub(super) fn scan_zip<R: Read + Seek>(
                         out,
                     )
                 }
-                Format::Gzip | Format::Zstd | Format::Xz | Format::Bzip2 => {
+                Format::Gzip | Format::Zstd | Format::Xz | Format::Bzip2 | Format::Lz4 => {
                     if route.len() >= meter.budget().max_depth {
                         Err(InputError::Budget(format!(
                             "archives nested deeper than {}",

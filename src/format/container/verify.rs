@@ -38,7 +38,7 @@ pub fn verify(
     o.rewind().map_err(InputError::io("seek"))?;
     n.rewind().map_err(InputError::io("seek"))?;
     match fmt {
-        Format::Gzip | Format::Zstd | Format::Xz | Format::Bzip2 => {
+        Format::Gzip | Format::Zstd | Format::Xz | Format::Bzip2 | Format::Lz4 => {
             let mut masker = Masker::new(cx.policy, to_mask);
             let mut a = meter.limit(decoder(fmt, o)?, u64::MAX / 4096);
             let mut b = meter.limit(decoder(fmt, n)?, u64::MAX / 4096);
