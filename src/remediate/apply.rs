@@ -128,15 +128,20 @@ impl<'p> InPlace<'p> {
 /// benchmark machine), so it runs on one background thread that only waits
 /// on the disk: the scan goes on meanwhile. Linux only; elsewhere the final
 /// `fsync` does it all. Errors are ignored: that `fsync` reports any that
-/// matter, and it waits for these writes too.
+/// matter, and it waits for these writes too. The queue is bounded: when
+/// the disk is slower than the scan, a request that finds it full is
+/// dropped rather than held (with its duplicated descriptor), since the
+/// final `fsync` writes those pages anyway.
 pub fn start_writeback(file: &File, lo: u64, hi: u64) {
     #[cfg(target_os = "linux")]
     {
-        use std::sync::mpsc::{channel, Sender};
+        use std::sync::mpsc::{sync_channel, SyncSender};
         use std::sync::{Mutex, OnceLock};
-        static FLUSHER: OnceLock<Mutex<Sender<(File, u64, u64)>>> = OnceLock::new();
+        /// Requests waiting for the writeback thread, at most.
+        const QUEUED: usize = 16;
+        static FLUSHER: OnceLock<Mutex<SyncSender<(File, u64, u64)>>> = OnceLock::new();
         let tx = FLUSHER.get_or_init(|| {
-            let (tx, rx) = channel::<(File, u64, u64)>();
+            let (tx, rx) = sync_channel::<(File, u64, u64)>(QUEUED);
             // Without the thread (spawn failed) sends fail and are ignored:
             // the fsync at the end still does the writing.
             let _ = std::thread::Builder::new()
@@ -150,7 +155,7 @@ pub fn start_writeback(file: &File, lo: u64, hi: u64) {
         });
         // A duplicate descriptor, so the file may be closed meanwhile.
         if let Ok(dup) = file.try_clone() {
-            let _ = tx.lock().map(|t| t.send((dup, lo, hi)));
+            let _ = tx.lock().map(|t| t.try_send((dup, lo, hi)));
         }
     }
     #[cfg(not(target_os = "linux"))]
