@@ -108,9 +108,10 @@ pub(super) fn stream_syntax(cx: &Cx, name: Option<&str>, head: &[u8]) -> Syntax 
 
 /// Scans one member's data; `shift` is where the data starts in the
 /// decoded stream (non-zero for tar members), `report_only` forces findings
-/// to be left in place.
+/// to be left in place. `r` is buffered already (the callers sniffed its
+/// head through that buffer), so it is not wrapped again.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn scan_data<R: Read>(
+pub(super) fn scan_data<R: BufRead>(
     cx: &Cx,
     mut r: R,
     route: &[Hop],
@@ -124,14 +125,13 @@ pub(super) fn scan_data<R: Read>(
     let mut found = Vec::new();
     // UTF-16 text (a Salesforce export taken in UTF-16) is scanned through
     // its one-byte view, as a plain UTF-16 file is.
-    let mut br = BufReader::with_capacity(BLOCK, &mut r);
-    let encoded = match sniff(br.fill_buf().map_err(decode_error)?) {
+    let encoded = match sniff(r.fill_buf().map_err(decode_error)?) {
         Format::Utf16(endian) => Some(endian),
         _ => None,
     };
     match encoded {
-        Some(endian) => sc.read_from(&mut utf16::Narrow::new(br, endian), &mut |f| found.push(f)),
-        None => sc.read_from(&mut br, &mut |f| found.push(f)),
+        Some(endian) => sc.read_from(&mut utf16::Narrow::new(r, endian), &mut |f| found.push(f)),
+        None => sc.read_from(&mut r, &mut |f| found.push(f)),
     }
     .map_err(decode_error)?;
     for mut f in found {
