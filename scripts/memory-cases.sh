@@ -3,8 +3,11 @@
 # grow with the input (issue "no blind spots", items 9-11), one line each:
 #   csv-no-newline   a 100 MB .csv with no newline (the header is bounded)
 #   same-as-txt      the same bytes as .txt (the baseline)
-#   json-deep        400 KB of '[' then a PAN (the JSON path is bounded)
-#   report-10M       report over a manifest of 10 million finding lines
+#   json-deep        a PAN inside 400 K nested arrays (the JSON path is bounded)
+#   report-10M-*     report (text, json, html, csv) over a manifest of 10
+#                    million lines: 9 findings then a file record, for a
+#                    million files in a thousand directories, 1 in 50 an error
+#   merge-10M        merge of that manifest with a second run
 # Usage: scripts/memory-cases.sh [--quick]   (--quick: 1/10 of the sizes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +17,13 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 scale=1
 [ "${1:-}" = "--quick" ] && scale=10
-rss() { # prints the peak RSS in MB of the command
-  /usr/bin/time -f '%M' "$@" >/dev/null 2>"$W/time" || true
+rss() { # prints the peak RSS in MB of the command (exit 0 or 1: findings)
+  local status=0
+  /usr/bin/time -f '%M' "$@" >/dev/null 2>"$W/time" || status=$?
+  if [ "$status" -gt 1 ]; then
+    printf 'FAILED (exit %s): %s' "$status" "$(head -c 300 "$W/time")"
+    return
+  fi
   awk 'END { printf "%.1f", $1 / 1024 }' "$W/time"
 }
 python3 - "$W" "$scale" <<'PY'
@@ -25,19 +33,31 @@ n = 100_000_000 // scale
 with open(f"{w}/nonl.csv", "wb") as f:
     f.write(b"x" * (n // 2) + b" card 4111111111111111 " + b"y" * (n // 2))
 with open(f"{w}/deep.json", "w") as f:
-    f.write("[" * (400_000 // scale) + '"4111111111111111"')
-lines = 10_000_000 // scale
-with open(f"{w}/m.jsonl", "w") as f:
-    f.write(json.dumps({"kind": "run", "tool": "panscrub", "version": "0", "schema": 2, "mode": "scan",
-                        "started": "2026-01-01T00:00:00Z", "roots": ["x"],
-                        "policy": {"keep": "6+4", "mask_char": "*", "iin_table_version": "1"}}) + "\n")
-    rec = json.dumps({"kind": "finding", "path": "x/a.log", "offset": 0, "length": 16, "brand": "visa",
-                      "masked": "411111******1111", "action": "reported"}) + "\n"
-    f.write(rec * lines)
+    f.write("[" * (400_000 // scale) + '"4111111111111111"' + "]" * (400_000 // scale))
+files = 1_000_000 // scale
+def manifest(name, run_id):
+    with open(f"{w}/{name}", "w") as f:
+        f.write(json.dumps({"kind": "run", "tool": "panscrub", "version": "0", "schema": 2, "mode": "scan",
+                            "run_id": run_id, "started": "2026-01-01T00:00:00Z", "roots": ["x"],
+                            "policy": {"keep": "6+4", "mask_char": "*", "iin_table_version": "1"}}) + "\n")
+        for i in range(files):
+            path = f"x/d{i % 1000}/f{i}.log"
+            finding = json.dumps({"kind": "finding", "path": path, "offset": 0, "length": 16, "brand": "visa",
+                                  "masked": "411111******1111", "action": "reported"}) + "\n"
+            f.write(finding * 9)
+            status = "error" if i % 50 == 0 else "reported"
+            f.write(json.dumps({"kind": "file", "path": path, "format": "text", "size": 4096, "findings": 9,
+                                "status": status, "reason": "disk full" if status == "error" else None}) + "\n")
+manifest("m.jsonl", "a" * 32)
+manifest("m2.jsonl", "b" * 32)
 PY
 cp "$W/nonl.csv" "$W/nonl.txt"
 printf 'case\tpeak RSS (MB)\n'
 printf 'csv-no-newline\t%s\n' "$(rss "$BIN" scan -q "$W/nonl.csv")"
 printf 'same-as-txt\t%s\n' "$(rss "$BIN" scan -q "$W/nonl.txt")"
 printf 'json-deep\t%s\n' "$(rss "$BIN" scan -q "$W/deep.json")"
-printf 'report-10M\t%s\n' "$(rss "$BIN" report "$W/m.jsonl")"
+for format in text json html csv; do
+  printf 'report-10M-%s\t%s\n' "$format" "$(rss "$BIN" report --format "$format" "$W/m.jsonl")"
+done
+printf 'report-10M-fifo\t%s\n' "$(rss "$BIN" report --format csv <(cat "$W/m.jsonl"))"
+printf 'merge-10M\t%s\n' "$(rss "$BIN" merge -o "$W/all.jsonl" "$W/m.jsonl" "$W/m2.jsonl")"

@@ -47,6 +47,14 @@ fn create_private(p: &std::path::Path) -> Result<std::fs::File> {
 }
 
 /// Whether two paths name the same existing file.
+/// Whether an error is a write to a pipe whose reader has gone.
+fn is_closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     match (std::fs::metadata(a), std::fs::metadata(b)) {
@@ -71,15 +79,19 @@ fn dispatch(cmd: Command) -> Result<ExitStatus> {
                 Some(p) => Box::new(std::io::BufWriter::new(create_private(p)?)),
                 None => Box::new(stdout),
             };
-            match (a.format.as_str(), a.files) {
-                ("csv", true) => report::write_files_csv(&c, &mut out)?,
-                ("csv", false) => report::write_csv(&c, &mut out)?,
-                ("json", _) => writeln!(out, "{summary}")?,
-                ("html", _) => report::write_html(&c, &summary, &mut out)?,
-                _ => write!(out, "{}", report::render_text(&c, &summary))?,
+            let written = match (a.format.as_str(), a.files) {
+                ("csv", true) => report::write_files_csv(&c, &mut out),
+                ("csv", false) => report::write_csv(&c, &mut out),
+                ("json", _) => writeln!(out, "{summary}").map_err(Into::into),
+                ("html", _) => report::write_html(&c, &summary, &mut out),
+                _ => report::write_text(&c, &summary, &mut out),
             }
-            out.flush()?;
-            Ok(ExitStatus::Clean)
+            .and_then(|()| Ok(out.flush()?));
+            match written {
+                // `report | head`: the reader has what it wanted, as with cat.
+                Err(e) if a.output.is_none() && is_closed_pipe(&e) => Ok(ExitStatus::Clean),
+                other => other.map(|()| ExitStatus::Clean),
+            }
         }
         Command::Merge(a) => {
             if let Some(same) = a.manifests.iter().find(|m| same_file(m, &a.out)) {

@@ -7,17 +7,14 @@
 //! Manifests never hold a full PAN, so neither does the page.
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::io::Write;
 
+use anyhow::Result;
 use serde_json::Value;
 
+use super::tally::{SAMPLE_FILES, SAMPLE_FINDINGS};
 use super::{path_text, Collected};
-use crate::record::{FileRecord, FileStatus, FindingRecord};
-
-/// Most findings listed on the page; the CSV export has them all.
-const MAX_FINDING_ROWS: usize = 5000;
-/// Most file rows listed; clean files go first to be cut.
-const MAX_FILE_ROWS: usize = 5000;
+use crate::record::{FileRecord, FileStatus, FindingRecord, Record};
 
 const STYLE: &str = "
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
@@ -183,8 +180,10 @@ fn file_row(s: &mut String, f: &FileRecord) {
     );
 }
 
-/// Writes the page.
-pub fn write_html(c: &Collected, r: &Value, out: &mut dyn Write) -> io::Result<()> {
+/// Writes the page. The tables of files and findings are the samples kept
+/// while reading; the table of errors and skipped inputs lists them all,
+/// read again from the manifests.
+pub fn write_html(c: &Collected, r: &Value, out: &mut dyn Write) -> Result<()> {
     let n = |k: &str| r[k].as_u64().unwrap_or(0);
     let mut s = String::with_capacity(64 * 1024);
     s.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
@@ -288,23 +287,22 @@ pub fn write_html(c: &Collected, r: &Value, out: &mut dyn Write) -> io::Result<(
     s.push_str("</div>");
 
     // Files: every file that is not clean, then clean ones, up to a cap.
-    let mut files: Vec<&FileRecord> = c.files.iter().collect();
-    files.sort_by_key(|f| (f.status == FileStatus::Clean, std::cmp::Reverse(f.findings)));
-    let complete = files.len() <= MAX_FILE_ROWS;
+    let seen = &c.seen;
+    let complete = seen.all_files_sampled();
     // The page checks its own sums only where they must agree: every file
     // listed, every run finished, no line lost.
     let checkable = complete && c.complete.iter().all(|d| *d) && c.bad_lines == 0;
     let _ = write!(
         s,
         "<h2>Files</h2><p class=\"note\">{} file record(s){}. Click a column to sort.</p><table id=\"files\" class=\"sortable\" data-complete=\"{checkable}\"><thead><tr><th>path</th><th>format</th><th>size</th><th>status</th><th>findings</th><th>sha256 before</th><th>sha256 after</th><th>reason</th></tr></thead><tbody>",
-        files.len(),
+        seen.file_records,
         if complete {
             String::new()
         } else {
-            format!("; the first {MAX_FILE_ROWS} listed (all with findings or problems first); `report --format csv --files` lists all")
+            format!("; the first {SAMPLE_FILES} listed (all with findings or problems first); `report --format csv --files` lists all")
         }
     );
-    for f in files.iter().take(MAX_FILE_ROWS) {
+    for f in seen.sample_files() {
         file_row(&mut s, f);
     }
     s.push_str("</tbody></table>");
@@ -312,14 +310,14 @@ pub fn write_html(c: &Collected, r: &Value, out: &mut dyn Write) -> io::Result<(
     let _ = write!(
         s,
         "<h2>Findings</h2><p class=\"note\">{} finding(s), masked as written to the manifest{}.</p><table id=\"findings\" class=\"sortable\"><thead><tr><th>path</th><th>location</th><th>type</th><th>brand</th><th>masked</th><th>action</th></tr></thead><tbody>",
-        c.findings.len(),
-        if c.findings.len() > MAX_FINDING_ROWS {
-            format!("; the first {MAX_FINDING_ROWS} listed, `report --format csv` lists all")
+        seen.counted.findings,
+        if seen.counted.findings as usize > SAMPLE_FINDINGS {
+            format!("; the first {SAMPLE_FINDINGS} listed, `report --format csv` lists all")
         } else {
             String::new()
         }
     );
-    for f in c.findings.iter().take(MAX_FINDING_ROWS) {
+    for f in &seen.sample_findings {
         let action = serde_json::to_value(f.action).unwrap_or_default();
         let _ = write!(
             s,
@@ -335,30 +333,31 @@ pub fn write_html(c: &Collected, r: &Value, out: &mut dyn Write) -> io::Result<(
     s.push_str("</tbody></table>");
 
     s.push_str("<h2>Errors and skipped inputs</h2>");
-    let problems: Vec<&FileRecord> = c
-        .files
-        .iter()
-        .filter(|f| matches!(f.status, FileStatus::Error | FileStatus::Skipped))
-        .collect();
-    if problems.is_empty() {
+    if seen.errors + seen.skipped == 0 {
         s.push_str("<p>None.</p>");
+        out.write_all(s.as_bytes())?;
     } else {
         s.push_str("<table id=\"problems\"><thead><tr><th>status</th><th>path</th><th>reason</th></tr></thead><tbody>");
-        for f in problems {
-            let status = status_name(f.status);
-            let _ = write!(
-                s,
-                "<tr><td class=\"status-{status}\">{status}</td><td><code>{}</code></td><td>{}</td></tr>",
-                esc(&path_text(&f.path)),
-                esc(f.reason.as_deref().unwrap_or(""))
-            );
-        }
-        s.push_str("</tbody></table>");
+        out.write_all(s.as_bytes())?;
+        c.replay(&mut |r| match r {
+            Record::File(f) if matches!(f.status, FileStatus::Error | FileStatus::Skipped) => {
+                let status = status_name(f.status);
+                write!(
+                    out,
+                    "<tr><td class=\"status-{status}\">{status}</td><td><code>{}</code></td><td>{}</td></tr>",
+                    esc(&path_text(&f.path)),
+                    esc(f.reason.as_deref().unwrap_or(""))
+                )
+            }
+            _ => Ok(()),
+        })?;
+        out.write_all(b"</tbody></table>")?;
     }
+    let mut s = String::new();
     s.push_str("<script>");
     s.push_str(SCRIPT);
     s.push_str("</script></body></html>\n");
-    out.write_all(s.as_bytes())
+    Ok(out.write_all(s.as_bytes())?)
 }
 
 #[cfg(test)]

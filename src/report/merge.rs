@@ -5,29 +5,24 @@
 
 use std::io::{self, Write};
 
+use anyhow::Result;
+
 use super::Collected;
 use crate::record::{Record, SummaryRecord};
 
 /// Writes the merged manifest. Totals: the summaries' own totals for runs
 /// that finished (or an earlier merge's), tallied from the records for
 /// runs no summary counts.
-pub fn merge(c: &Collected, out: &mut dyn Write) -> io::Result<()> {
+pub fn merge(c: &Collected, out: &mut dyn Write) -> Result<()> {
     let mut order: Vec<usize> = (0..c.runs.len()).collect();
     order.sort_by(|a, b| c.runs[*a].started.cmp(&c.runs[*b].started));
     let line = |out: &mut dyn Write, r: &Record| -> io::Result<()> {
         serde_json::to_writer(&mut *out, r)?;
         out.write_all(b"\n")
     };
-    let by_run = c.records_by_run();
     for &i in &order {
         line(out, &Record::Run(c.runs[i].clone()))?;
-        let (findings, files) = &by_run[i];
-        for f in findings {
-            line(out, &Record::Finding((*f).clone()))?;
-        }
-        for f in files {
-            line(out, &Record::File((*f).clone()))?;
-        }
+        c.replay_run(i, &mut |r| line(out, &r))?;
     }
     let complete_ids: Vec<String> = c
         .run_ids
@@ -50,7 +45,7 @@ pub fn merge(c: &Collected, out: &mut dyn Write) -> io::Result<()> {
             total.interrupted.clone_from(&s.interrupted);
         }
     }
-    let unfinished = c.tally(&|i| !c.covered[i]);
+    let unfinished = c.uncovered_totals();
     if unfinished != Default::default() {
         total.totals.merge(&unfinished);
         // What an unfinished run recorded still decides the exit code.
@@ -63,5 +58,5 @@ pub fn merge(c: &Collected, out: &mut dyn Write) -> io::Result<()> {
         };
         total.exit_code = total.exit_code.max(code);
     }
-    line(out, &Record::Summary(total))
+    Ok(line(out, &Record::Summary(total))?)
 }

@@ -4,14 +4,16 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use anyhow::Result;
 use serde_json::Value;
 
 use super::{path_text, Collected};
-use crate::record::FileStatus;
+use crate::record::{FileStatus, Record};
 
 /// The report for people: run context, totals, tables, and the files
-/// that are not clean with their status.
-pub fn render_text(c: &Collected, r: &Value) -> String {
+/// that are not clean with their status (read again from the manifests,
+/// so that a million of them are written, not held).
+pub fn write_text(c: &Collected, r: &Value, out: &mut dyn Write) -> Result<()> {
     let mut s = String::new();
     let n = |k: &str| r[k].as_u64().unwrap_or(0);
     let _ = writeln!(
@@ -104,38 +106,45 @@ pub fn render_text(c: &Collected, r: &Value) -> String {
     table(&mut s, "By type", &r["by_type"]);
     table(&mut s, "By directory or Salesforce object", &r["by_place"]);
     table(&mut s, "Top files", &r["top_files"]);
-    let notable: Vec<_> = c
-        .files
-        .iter()
-        .filter(|f| f.status != FileStatus::Clean)
-        .collect();
-    if !notable.is_empty() {
-        let _ = writeln!(
-            s,
+    out.write_all(s.as_bytes())?;
+    if c.seen.not_clean > 0 {
+        writeln!(
+            out,
             "\nFiles not clean ({} of {}; status, findings, path, reason)",
-            notable.len(),
-            c.files.len()
-        );
-        for f in notable {
-            let status = serde_json::to_value(f.status).unwrap_or_default();
-            let _ = writeln!(
-                s,
-                "  {:<9}  {:>6}  {}{}",
-                status.as_str().unwrap_or(""),
-                f.findings,
-                path_text(&f.path),
-                f.reason
-                    .as_ref()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default()
-            );
-        }
+            c.seen.not_clean, c.seen.file_records
+        )?;
+        c.replay(&mut |r| match r {
+            Record::File(f) if f.status != FileStatus::Clean => {
+                let status = serde_json::to_value(f.status).unwrap_or_default();
+                writeln!(
+                    out,
+                    "  {:<9}  {:>6}  {}{}",
+                    status.as_str().unwrap_or(""),
+                    f.findings,
+                    path_text(&f.path),
+                    f.reason
+                        .as_ref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                )
+            }
+            _ => Ok(()),
+        })?;
     }
-    s
+    Ok(())
+}
+
+/// The I/O error under a CSV write error, so that a closed pipe is seen
+/// as one.
+fn csv_io(e: csv::Error) -> io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        other => io::Error::other(format!("{other:?}")),
+    }
 }
 
 /// Files as CSV (`report --format csv --files`): one row per file record.
-pub fn write_files_csv(c: &Collected, out: &mut dyn Write) -> io::Result<()> {
+pub fn write_files_csv(c: &Collected, out: &mut dyn Write) -> Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record([
         "path",
@@ -146,8 +155,12 @@ pub fn write_files_csv(c: &Collected, out: &mut dyn Write) -> io::Result<()> {
         "sha256_before",
         "sha256_after",
         "reason",
-    ])?;
-    for f in &c.files {
+    ])
+    .map_err(csv_io)?;
+    c.replay(&mut |r| {
+        let Record::File(f) = r else {
+            return Ok(());
+        };
         let status = serde_json::to_value(f.status).unwrap_or_default();
         w.write_record([
             path_text(&f.path),
@@ -158,13 +171,14 @@ pub fn write_files_csv(c: &Collected, out: &mut dyn Write) -> io::Result<()> {
             f.sha256_before.clone().unwrap_or_default(),
             f.sha256_after.clone().unwrap_or_default(),
             f.reason.clone().unwrap_or_default(),
-        ])?;
-    }
-    w.flush()
+        ])
+        .map_err(csv_io)
+    })?;
+    Ok(w.flush()?)
 }
 
 /// Findings as CSV for spreadsheets.
-pub fn write_csv(c: &Collected, out: &mut dyn Write) -> io::Result<()> {
+pub fn write_csv(c: &Collected, out: &mut dyn Write) -> Result<()> {
     let cols = [
         "path",
         "member",
@@ -186,10 +200,13 @@ pub fn write_csv(c: &Collected, out: &mut dyn Write) -> io::Result<()> {
         "fingerprint",
     ];
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(cols)?;
+    w.write_record(cols).map_err(csv_io)?;
     let opt = |v: Option<String>| v.unwrap_or_default();
     let num = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
-    for f in &c.findings {
+    c.replay(&mut |r| {
+        let Record::Finding(f) = r else {
+            return Ok(());
+        };
         let action = serde_json::to_value(f.action)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string));
@@ -212,7 +229,8 @@ pub fn write_csv(c: &Collected, out: &mut dyn Write) -> io::Result<()> {
             opt(f.json_path.clone()),
             opt(f.masked_as.as_ref().map(|m| m.to_string())),
             opt(f.fingerprint.clone()),
-        ])?;
-    }
-    w.flush()
+        ])
+        .map_err(csv_io)
+    })?;
+    Ok(w.flush()?)
 }

@@ -288,3 +288,150 @@ fn html_report_loads_in_chromium_with_the_manifest_totals() {
     let png = fs::read(&shot).expect("a screenshot");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
 }
+
+/// Writes a manifest of one unfinished run: `files` files under 100
+/// directories, each with 9 findings and then its file record, 1 in 50 an
+/// error. Returns the number of lines written.
+fn write_large_manifest(p: &Path, run_id: &str, files: usize) -> usize {
+    use std::io::Write as _;
+    let mut w = std::io::BufWriter::new(fs::File::create(p).unwrap());
+    writeln!(
+        w,
+        r#"{{"kind":"run","tool":"panscrub","version":"0","schema":2,"mode":"scan","run_id":"{run_id}","started":"2026-01-01T00:00:00Z","roots":["x"],"policy":{{"keep":"6+4","mask_char":"*","iin_table_version":"1"}}}}"#
+    )
+    .unwrap();
+    for i in 0..files {
+        let path = format!("x/d{}/f{i}.log", i % 100);
+        for _ in 0..9 {
+            writeln!(
+                w,
+                r#"{{"kind":"finding","path":"{path}","offset":0,"length":16,"brand":"visa","masked":"411111******1111","action":"reported"}}"#
+            )
+            .unwrap();
+        }
+        let status = if i % 50 == 0 { "error" } else { "reported" };
+        writeln!(
+            w,
+            r#"{{"kind":"file","path":"{path}","format":"text","size":4096,"findings":9,"status":"{status}"}}"#
+        )
+        .unwrap();
+    }
+    w.flush().unwrap();
+    1 + files * 10
+}
+
+/// Runs panscrub with its heap (the data segment and private mappings)
+/// limited, as `prlimit --data` does.
+fn panscrub_limited(limit_mb: u64, args: &[&str]) -> Output {
+    let limit = format!("--data={}", limit_mb << 20);
+    Command::new("prlimit")
+        .arg(limit)
+        .arg(BIN)
+        .args(args)
+        .output()
+        .expect("run prlimit (util-linux)")
+}
+
+#[test]
+fn reports_and_merges_of_a_large_manifest_run_in_bounded_memory() {
+    // 80 MB of manifest lines, read within a 48 MB heap: every record held
+    // (as reading whole manifests did) cannot fit; counts and samples do.
+    let d = tmp();
+    let (a, b) = (d.path().join("a.jsonl"), d.path().join("b.jsonl"));
+    let files = 70_000;
+    let lines = write_large_manifest(&a, &"a".repeat(32), files);
+    write_large_manifest(&b, &"b".repeat(32), 100);
+    assert!(fs::metadata(&a).unwrap().len() > 80 << 20);
+    let findings = (files * 9) as u64;
+
+    let json = panscrub_limited(48, &["report", "--format", "json", s(&a)]);
+    assert_exit(&json, 0);
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["findings"], findings);
+    assert_eq!(v["files"], files as u64);
+    assert_eq!(v["errors"], (files / 50) as u64);
+    assert_eq!(v["problems_total"], (files / 50) as u64);
+    assert_eq!(v["problems"].as_array().unwrap().len(), 1000);
+    assert_eq!(v["top_files"].as_array().unwrap().len(), 10);
+    assert_eq!(v["by_place"][0][1], findings / 100);
+
+    // The text form lists every file that is not clean (all of them here).
+    let text = panscrub_limited(48, &["report", s(&a)]);
+    assert_exit(&text, 0);
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert_eq!(
+        out.lines().filter(|l| l.contains(".log")).count(),
+        files + 10
+    );
+    let csv = panscrub_limited(48, &["report", "--format", "csv", s(&a)]);
+    assert_exit(&csv, 0);
+    assert_eq!(
+        csv.stdout.iter().filter(|&&c| c == b'\n').count() as u64,
+        findings + 1
+    );
+    let html = panscrub_limited(48, &["report", "--format", "html", s(&a)]);
+    assert_exit(&html, 0);
+    let page = String::from_utf8_lossy(&html.stdout);
+    let problems = page.split("id=\"problems\"").nth(1).unwrap();
+    assert_eq!(
+        problems.matches("class=\"status-error\">error").count(),
+        files / 50
+    );
+
+    let merged = d.path().join("merged.jsonl");
+    let o = panscrub_limited(48, &["merge", "-o", s(&merged), s(&b), s(&a)]);
+    assert_exit(&o, 0);
+    let m = manifest(&merged);
+    assert_eq!(m.len(), lines + 1001 + 1);
+    assert_eq!(summary(&m)["findings"], findings + 900);
+    // Each run's records follow its own run line, in the order written.
+    assert_eq!(m[0]["run_id"], "b".repeat(32));
+    assert_eq!(m[1001]["run_id"], "a".repeat(32));
+    assert_eq!(m[1002]["path"], "x/d0/f0.log");
+}
+
+#[test]
+fn a_manifest_read_from_a_pipe_is_reported_and_merged() {
+    let d = tmp();
+    let a = d.path().join("a.jsonl");
+    write_large_manifest(&a, &"a".repeat(32), 300);
+    let merged = d.path().join("merged.jsonl");
+    let script = format!(
+        "{BIN} report --format csv <(cat {a}) > {dir}/csv && {BIN} merge -o {merged} <(cat {a})",
+        a = s(&a),
+        dir = s(d.path()),
+        merged = s(&merged)
+    );
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert_exit(&o, 0);
+    let csv = fs::read_to_string(d.path().join("csv")).unwrap();
+    assert_eq!(csv.lines().count(), 300 * 9 + 1);
+    let m = manifest(&merged);
+    assert_eq!(kind(&m, "finding").len(), 300 * 9);
+    assert_eq!(kind(&m, "file").len(), 300);
+}
+
+#[test]
+fn a_closed_pipe_ends_a_report_quietly() {
+    let d = tmp();
+    let a = d.path().join("a.jsonl");
+    write_large_manifest(&a, &"a".repeat(32), 3000);
+    for format in ["text", "csv", "html"] {
+        let script = format!("{BIN} report --format {format} {} | head -c 10 >/dev/null; echo \"${{PIPESTATUS[0]}}\"", s(&a));
+        let o = Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "0", "{format}");
+        assert!(
+            o.stderr.is_empty(),
+            "{format}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}

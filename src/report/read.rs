@@ -1,0 +1,378 @@
+//! Reading manifests for `report` and `merge` in two passes, so that memory
+//! does not grow with the manifests (a nightly job over a large estate
+//! writes tens of millions of lines).
+//!
+//! The first pass ([`collect`]) reads every line once: it keeps the runs,
+//! the summaries, the counts and the capped samples ([`Aggregate`]), and
+//! where in its manifest each run's records lie. The second pass
+//! ([`Collected::replay_run`]) reads a run's records again from that byte
+//! range, for what needs every record in order (the CSV exports, the lists
+//! of files that are not clean, `merge`).
+//!
+//! The second pass must read what the first one read. A regular file is
+//! reopened and checked to be the same file, unchanged (device, inode,
+//! length, modification time); anything else (a pipe, `<(zcat m.gz)`) is
+//! copied during the first pass into an unnamed temporary file, which
+//! holds manifest lines only (never a full PAN).
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use sha2::Digest;
+
+use super::tally::{self, Aggregate};
+use crate::record::{Record, RunRecord, SummaryRecord, Totals};
+
+/// A manifest that was read, and how to read it again.
+pub struct Source {
+    /// The manifest as given on the command line.
+    pub path: PathBuf,
+    /// The sha256 of the bytes read, for the evidence report.
+    pub sha256: String,
+    backing: Backing,
+}
+
+enum Backing {
+    /// A regular file, as it was when read: reopened for the second pass.
+    File {
+        dev: u64,
+        ino: u64,
+        len: u64,
+        mtime: (i64, i64),
+    },
+    /// A pipe or other stream, copied while it was read.
+    Spool(File),
+}
+
+/// Where one run's records lie: a byte range of one source, from after its
+/// `run` line to the next `run` line or the end.
+struct Span {
+    source: usize,
+    start: u64,
+    end: u64,
+}
+
+/// What the first pass keeps: runs, summaries, counts and samples, and
+/// where to find each run's records again.
+#[derive(Default)]
+pub struct Collected {
+    /// Distinct runs, in the order read.
+    pub runs: Vec<RunRecord>,
+    /// Each run's identity (`run_id`, or one derived for older manifests).
+    pub run_ids: Vec<String>,
+    /// Whether a summary closes the run (it finished).
+    pub complete: Vec<bool>,
+    /// Whether some summary's totals already count the run's records (its
+    /// own, or a merge's, which counts unfinished runs too).
+    pub covered: Vec<bool>,
+    /// Summaries read (a merged manifest's covers several runs).
+    pub summaries: Vec<SummaryRecord>,
+    /// Each run's totals tallied from its records (used for runs that
+    /// never wrote their summary).
+    run_totals: Vec<Totals>,
+    spans: Vec<Span>,
+    /// Lines that were not a record.
+    pub bad_lines: u64,
+    /// The manifest files read, with their sha256.
+    pub sources: Vec<Source>,
+    /// Counts and samples over every finding and file record.
+    pub seen: Aggregate,
+}
+
+/// The id a run without `run_id` (written before run ids existed) is known
+/// by: derived from where its `run` line sits, so that the same file given
+/// twice is caught, and `merge` writes the same id into its output.
+fn legacy_run_id(file: &Path, line_no: usize) -> String {
+    let abs = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+    let h = sha2::Sha256::digest(format!("{}:{line_no}", abs.display()).as_bytes());
+    crate::remediate::digest::hex(&h)[..32].to_string()
+}
+
+fn identity(m: &std::fs::Metadata) -> Backing {
+    Backing::File {
+        dev: m.dev(),
+        ino: m.ino(),
+        len: m.len(),
+        mtime: (m.mtime(), m.mtime_nsec()),
+    }
+}
+
+impl Collected {
+    fn add_run(&mut self, mut run: RunRecord, id: String, from: &Path, at: u64) -> Result<usize> {
+        if let Some(i) = self.run_ids.iter().position(|r| *r == id) {
+            bail!(
+                "{}: run {id} (started {}) was already read from {}; each run may be given once (a merge already holds its shards)",
+                from.display(),
+                self.runs[i].started,
+                self.sources[self.spans[i].source].path.display()
+            );
+        }
+        run.run_id = Some(id.clone());
+        self.runs.push(run);
+        self.run_ids.push(id);
+        self.complete.push(false);
+        self.covered.push(false);
+        self.run_totals.push(Totals::default());
+        self.spans.push(Span {
+            source: self.sources.len() - 1,
+            start: at,
+            end: at,
+        });
+        Ok(self.runs.len() - 1)
+    }
+
+    /// Records a summary: `current` is the run it follows, `in_file` the
+    /// runs read from the same manifest file so far.
+    fn close(&mut self, summary: SummaryRecord, current: Option<usize>, in_file: &[usize]) {
+        if summary.merged_runs.is_some() {
+            for &i in in_file {
+                self.covered[i] = true;
+            }
+        }
+        let ids: Vec<String> = match (&summary.complete_run_ids, &summary.run_id) {
+            (Some(ids), _) => ids.clone(),
+            (None, Some(id)) => vec![id.clone()],
+            // An older manifest: its summary closes the run it follows.
+            (None, None) => current
+                .map(|i| self.run_ids[i].clone())
+                .into_iter()
+                .collect(),
+        };
+        for id in ids {
+            if let Some(i) = self.run_ids.iter().position(|r| *r == id) {
+                self.complete[i] = true;
+                self.covered[i] = true;
+            }
+        }
+        self.summaries.push(summary);
+    }
+
+    /// Runs that ended with a summary.
+    pub fn complete_runs(&self) -> usize {
+        self.complete.iter().filter(|c| **c).count()
+    }
+
+    /// Totals tallied from the records of the runs no summary counts (runs
+    /// cut short).
+    pub fn uncovered_totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for (run, covered) in self.run_totals.iter().zip(&self.covered) {
+            if !covered {
+                t.merge(run);
+            }
+        }
+        t
+    }
+
+    /// Reads run `run`'s finding and file records again, in manifest order.
+    pub fn replay_run(
+        &self,
+        run: usize,
+        each: &mut dyn FnMut(Record) -> io::Result<()>,
+    ) -> Result<()> {
+        let span = &self.spans[run];
+        let source = &self.sources[span.source];
+        let mut file = match &source.backing {
+            Backing::Spool(f) => f.try_clone()?,
+            Backing::File { .. } => {
+                let f = File::open(&source.path)
+                    .with_context(|| format!("cannot reopen {}", source.path.display()))?;
+                let now = identity(&f.metadata()?);
+                if !same(&now, &source.backing) {
+                    bail!(
+                        "{} changed while it was being read; run the report again",
+                        source.path.display()
+                    );
+                }
+                f
+            }
+        };
+        file.seek(SeekFrom::Start(span.start))?;
+        let mut lines = BufReader::with_capacity(256 * 1024, file.take(span.end - span.start));
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if lines.read_until(b'\n', &mut line)? == 0 {
+                return Ok(());
+            }
+            let Ok(text) = std::str::from_utf8(&line) else {
+                continue;
+            };
+            if let Ok(r @ (Record::Finding(_) | Record::File(_))) = Record::parse(text.trim_end()) {
+                each(r)?;
+            }
+        }
+    }
+
+    /// Reads every run's finding and file records again, run by run in the
+    /// order read.
+    pub fn replay(&self, each: &mut dyn FnMut(Record) -> io::Result<()>) -> Result<()> {
+        (0..self.runs.len()).try_for_each(|i| self.replay_run(i, each))
+    }
+}
+
+fn same(a: &Backing, b: &Backing) -> bool {
+    match (a, b) {
+        (
+            Backing::File {
+                dev,
+                ino,
+                len,
+                mtime,
+            },
+            Backing::File {
+                dev: d,
+                ino: i,
+                len: l,
+                mtime: m,
+            },
+        ) => (dev, ino, len, mtime) == (d, i, l, m),
+        _ => false,
+    }
+}
+
+/// Reads manifest files (schema 1 or 2, runs and merges), keeping counts
+/// and samples, not records. Fails on a file that is not a manifest and on
+/// a run given twice.
+pub fn collect(paths: &[PathBuf]) -> Result<Collected> {
+    let mut c = Collected::default();
+    for p in paths {
+        let file =
+            File::open(p).with_context(|| format!("cannot read manifest {}", p.display()))?;
+        let meta = file.metadata()?;
+        let (backing, mut spool) = if meta.is_file() {
+            (identity(&meta), None)
+        } else {
+            let t = tempfile::tempfile().context("cannot create a temporary file")?;
+            (Backing::Spool(t.try_clone()?), Some(io::BufWriter::new(t)))
+        };
+        c.sources.push(Source {
+            path: p.clone(),
+            sha256: String::new(),
+            backing,
+        });
+        let mut reader = BufReader::with_capacity(256 * 1024, file);
+        let mut hash = sha2::Sha256::new();
+        let mut current: Option<usize> = None;
+        let mut in_file: Vec<usize> = Vec::new();
+        let mut seen_record = false;
+        let mut at = 0u64;
+        let mut line = Vec::new();
+        for n in 0.. {
+            line.clear();
+            let len = reader
+                .read_until(b'\n', &mut line)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            if len == 0 {
+                break;
+            }
+            hash.update(&line);
+            if let Some(s) = spool.as_mut() {
+                s.write_all(&line)?;
+            }
+            at += len as u64;
+            let text = std::str::from_utf8(&line).unwrap_or("\u{FFFD}");
+            let text = text.trim_end_matches(['\n', '\r']);
+            if text.trim().is_empty() {
+                continue;
+            }
+            let record = Record::parse(text);
+            if !seen_record && !matches!(&record, Ok(r) if r.is_panscrub_run()) {
+                bail!(
+                    "{} is not a panscrub manifest (its first line is not a panscrub run record)",
+                    p.display()
+                );
+            }
+            seen_record = true;
+            match record {
+                Ok(Record::Run(r)) => {
+                    let id = r.run_id.clone().unwrap_or_else(|| legacy_run_id(p, n + 1));
+                    let i = c.add_run(r, id, p, at)?;
+                    in_file.push(i);
+                    current = Some(i);
+                }
+                Ok(Record::Summary(s)) => c.close(s, current, &in_file),
+                Ok(Record::Finding(f)) => {
+                    if let Some(i) = current {
+                        tally::count_finding(&mut c.run_totals[i], &f);
+                    }
+                    c.seen.finding(f);
+                }
+                Ok(Record::File(f)) => {
+                    if let Some(i) = current {
+                        tally::count_file(&mut c.run_totals[i], &f);
+                    }
+                    c.seen.file(f);
+                }
+                Err(_) => c.bad_lines += 1,
+            }
+            if let Some(i) = current {
+                c.spans[i].end = at;
+            }
+        }
+        if !seen_record {
+            bail!("{} is empty: not a panscrub manifest", p.display());
+        }
+        if let Some(mut s) = spool {
+            s.flush()?;
+        }
+        if let Some(source) = c.sources.last_mut() {
+            source.sha256 = crate::remediate::digest::hex(&hash.finalize());
+        }
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RUN: &str = r#"{"kind":"run","tool":"panscrub","version":"0","schema":2,"mode":"scan","run_id":"r1","started":"2026-01-01T00:00:00Z","roots":["x"],"policy":{"keep":"6+4","mask_char":"*","iin_table_version":"1"}}"#;
+    const FINDING: &str = r#"{"kind":"finding","path":"x/a.log","offset":0,"length":16,"brand":"visa","masked":"411111******1111","action":"reported"}"#;
+
+    #[test]
+    fn a_run_is_read_again_from_its_own_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("m.jsonl");
+        let second = RUN.replace("r1", "r2");
+        std::fs::write(
+            &p,
+            format!("{RUN}\n{FINDING}\nnot json\n{second}\n{FINDING}\n{FINDING}\n"),
+        )
+        .unwrap();
+        let c = collect(&[p]).unwrap();
+        assert_eq!(
+            (c.runs.len(), c.bad_lines, c.seen.counted.findings),
+            (2, 1, 3)
+        );
+        let mut per_run = Vec::new();
+        for run in 0..2 {
+            let mut n = 0;
+            c.replay_run(run, &mut |_| {
+                n += 1;
+                Ok(())
+            })
+            .unwrap();
+            per_run.push(n);
+        }
+        assert_eq!(per_run, vec![1, 2]);
+    }
+
+    #[test]
+    fn a_manifest_that_changes_between_the_passes_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("m.jsonl");
+        std::fs::write(&p, format!("{RUN}\n{FINDING}\n")).unwrap();
+        let c = collect(std::slice::from_ref(&p)).unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        writeln!(f, "{FINDING}").unwrap();
+        let e = c.replay(&mut |_| Ok(())).unwrap_err();
+        assert!(
+            e.to_string().contains("changed while it was being read"),
+            "{e}"
+        );
+    }
+}
