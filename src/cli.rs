@@ -235,6 +235,12 @@ pub struct CommonArgs {
     /// Deepest nesting of archives, a zip inside a zip being 2 (default 4).
     #[arg(long, value_name = "N", help_heading = "Archives")]
     pub max_depth: Option<usize>,
+    /// Most decoded bytes of one member held in memory (default 1G): a zip
+    /// inside an archive (read by seeking) and a CSV or JSON member of a
+    /// tar stream (read twice to locate rows). Beyond it the nested zip is
+    /// an error and the tar member is scanned without row locations.
+    #[arg(long, value_name = "SIZE", help_heading = "Archives")]
+    pub max_held: Option<String>,
     /// Leave alone the PANs and BIN prefixes listed in FILE (one per line,
     /// `#` comments); repeatable. Reported as `allowed`.
     #[arg(long, value_name = "FILE", help_heading = "Policy")]

@@ -191,6 +191,7 @@ impl Config {
             max_expanded,
             max_ratio,
             max_depth,
+            max_held,
             allow,
             allow_test_cards,
             pan_only,
@@ -247,6 +248,7 @@ impl Config {
             .unwrap_or_else(|| "64G".into());
         let max_ratio = max_ratio.or(file.max_ratio).unwrap_or(1000);
         let max_depth = max_depth.or(file.max_depth).unwrap_or(4);
+        let max_held = max_held.or(file.max_held).unwrap_or_else(|| "1G".into());
         let fingerprint_key = fingerprint_key.or(file.fingerprint_key);
         let pan_only = pan_only || file.pan_only;
         let hashing = match (hash, no_hash, file.hash.as_deref()) {
@@ -284,6 +286,7 @@ impl Config {
             max_expanded: parse_size(&max_expanded).map_err(|e| invalid("--max-expanded", e))?,
             max_ratio,
             max_depth,
+            max_held: parse_size(&max_held).map_err(|e| invalid("--max-held", e))?,
         };
         if max_depth == 0 || max_ratio == 0 {
             return Err(invalid("--max-depth/--max-ratio", "must be at least 1"));

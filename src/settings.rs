@@ -13,6 +13,7 @@
 //! max_expanded = "64G"
 //! max_ratio = 1000
 //! max_depth = 4
+//! max_held = "1G"
 //! fingerprint_key = "/etc/panscrub/fp.key"
 //!
 //! [allow]
@@ -54,6 +55,8 @@ pub struct Settings {
     pub max_ratio: Option<u64>,
     /// Decompression budget: nesting depth.
     pub max_depth: Option<usize>,
+    /// Most decoded bytes of one member held in memory.
+    pub max_held: Option<String>,
     /// Key file for fingerprints.
     pub fingerprint_key: Option<PathBuf>,
     /// PANs only: no verification codes or track data (`--pan-only`).

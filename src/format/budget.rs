@@ -21,6 +21,10 @@ pub struct Budget {
     pub max_ratio: u64,
     /// Deepest archive nesting (a zip in a zip is depth 2).
     pub max_depth: usize,
+    /// Most decoded bytes of one member held in memory: a zip inside an
+    /// archive (the zip reader seeks) and a CSV or JSON member of a tar
+    /// stream (located after it is scanned).
+    pub max_held: u64,
 }
 
 impl Default for Budget {
@@ -29,6 +33,7 @@ impl Default for Budget {
             max_expanded: 64 << 30,
             max_ratio: 1000,
             max_depth: 4,
+            max_held: 1 << 30,
         }
     }
 }
@@ -181,6 +186,7 @@ mod tests {
             max_expanded: 100,
             max_ratio: 10,
             max_depth: 1,
+            ..Budget::default()
         });
         let data = [0u8; 200];
         let mut r = m.limit(&data[..], 1_000_000);

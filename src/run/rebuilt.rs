@@ -28,6 +28,7 @@ pub fn container_cx<'a>(job: &'a Job) -> container::Cx<'a> {
         policy: &job.ctx.cfg.policy,
         scrub_binary: job.ctx.cfg.scrub_binary,
         stream_name: None,
+        max_held: job.ctx.cfg.budget.max_held,
     }
 }
 

@@ -739,3 +739,66 @@ fn opaque_inputs_are_named_and_never_called_clean() {
         (Some(4), Some(4), Some(1))
     );
 }
+
+#[test]
+fn members_held_in_memory_are_bounded_and_streams_inside_zips_are_not_held() {
+    let d = tmp();
+    let p = d.path();
+    let filler = "x".repeat(200);
+    let mut csv = String::from("Id,Card\n");
+    for i in 0..40 {
+        csv.push_str(&format!("a{i:02},{filler}\n"));
+    }
+    csv.push_str("a99,4111111111111111\n");
+    write(&p.join("src/Payment__c.csv"), csv.as_bytes());
+    write(&p.join("src/app.log"), b"charged 6011111111111117 ok\n");
+    sh(
+        p,
+        "cd src && zip -q -0 inner.zip Payment__c.csv && gzip -k app.log && \
+         zip -q -0 ../outer.zip inner.zip app.log.gz && rm inner.zip app.log.gz && cd .. && \
+         tar czf ev.tar.gz -C src Payment__c.csv",
+    );
+    let held = |args: &[&str], file: &str| -> (i32, Vec<Value>) {
+        let m = mpath();
+        let mut all = vec!["scan", "-m", m.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let target = p.join(file);
+        all.push(target.to_str().unwrap());
+        let o = panscrub(&all);
+        (o.status.code().unwrap(), manifest(&m))
+    };
+
+    // A zip inside a zip larger than the bound is an error naming it.
+    let (code, man) = held(&["--max-held", "2K"], "outer.zip");
+    assert_eq!(code, 2);
+    let file = kind(&man, "file")[0];
+    assert_eq!(file["status"], "error");
+    assert!(
+        file["reason"].as_str().unwrap().contains("--max-held"),
+        "{file}"
+    );
+
+    // A CSV member of a tar stream larger than the bound is still scanned,
+    // without row locations.
+    let (code, man) = held(&["--max-held", "2K"], "ev.tar.gz");
+    assert_eq!(code, 1);
+    let f = kind(&man, "finding");
+    assert_eq!(f.len(), 1);
+    assert!(f[0].get("row").is_none() && f[0].get("record_id").is_none());
+    let (_, man) = held(&[], "ev.tar.gz");
+    assert_eq!(kind(&man, "finding")[0]["record_id"], "a99");
+
+    // Within the default bound both are read; the gzip member inside the
+    // zip is rebuilt as it streams and stays a valid gzip.
+    let (code, man) = held(&[], "outer.zip");
+    assert_eq!(code, 1);
+    assert_eq!(kind(&man, "finding").len(), 2);
+    scrub_ok(&p.join("outer.zip"));
+    let log = out(p, "unzip -p outer.zip app.log.gz | gzip -dc");
+    assert_eq!(log, b"charged 601111******1117 ok\n");
+    let inner = out(
+        p,
+        "unzip -p outer.zip inner.zip > i.zip && unzip -p i.zip Payment__c.csv",
+    );
+    assert_eq!(String::from_utf8_lossy(&inner), masked(&csv));
+}

@@ -74,6 +74,8 @@ pub struct Cx<'a> {
     /// Name of the top-level decoded stream (the file name without its
     /// compression extension), for syntax decisions; members use their own.
     pub stream_name: Option<&'a Path>,
+    /// Most decoded bytes of one member held in memory (`Budget::max_held`).
+    pub max_held: u64,
 }
 
 /// Maps decoding errors: budget errors keep their meaning, anything else is
@@ -98,6 +100,31 @@ fn zip_error(e: zip::result::ZipError) -> InputError {
         }
         other => InputError::Corrupt(format!("zip: {other}")),
     }
+}
+
+/// Reads up to `limit` bytes of a member that must be held in memory;
+/// `Err(bytes read)` when it holds more (`limit + 1` bytes were read).
+fn hold<R: Read>(r: &mut R, limit: u64) -> Result<Result<Vec<u8>, Vec<u8>>, InputError> {
+    let mut bytes = Vec::new();
+    r.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(decode_error)?;
+    Ok(if bytes.len() as u64 > limit {
+        Err(bytes)
+    } else {
+        Ok(bytes)
+    })
+}
+
+/// A zip inside an archive, held in memory for the zip reader to seek, or
+/// an error naming the bound (`--max-held`).
+fn hold_nested_zip<R: Read>(r: &mut R, meter: &Meter) -> Result<Vec<u8>, InputError> {
+    let limit = meter.budget().max_held;
+    hold(r, limit)?.map_err(|_| {
+        InputError::Budget(format!(
+            "a zip inside an archive larger than {limit} bytes (--max-held) cannot be held in memory to be read"
+        ))
+    })
 }
 
 /// A decoder for a compressed stream format.

@@ -123,6 +123,25 @@ pub(super) fn rebuild_blob<R: Read + Seek, W: Write + Seek>(
     w: W,
 ) -> Result<W, InputError> {
     match fmt {
+        Format::Zip => rebuild_zip(cx, meter, r, findings, depth, w),
+        Format::Text | Format::Utf16(_) | Format::Binary | Format::Tar | Format::Parquet => {
+            Err(InputError::Corrupt("not a container".into()))
+        }
+        stream => rebuild_stream(cx, meter, r, stream, findings, w),
+    }
+}
+
+/// Rebuilds a compressed stream (gzip, zstd, xz, bzip2, lz4) as it decodes:
+/// nothing is held, so a stream inside a zip goes straight into the new zip.
+fn rebuild_stream<R: Read, W: Write>(
+    cx: &Cx,
+    meter: &Meter,
+    r: R,
+    fmt: Format,
+    findings: &[&MemberFinding],
+    w: W,
+) -> Result<W, InputError> {
+    match fmt {
         Format::Gzip => {
             let mut dec = MultiGzDecoder::new(BufReader::with_capacity(BLOCK, r));
             // Keep the first member's name and time (the rebuilt file is one
@@ -138,10 +157,6 @@ pub(super) fn rebuild_blob<R: Read + Seek, W: Write + Seek>(
             let mut enc = b.write(w, Compression::new(6));
             mask_stream(cx, meter, &mut dec, &mut enc, findings)?;
             enc.finish().map_err(InputError::io("write"))
-        }
-        Format::Zip => rebuild_zip(cx, meter, r, findings, depth, w),
-        Format::Text | Format::Utf16(_) | Format::Binary | Format::Tar | Format::Parquet => {
-            Err(InputError::Corrupt("not a container".into()))
         }
         stream => {
             let mut dec = decoder(stream, r)?;
@@ -201,14 +216,14 @@ pub(super) fn rebuild_zip<R: Read + Seek, W: Write + Seek>(
                 let mut masker = Masker::new(cx.policy, &sub);
                 mask_copy(&mut content, &mut zw, &mut masker)?;
             }
-            nested => {
-                let mut bytes = Vec::new();
-                content.read_to_end(&mut bytes).map_err(decode_error)?;
-                let rebuilt = rebuild_blob(
+            Format::Zip => {
+                // The zip reader seeks: the member is held (up to
+                // --max-held), and so is its rebuilt form.
+                let bytes = hold_nested_zip(&mut content, meter)?;
+                let rebuilt = rebuild_zip(
                     cx,
                     meter,
                     Cursor::new(bytes),
-                    nested,
                     &sub,
                     depth + 1,
                     Cursor::new(Vec::new()),
@@ -216,6 +231,10 @@ pub(super) fn rebuild_zip<R: Read + Seek, W: Write + Seek>(
                 zw.start_file(name, options).map_err(zip_error)?;
                 zw.write_all(rebuilt.get_ref())
                     .map_err(InputError::io("write"))?;
+            }
+            stream => {
+                zw.start_file(name, options).map_err(zip_error)?;
+                rebuild_stream(cx, meter, &mut content, stream, &sub, &mut zw)?;
             }
         }
     }

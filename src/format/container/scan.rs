@@ -206,14 +206,21 @@ pub(super) fn scan_tar<R: Read>(
         if is_structured(&member_name) && report_only.is_none() {
             // A CSV or JSON member gets its rows, fields or paths like the
             // same file outside the tar. A tar stream cannot be read twice,
-            // so the member is held in memory (within the budget) and
-            // scanned and located from there.
-            let mut data = Vec::new();
-            br.read_to_end(&mut data).map_err(decode_error)?;
-            let first = out.len();
-            scan_data(cx, &data[..], route, Some(&full), start, None, syn, out)?;
-            if out.len() > first {
-                locate_structured(cx, &member_name, &data[..], &mut out[first..])?;
+            // so the member is held in memory (up to --max-held) and
+            // scanned and located from there; a larger one is scanned as it
+            // streams, without row locations.
+            match hold(&mut br, cx.max_held)? {
+                Ok(data) => {
+                    let first = out.len();
+                    scan_data(cx, &data[..], route, Some(&full), start, None, syn, out)?;
+                    if out.len() > first {
+                        locate_structured(cx, &member_name, &data[..], &mut out[first..])?;
+                    }
+                }
+                Err(head) => {
+                    let whole = Cursor::new(head).chain(br);
+                    scan_data(cx, whole, route, Some(&full), start, None, syn, out)?;
+                }
             }
         } else {
             scan_data(cx, br, route, Some(&full), start, report_only, syn, out)?;
@@ -287,9 +294,8 @@ pub(super) fn scan_zip<R: Read + Seek>(
             match fmt {
                 Format::Zip => {
                     // The zip reader needs to seek: hold the member in memory
-                    // (bounded by the budget).
-                    let mut bytes = Vec::new();
-                    br.read_to_end(&mut bytes).map_err(decode_error)?;
+                    // (up to --max-held).
+                    let bytes = hold_nested_zip(&mut br, meter)?;
                     let len = bytes.len() as u64;
                     scan_blob(
                         cx,
