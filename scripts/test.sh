@@ -12,6 +12,8 @@
 #   chromium                          loads the HTML evidence report in a real browser
 #   setfacl getfacl (acl), setfattr getfattr (attr)  set and read back the ACLs and
 #                                     extended attributes a rebuilt file must keep
+#   postgresql (server)               a throwaway cluster writes pg_dump archives and
+#                                     restores the scrubbed ones
 #   pyarrow (PyPI)                    writes and reads back the Parquet fixtures
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,8 @@ for t in gzip zip unzip zstd xz bzip2 lz4 tar setpriv script chromium setfacl se
     esac
   fi
 done
+have_pg_server() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; }
+have_pg_server || debs+=(postgresql)
 if [ ${#debs[@]} -gt 0 ]; then
   echo "test.sh: installing ${debs[*]}"
   sudo=()
@@ -47,6 +51,7 @@ for t in gzip zip unzip zstd xz bzip2 lz4 tar setpriv script chromium setfacl se
   command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 done
 python3 -c 'import pyarrow' 2>/dev/null || missing+=(pyarrow)
+have_pg_server || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: still missing: ${missing[*]}; the tests that need them would fail" >&2
   exit 1

@@ -29,6 +29,9 @@ mod structured;
 #[path = "it/archives.rs"]
 mod archives;
 
+#[path = "it/pgdump.rs"]
+mod pgdump;
+
 #[path = "it/sad.rs"]
 mod sensitive_auth_data;
 

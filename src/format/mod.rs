@@ -7,6 +7,7 @@ pub mod csv;
 pub mod csv_codes;
 pub mod json;
 pub mod parquet;
+pub mod pgdump;
 pub mod syntax;
 pub mod text;
 pub mod utf16;
@@ -48,6 +49,10 @@ pub enum Format {
     /// scanned; rebuilt with the same schema, row groups and codecs. Inside
     /// an archive, scanned as raw bytes and report-only.
     Parquet,
+    /// `pg_dump -Fc` custom-format archive (zlib or stored data): every
+    /// table's COPY data scanned with table, row and column; rebuilt with
+    /// only the blocks holding masked digits re-encoded.
+    PgDump,
 }
 
 impl Format {
@@ -65,6 +70,7 @@ impl Format {
             Format::Zip => "zip",
             Format::Tar => "tar",
             Format::Parquet => "parquet",
+            Format::PgDump => "pg_dump",
         }
     }
 
@@ -74,7 +80,12 @@ impl Format {
     pub fn is_container(self) -> bool {
         !matches!(
             self,
-            Format::Text | Format::Utf16(_) | Format::Binary | Format::Tar | Format::Parquet
+            Format::Text
+                | Format::Utf16(_)
+                | Format::Binary
+                | Format::Tar
+                | Format::Parquet
+                | Format::PgDump
         )
     }
 
@@ -110,11 +121,13 @@ pub fn is_tar(head: &[u8]) -> bool {
 /// scanning their compressed or encrypted bytes would call them clean.
 /// The reason names the format (`skipped`, exit code 2).
 pub fn undecodable(head: &[u8]) -> Option<&'static str> {
-    const KNOWN: [(&[u8], &str); 5] = [
+    if let Some(why) = pgdump::not_readable(head) {
+        return Some(why);
+    }
+    const KNOWN: [(&[u8], &str); 4] = [
         (b"7z\xbc\xaf\x27\x1c", "7z archive: not decoded"),
         (b"Rar!\x1a\x07\x00", "rar archive: not decoded"),
         (b"Rar!\x1a\x07\x01\x00", "rar archive: not decoded"),
-        (b"PGDMP", "pg_dump custom-format archive: not decoded"),
         (b"\x02\x21\x4c\x18", "lz4 legacy frame: not decoded"),
     ];
     KNOWN
@@ -147,6 +160,9 @@ pub fn sniff(head: &[u8]) -> Format {
             || head[4..10] == [0x17, 0x72, 0x45, 0x38, 0x50, 0x90])
     {
         return Format::Bzip2;
+    }
+    if pgdump::readable(head) {
+        return Format::PgDump;
     }
     // Local file header, or the end record of an empty archive.
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
@@ -203,8 +219,8 @@ mod tests {
             Some("rar archive: not decoded")
         );
         assert_eq!(
-            undecodable(b"PGDMP\x01\x0e\x00"),
-            Some("pg_dump custom-format archive: not decoded")
+            undecodable(b"PGDMP\x01\x0f\x00\x04\x08\x01\x02"),
+            Some("pg_dump archive with lz4-compressed data: not decoded")
         );
         assert_eq!(undecodable(b"7z is a text line"), None);
         assert_eq!(sniff(b"BZh1 is not bzip2 text"), Format::Text);

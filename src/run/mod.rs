@@ -463,7 +463,7 @@ fn process_file(
         head: &head,
         format: fmt,
     };
-    let result = if fmt == Format::Parquet || fmt.is_container() {
+    let result = if matches!(fmt, Format::Parquet | Format::PgDump) || fmt.is_container() {
         rebuilt::process(&job, outcome)
     } else if fmt == Format::Tar {
         tar::process(&job, outcome)

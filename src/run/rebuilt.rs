@@ -10,7 +10,7 @@ use std::io::{self, Seek};
 
 use crate::error::InputError;
 use crate::format::budget::Meter;
-use crate::format::{container, parquet, Format};
+use crate::format::{container, parquet, pgdump, Format};
 use crate::location::Hit;
 use crate::manifest::Action;
 use crate::remediate::apply::Hashing;
@@ -57,7 +57,8 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
             cx: container_cx(job),
             found: Default::default(),
         };
-        out.counted_while_decoding = true;
+        // pg_dump archives count their file size, like text.
+        out.counted_while_decoding = job.format != Format::PgDump;
         run(job, &adapter, out)
     }
 }
@@ -178,13 +179,17 @@ impl Archive<'_> {
 impl Rebuild for Archive<'_> {
     fn scan(&self) -> Result<Vec<Hit>, InputError> {
         // The scan's decoded bytes count as scanned (not the rebuild's).
-        let found = container::scan(
-            &self.cx,
-            &self.meter().counting(),
-            self.job.file,
-            self.job.format,
-            &self.job.input.path,
-        )?;
+        let found = if self.job.format == Format::PgDump {
+            pgdump::scan(&self.cx, &self.meter(), self.job.file)?
+        } else {
+            container::scan(
+                &self.cx,
+                &self.meter().counting(),
+                self.job.file,
+                self.job.format,
+                &self.job.input.path,
+            )?
+        };
         let hits = found.iter().map(|m| m.hit.clone()).collect();
         *self.found.borrow_mut() = found;
         Ok(hits)
@@ -193,6 +198,9 @@ impl Rebuild for Archive<'_> {
     fn rebuild(&self, mask: &[bool], out: &mut File) -> Result<(), InputError> {
         let found = self.found.borrow();
         let (masked, _) = Self::split(&found, mask);
+        if self.job.format == Format::PgDump {
+            return pgdump::rebuild(&self.cx, self.job.file, &masked, out);
+        }
         container::rebuild(
             &self.cx,
             &self.meter(),
@@ -206,6 +214,10 @@ impl Rebuild for Archive<'_> {
     fn verify(&self, mask: &[bool], rebuilt: &File) -> Result<(), InputError> {
         let found = self.found.borrow();
         let (masked, kept) = Self::split(&found, mask);
+        if self.job.format == Format::PgDump {
+            let meter = self.meter();
+            return pgdump::verify(&self.cx, &meter, self.job.file, rebuilt, &masked, &kept);
+        }
         container::verify(
             &self.cx,
             &self.meter(),

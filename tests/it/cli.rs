@@ -95,7 +95,7 @@ fn unreadable_file_and_directory_are_errors_for_those_only() {
     fs::set_permissions(&mdir, fs::Permissions::from_mode(0o777)).unwrap();
     let m = mdir.join("m.jsonl");
     let args = ["scan", "-m", m.to_str().unwrap(), root.to_str().unwrap()];
-    let out = if unsafe_is_root() {
+    let out = if is_root() {
         let o = Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
             .args(args)
@@ -131,16 +131,6 @@ fn unreadable_file_and_directory_are_errors_for_those_only() {
     assert_eq!(kind(&recs, "summary")[0]["errors"], 2);
     // Let the temp dir be removed.
     fs::set_permissions(root.join("locked"), fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-fn unsafe_is_root() -> bool {
-    // Effective uid via /proc, without libc in the tests.
-    fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 #[test]

@@ -164,3 +164,13 @@ pub(crate) fn summary(m: &[Value]) -> &Value {
         .rfind(|r| r["kind"] == "summary")
         .expect("a summary record")
 }
+
+/// Whether the tests run as root (effective uid via /proc, without libc).
+pub(crate) fn is_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}

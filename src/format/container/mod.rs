@@ -35,8 +35,10 @@ mod scan;
 mod verify;
 
 pub use rebuild::rebuild;
-use rebuild::*;
+pub(crate) use rebuild::{mask_copy, Masker};
+
 pub use scan::{scan, scan_tar_file};
+pub(crate) use verify::compare_streams;
 pub use verify::verify;
 
 /// Read size for decoded streams.

@@ -8,13 +8,13 @@ use super::*;
 /// every masked byte still holds the scanned digit.
 /// Spans are held as the stream holds them: `(offset, masked, scanned)`,
 /// encoded as UTF-16 for a finding in UTF-16 text.
-pub(super) struct Masker {
+pub(crate) struct Masker {
     spans: Vec<(u64, Vec<u8>, Vec<u8>)>,
     next: usize,
 }
 
 impl Masker {
-    pub(super) fn new(policy: &MaskPolicy, findings: &[&MemberFinding]) -> Masker {
+    pub(crate) fn new(policy: &MaskPolicy, findings: &[&MemberFinding]) -> Masker {
         let mut spans: Vec<_> = findings
             .iter()
             .map(|m| {
@@ -39,7 +39,7 @@ impl Masker {
     }
 
     /// Masks `buf`, which holds stream bytes from offset `pos`.
-    pub(super) fn apply(&mut self, pos: u64, buf: &mut [u8]) -> Result<(), InputError> {
+    pub(crate) fn apply(&mut self, pos: u64, buf: &mut [u8]) -> Result<(), InputError> {
         let end = pos + buf.len() as u64;
         let mut k = self.next;
         while k < self.spans.len() && self.spans[k].0 < end {
@@ -65,13 +65,13 @@ impl Masker {
         Ok(())
     }
 
-    pub(super) fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         self.next == self.spans.len()
     }
 }
 
 /// Copies `r` to `w`, masking on the way.
-pub(super) fn mask_copy(
+pub(crate) fn mask_copy(
     r: &mut dyn Read,
     w: &mut dyn Write,
     masker: &mut Masker,
@@ -124,9 +124,12 @@ pub(super) fn rebuild_blob<R: Read + Seek, W: Write + Seek>(
 ) -> Result<W, InputError> {
     match fmt {
         Format::Zip => rebuild_zip(cx, meter, r, findings, depth, w),
-        Format::Text | Format::Utf16(_) | Format::Binary | Format::Tar | Format::Parquet => {
-            Err(InputError::Corrupt("not a container".into()))
-        }
+        Format::Text
+        | Format::Utf16(_)
+        | Format::Binary
+        | Format::Tar
+        | Format::Parquet
+        | Format::PgDump => Err(InputError::Corrupt("not a container".into())),
         stream => rebuild_stream(cx, meter, r, stream, findings, w),
     }
 }
@@ -211,7 +214,12 @@ pub(super) fn rebuild_zip<R: Read + Seek, W: Write + Seek>(
         let options = changed_member_options(&entry);
         let mut content = meter.limit(entry, compressed);
         match member_fmt {
-            Format::Text | Format::Utf16(_) | Format::Binary | Format::Tar | Format::Parquet => {
+            Format::Text
+            | Format::Utf16(_)
+            | Format::Binary
+            | Format::Tar
+            | Format::Parquet
+            | Format::PgDump => {
                 zw.start_file(name, options).map_err(zip_error)?;
                 let mut masker = Masker::new(cx.policy, &sub);
                 mask_copy(&mut content, &mut zw, &mut masker)?;

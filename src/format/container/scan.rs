@@ -53,9 +53,12 @@ pub(super) fn scan_blob<R: Read + Seek>(
 ) -> Result<(), InputError> {
     match fmt {
         Format::Zip => scan_zip(cx, meter, r, route, name, out),
-        Format::Text | Format::Utf16(_) | Format::Binary | Format::Tar | Format::Parquet => {
-            scan_stream(cx, meter.limit(r, compressed), route, name, out)
-        }
+        Format::Text
+        | Format::Utf16(_)
+        | Format::Binary
+        | Format::Tar
+        | Format::Parquet
+        | Format::PgDump => scan_stream(cx, meter.limit(r, compressed), route, name, out),
         _ => {
             let dec = meter.limit(decoder(fmt, r)?, compressed);
             scan_stream(cx, dec, route, name, out)
@@ -73,6 +76,7 @@ pub(super) fn member_report_only(cx: &Cx, content: Format) -> Option<&'static st
             Some("binary member(s): report-only (use --scrub-binary)")
         }
         Format::Parquet => Some("Parquet member(s) inside an archive: report-only"),
+        Format::PgDump => Some("pg_dump archive(s) inside an archive: report-only"),
         _ => None,
     }
 }
@@ -323,7 +327,8 @@ pub(super) fn scan_zip<R: Read + Seek>(
                 | Format::Utf16(_)
                 | Format::Binary
                 | Format::Tar
-                | Format::Parquet => scan_stream(cx, br, route, Some(&name), out),
+                | Format::Parquet
+                | Format::PgDump => scan_stream(cx, br, route, Some(&name), out),
             }
         };
         route.pop();
@@ -346,18 +351,9 @@ pub(super) fn locate_member<R: Read + Seek>(
     let path = std::path::Path::new(name);
     if !is_structured(path)
         || found.is_empty()
-        || found.iter().any(|m| {
-            m.route.last().is_none_or(|h| {
-                !matches!(
-                    h.format,
-                    Format::Text
-                        | Format::Utf16(_)
-                        | Format::Binary
-                        | Format::Tar
-                        | Format::Parquet
-                )
-            })
-        })
+        || found
+            .iter()
+            .any(|m| m.route.last().is_none_or(|h| h.format.is_container()))
     {
         return Ok(());
     }

@@ -87,12 +87,17 @@ pub fn verify(
             }
             Ok(())
         }
-        Format::Text | Format::Utf16(_) | Format::Binary | Format::Tar | Format::Parquet => Ok(()),
+        Format::Text
+        | Format::Utf16(_)
+        | Format::Binary
+        | Format::Tar
+        | Format::Parquet
+        | Format::PgDump => Ok(()),
     }
 }
 
 /// Reads both streams to the end; `b` must equal `a` with masks applied.
-pub(super) fn compare_streams(
+pub(crate) fn compare_streams(
     a: &mut dyn Read,
     b: &mut dyn Read,
     masker: &mut Masker,
