@@ -8,6 +8,10 @@
 #                    million lines: 9 findings then a file record, for a
 #                    million files in a thousand directories, 1 in 50 an error
 #   merge-10M        merge of that manifest with a second run
+#   gz-dense-1M      scan of a .gz with a PAN on each of 1 million lines
+#                    (an archive's findings are held until its rebuild:
+#                    still grows with the findings; plain-log-1M is the
+#                    same content uncompressed, for comparison)
 # Usage: scripts/memory-cases.sh [--quick]   (--quick: 1/10 of the sizes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,10 +52,14 @@ def manifest(name, run_id):
             status = "error" if i % 50 == 0 else "reported"
             f.write(json.dumps({"kind": "file", "path": path, "format": "text", "size": 4096, "findings": 9,
                                 "status": status, "reason": "disk full" if status == "error" else None}) + "\n")
+with open(f"{w}/dense.log", "w") as f:
+    for i in range(1_000_000 // scale):
+        f.write(f"tx {i} card 4111111111111111 ok\n")
 manifest("m.jsonl", "a" * 32)
 manifest("m2.jsonl", "b" * 32)
 PY
 cp "$W/nonl.csv" "$W/nonl.txt"
+gzip -k "$W/dense.log"
 printf 'case\tpeak RSS (MB)\n'
 printf 'csv-no-newline\t%s\n' "$(rss "$BIN" scan -q "$W/nonl.csv")"
 printf 'same-as-txt\t%s\n' "$(rss "$BIN" scan -q "$W/nonl.txt")"
@@ -61,3 +69,5 @@ for format in text json html csv; do
 done
 printf 'report-10M-fifo\t%s\n' "$(rss "$BIN" report --format csv <(cat "$W/m.jsonl"))"
 printf 'merge-10M\t%s\n' "$(rss "$BIN" merge -o "$W/all.jsonl" "$W/m.jsonl" "$W/m2.jsonl")"
+printf 'gz-dense-1M\t%s\n' "$(rss "$BIN" scan -q "$W/dense.log.gz")"
+printf 'plain-log-1M\t%s\n' "$(rss "$BIN" scan -q "$W/dense.log")"
