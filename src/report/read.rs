@@ -37,14 +37,18 @@ pub struct Source {
 
 enum Backing {
     /// A regular file, as it was when read: reopened for the second pass.
-    File {
-        dev: u64,
-        ino: u64,
-        len: u64,
-        mtime: (i64, i64),
-    },
+    File(Identity),
     /// A pipe or other stream, copied while it was read.
     Spool(File),
+}
+
+/// What must not change between the passes.
+#[derive(PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
 }
 
 /// Where one run's records lie: a byte range of one source, from after its
@@ -91,8 +95,8 @@ fn legacy_run_id(file: &Path, line_no: usize) -> String {
     crate::remediate::digest::hex(&h)[..32].to_string()
 }
 
-fn identity(m: &std::fs::Metadata) -> Backing {
-    Backing::File {
+fn identity(m: &std::fs::Metadata) -> Identity {
+    Identity {
         dev: m.dev(),
         ino: m.ino(),
         len: m.len(),
@@ -177,11 +181,10 @@ impl Collected {
         let source = &self.sources[span.source];
         let mut file = match &source.backing {
             Backing::Spool(f) => f.try_clone()?,
-            Backing::File { .. } => {
+            Backing::File(was) => {
                 let f = File::open(&source.path)
                     .with_context(|| format!("cannot reopen {}", source.path.display()))?;
-                let now = identity(&f.metadata()?);
-                if !same(&now, &source.backing) {
+                if identity(&f.metadata()?) != *was {
                     bail!(
                         "{} changed while it was being read; run the report again",
                         source.path.display()
@@ -214,26 +217,6 @@ impl Collected {
     }
 }
 
-fn same(a: &Backing, b: &Backing) -> bool {
-    match (a, b) {
-        (
-            Backing::File {
-                dev,
-                ino,
-                len,
-                mtime,
-            },
-            Backing::File {
-                dev: d,
-                ino: i,
-                len: l,
-                mtime: m,
-            },
-        ) => (dev, ino, len, mtime) == (d, i, l, m),
-        _ => false,
-    }
-}
-
 /// Reads manifest files (schema 1 or 2, runs and merges), keeping counts
 /// and samples, not records. Fails on a file that is not a manifest and on
 /// a run given twice.
@@ -244,7 +227,7 @@ pub fn collect(paths: &[PathBuf]) -> Result<Collected> {
             File::open(p).with_context(|| format!("cannot read manifest {}", p.display()))?;
         let meta = file.metadata()?;
         let (backing, mut spool) = if meta.is_file() {
-            (identity(&meta), None)
+            (Backing::File(identity(&meta)), None)
         } else {
             let t = tempfile::tempfile().context("cannot create a temporary file")?;
             (Backing::Spool(t.try_clone()?), Some(io::BufWriter::new(t)))

@@ -129,6 +129,12 @@ struct Block {
 type StreamVisitor<'v> =
     dyn FnMut(usize, &Block, Option<i64>, &mut dyn Read) -> Result<(), InputError> + 'v;
 
+/// The data blocks, read for their boundaries only (chunks skipped, not
+/// decoded).
+fn blocks(file: &File, ar: &Archive) -> Result<Vec<Block>, InputError> {
+    walk_blocks(file, ar, None)
+}
+
 /// Reads the blocks after the TOC in file order, handing each data stream
 /// (a table's data, or one large object) to `each` with its block index
 /// and the large object's OID.
@@ -136,6 +142,14 @@ fn for_each_stream(
     file: &File,
     ar: &Archive,
     each: &mut StreamVisitor,
+) -> Result<Vec<Block>, InputError> {
+    walk_blocks(file, ar, Some(each))
+}
+
+fn walk_blocks(
+    file: &File,
+    ar: &Archive,
+    mut each: Option<&mut StreamVisitor>,
 ) -> Result<Vec<Block>, InputError> {
     let mut f = file;
     f.seek(SeekFrom::Start(ar.data_start))
@@ -159,13 +173,13 @@ fn for_each_stream(
         };
         let index = blocks.len();
         match kind {
-            BLOCK_DATA => stream(&mut r, ar, &mut |s| each(index, &block, None, s))?,
+            BLOCK_DATA => stream(&mut r, ar, &mut each, (index, &block, None))?,
             BLOCK_BLOBS => loop {
                 let oid = r.int().map_err(corrupt)?;
                 if oid == 0 {
                     break;
                 }
-                stream(&mut r, ar, &mut |s| each(index, &block, Some(oid), s))?;
+                stream(&mut r, ar, &mut each, (index, &block, Some(oid)))?;
             },
             other => {
                 return Err(InputError::Corrupt(format!(
@@ -178,16 +192,18 @@ fn for_each_stream(
     Ok(blocks)
 }
 
-/// One chunked stream: decoded for `each`, then read to its end marker.
+/// One chunked stream: decoded for `each` when there is one (else its
+/// chunks are only skipped), then read to its end marker.
 fn stream<R: Read>(
     r: &mut Reader<R>,
     ar: &Archive,
-    each: &mut dyn FnMut(&mut dyn Read) -> Result<(), InputError>,
+    each: &mut Option<&mut StreamVisitor>,
+    (index, block, oid): (usize, &Block, Option<i64>),
 ) -> Result<(), InputError> {
     let mut chunks = Chunks::new(r);
-    {
+    if let Some(each) = each {
         let mut dec = decoded(&mut chunks, ar.compression)?;
-        each(&mut dec)?;
+        each(index, block, oid, &mut dec)?;
         io::copy(&mut dec, &mut io::sink()).map_err(corrupt)?;
     }
     // The zlib stream may end before the chunks' end marker.
@@ -394,7 +410,7 @@ pub fn rebuild(
         by_block.entry(m.route[0].index).or_default().push(m);
     }
     // The block boundaries, from one pass that only reads.
-    let blocks = for_each_stream(file, &ar, &mut |_, _, _, _| Ok(()))?;
+    let blocks = blocks(file, &ar)?;
     out.rewind().map_err(InputError::io("seek"))?;
     let mut w = io::BufWriter::with_capacity(BLOCK, &mut *out);
     copy_range(file, 0, ar.data_start, &mut w)?;

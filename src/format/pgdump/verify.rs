@@ -53,9 +53,9 @@ pub fn verify(
     if ha != hb {
         return Err(fail("header or table of contents differs after rebuild"));
     }
-    let blocks_a = for_each_stream(original, &a, &mut |_, _, _, _| Ok(()))?;
-    let blocks_b = for_each_stream(rebuilt, &b, &mut |_, _, _, _| Ok(()))
-        .map_err(|e| fail(&format!("rebuilt archive does not decode: {e}")))?;
+    let blocks_a = blocks(original, &a)?;
+    let blocks_b =
+        blocks(rebuilt, &b).map_err(|e| fail(&format!("rebuilt archive does not decode: {e}")))?;
     if blocks_a.len() != blocks_b.len()
         || blocks_a
             .iter()
