@@ -9,9 +9,11 @@
 #                    million files in a thousand directories, 1 in 50 an error
 #   merge-10M        merge of that manifest with a second run
 #   gz-dense-1M      scan of a .gz with a PAN on each of 1 million lines
-#                    (an archive's findings are held until its rebuild:
-#                    still grows with the findings; plain-log-1M is the
-#                    same content uncompressed, for comparison)
+#                    (more findings than a run keeps for a rebuild: the
+#                    later passes scan again; plain-log-1M is the same
+#                    content uncompressed, for comparison)
+#   gz-dense-1M-scrub  scrub of that .gz (rebuild, check and records each
+#                    fed by a new scan)
 # Usage: scripts/memory-cases.sh [--quick]   (--quick: 1/10 of the sizes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,3 +73,4 @@ printf 'report-10M-fifo\t%s\n' "$(rss "$BIN" report --format csv <(cat "$W/m.jso
 printf 'merge-10M\t%s\n' "$(rss "$BIN" merge -o "$W/all.jsonl" "$W/m.jsonl" "$W/m2.jsonl")"
 printf 'gz-dense-1M\t%s\n' "$(rss "$BIN" scan -q "$W/dense.log.gz")"
 printf 'plain-log-1M\t%s\n' "$(rss "$BIN" scan -q "$W/dense.log")"
+printf 'gz-dense-1M-scrub\t%s\n' "$(rss "$BIN" scrub -q -m "$W/scrub.jsonl" "$W/dense.log.gz")"

@@ -32,6 +32,10 @@ pub struct TestHooks {
     /// Pause after each batch of a text input, so that a test's signal
     /// lands mid-file (`PANSCRUB_TEST_BATCH_PAUSE_MS`).
     pub batch_pause: Option<Duration>,
+    /// The most findings of a rebuilt file or tar kept between passes; 0
+    /// scans again for every pass (`PANSCRUB_TEST_HELD_FINDINGS`), so small
+    /// test inputs take the path of files with millions of findings.
+    pub held_findings: Option<usize>,
 }
 
 impl TestHooks {
@@ -51,6 +55,7 @@ impl TestHooks {
             batch_pause: var("PANSCRUB_TEST_BATCH_PAUSE_MS")
                 .and_then(|ms| ms.parse().ok())
                 .map(Duration::from_millis),
+            held_findings: var("PANSCRUB_TEST_HELD_FINDINGS").and_then(|n| n.parse().ok()),
         }
     }
 

@@ -38,6 +38,7 @@ pub struct Located {
 
 /// Reads `[pos, end)` of a file with positioned reads (no shared cursor, so
 /// pieces of one file can be read by several threads).
+#[derive(Clone, Copy)]
 pub struct RangeReader<'f> {
     file: &'f File,
     pos: u64,

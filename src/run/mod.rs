@@ -17,6 +17,7 @@ pub use names::may_hold_pan;
 pub mod printer;
 pub mod progress;
 mod rebuilt;
+mod replay;
 mod tar;
 mod text;
 

@@ -155,20 +155,37 @@ impl<'a> Findings<'a> {
     }
 
     /// Sends the records to the manifest and the lines to stdout.
-    pub fn send(self) {
+    pub fn send(mut self) {
+        self.flush();
+    }
+
+    /// Sends what this batch holds once it holds [`BATCH`] findings: an
+    /// input with millions of findings reaches the manifest as it goes,
+    /// not all at once at its end.
+    pub fn send_when_full(&mut self) {
+        if self.records.len() >= BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
         if !self.records.is_empty() {
-            self.ctx.manifest.send(self.records);
+            self.ctx.manifest.send(std::mem::take(&mut self.records));
         }
         if !self.text.is_empty() {
-            print_stdout(self.ctx, &self.text);
+            print_stdout(self.ctx, &std::mem::take(&mut self.text));
         }
         if !self.held.is_empty() {
             if let Ok(mut h) = self.ctx.held_stdout.lock() {
-                h.extend(self.held);
+                h.append(&mut self.held);
             }
         }
     }
 }
+
+/// Findings of one input sent to the manifest at once (see
+/// [`Findings::send_when_full`]).
+const BATCH: usize = 8192;
 
 /// Writes finding lines to stdout. A closed stdout (`scan … | head -1`)
 /// stops the printing, never the run: the manifest is completed, every

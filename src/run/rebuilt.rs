@@ -7,9 +7,11 @@
 
 use std::fs::File;
 use std::io::{self, Seek};
+use std::sync::mpsc;
 
 use crate::error::InputError;
 use crate::format::budget::Meter;
+use crate::format::container::{Decide, Feed};
 use crate::format::{container, parquet, pgdump, Format};
 use crate::location::Hit;
 use crate::manifest::Action;
@@ -19,6 +21,7 @@ use crate::remediate::install::Staged;
 
 use super::outcome::Outcome;
 use super::printer::Findings;
+use super::replay::{held_findings, HitSink, Replay};
 use super::Job;
 
 /// What the archive scanners need from the run.
@@ -34,15 +37,18 @@ pub fn container_cx<'a>(job: &'a Job) -> container::Cx<'a> {
 
 /// A format that is rebuilt whole: how to scan, rebuild and verify it.
 trait Rebuild {
-    /// Every finding, in order; the index in this list names it below.
-    fn scan(&self) -> Result<Vec<Hit>, InputError>;
-    /// Writes the file with the findings whose `mask` flag is set masked.
-    fn rebuild(&self, mask: &[bool], out: &mut File) -> Result<(), InputError>;
+    /// Hands every finding to `each`, in scan order. The first call is the
+    /// scan (its decoded bytes count as scanned); later calls hand out the
+    /// same findings again.
+    fn scan(&self, each: &mut HitSink) -> Result<(), InputError>;
+    /// Writes the file with the findings `decide` picks masked.
+    fn rebuild(&self, decide: &Decide, out: &mut File) -> Result<(), InputError>;
     /// Checks the rebuilt file against the original.
-    fn verify(&self, mask: &[bool], rebuilt: &File) -> Result<(), InputError>;
+    fn verify(&self, decide: &Decide, rebuilt: &File) -> Result<(), InputError>;
 }
 
-/// Processes a compressed stream, a zip or a Parquet file.
+/// Processes a compressed stream, a zip, a Parquet file or a pg_dump
+/// archive.
 pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
     if job.format == Format::Parquet {
         let cx = parquet::Cx {
@@ -50,12 +56,22 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
             policy: &job.ctx.cfg.policy,
             allow: job.policy(),
         };
-        run(job, &ParquetFile { job, cx }, out)
+        let adapter = ParquetFile {
+            job,
+            cx,
+            replay: Replay::new(held_findings(job)),
+        };
+        run(job, &adapter, out)
     } else {
         let adapter = Archive {
             job,
-            cx: container_cx(job),
-            found: Default::default(),
+            source: Source {
+                cx: container_cx(job),
+                file: job.file,
+                format: job.format,
+                path: &job.input.path,
+            },
+            replay: Replay::new(held_findings(job)),
         };
         // pg_dump archives count their file size, like text.
         out.counted_while_decoding = job.format != Format::PgDump;
@@ -63,33 +79,38 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
     }
 }
 
+/// Scans once to decide, rebuilds and installs (a scrub with something to
+/// mask, or `--out`), then writes each finding's record with what was done.
 fn run(job: &Job, format: &dyn Rebuild, out: &mut Outcome) -> Result<(), InputError> {
-    let hits = format.scan()?;
     let policy = job.policy();
-    let allowed: Vec<bool> = hits.iter().map(|h| policy.allows(h)).collect();
-    let mask: Vec<bool> = hits
-        .iter()
-        .zip(&allowed)
-        .map(|(h, a)| job.scrub() && h.report_only.is_none() && !a)
-        .collect();
-    let installed = install(job, format, &mask, &mut out.metadata_not_kept);
+    let scrub = job.scrub();
+    let decide = |h: &Hit| scrub && h.report_only.is_none() && !policy.allows(h);
+    let mut needed = false;
+    format.scan(&mut |h| {
+        needed |= decide(h);
+        Ok(())
+    })?;
+    let installed = install(job, format, &decide, needed, &mut out.metadata_not_kept);
     let replaced = *installed.as_ref().unwrap_or(&false);
     let mut findings = Findings::new(job.ctx, job.path);
-    for ((hit, allowed), masked) in hits.iter().zip(allowed).zip(&mask) {
-        let action = if allowed {
+    let listed = format.scan(&mut |hit| {
+        let action = if policy.allows(hit) {
             Action::Allowed
-        } else if replaced && *masked {
+        } else if replaced && decide(hit) {
             Action::Truncated
         } else {
-            if job.scrub() && out.report_only_why.is_none() {
+            if scrub && out.report_only_why.is_none() {
                 out.report_only_why = hit.report_only.map(str::to_string);
             }
             Action::Reported
         };
         findings.add(hit, action, &mut out.stats);
-    }
+        findings.send_when_full();
+        Ok(())
+    });
     findings.send();
     installed?;
+    listed?;
     out.hashes = hashes(job, replaced)?;
     Ok(())
 }
@@ -102,16 +123,16 @@ fn run(job: &Job, format: &dyn Rebuild, out: &mut Outcome) -> Result<(), InputEr
 fn install(
     job: &Job,
     format: &dyn Rebuild,
-    mask: &[bool],
+    decide: &Decide,
+    needed: bool,
     not_kept: &mut Vec<String>,
 ) -> Result<bool, InputError> {
-    let needed = mask.iter().any(|m| *m);
     let hooks = &job.ctx.hooks;
     if let Some(dest) = job.mirror() {
         let mut staged = Staged::mirror(dest, job.file, job.md)?.touch(job.ctx.cfg.touch);
         if needed {
-            format.rebuild(mask, staged.file_mut())?;
-            staged.verify(hooks.corrupt_rebuild, |f| format.verify(mask, f))?;
+            format.rebuild(decide, staged.file_mut())?;
+            staged.verify(hooks.corrupt_rebuild, |f| format.verify(decide, f))?;
         } else {
             let mut src = job.file;
             src.rewind().map_err(InputError::io("seek"))?;
@@ -125,8 +146,8 @@ fn install(
         return Ok(false);
     }
     let mut staged = Staged::beside(&job.input.path, job.file, job.md)?.touch(job.ctx.cfg.touch);
-    format.rebuild(mask, staged.file_mut())?;
-    staged.verify(hooks.corrupt_rebuild, |f| format.verify(mask, f))?;
+    format.rebuild(decide, staged.file_mut())?;
+    staged.verify(hooks.corrupt_rebuild, |f| format.verify(decide, f))?;
     *not_kept = staged.replace_original(job.md, hooks.rebuild_pause)?;
     Ok(true)
 }
@@ -148,12 +169,31 @@ fn hashes(job: &Job, replaced: bool) -> Result<(Option<String>, Option<String>),
     Ok((Some(before), after))
 }
 
-/// gzip, zstd, xz, bzip2 and zip.
+/// Where a container's findings come from: its scan. It reads the file
+/// only with positioned reads, so it can run on its own thread while the
+/// rebuild reads the same open file.
+struct Source<'a> {
+    cx: container::Cx<'a>,
+    file: &'a File,
+    format: Format,
+    path: &'a std::path::Path,
+}
+
+impl Source<'_> {
+    fn scan(&self, meter: &Meter, out: &mut container::Sink) -> Result<(), InputError> {
+        if self.format == Format::PgDump {
+            pgdump::scan(&self.cx, meter, self.file, out)
+        } else {
+            container::scan(&self.cx, meter, self.file, self.format, self.path, out)
+        }
+    }
+}
+
+/// gzip, zstd, xz, bzip2, lz4, zip and pg_dump archives.
 struct Archive<'a> {
     job: &'a Job<'a>,
-    cx: container::Cx<'a>,
-    /// The scan's findings with their routes, for the rebuild.
-    found: std::cell::RefCell<Vec<container::MemberFinding>>,
+    source: Source<'a>,
+    replay: Replay<container::MemberFinding>,
 }
 
 impl Archive<'_> {
@@ -161,73 +201,109 @@ impl Archive<'_> {
         Meter::new(self.job.ctx.cfg.budget)
     }
 
-    fn split<'f>(
-        found: &'f [container::MemberFinding],
-        mask: &[bool],
-    ) -> (
-        Vec<&'f container::MemberFinding>,
-        Vec<&'f container::MemberFinding>,
-    ) {
-        let (masked, kept): (Vec<_>, Vec<_>) = found.iter().zip(mask).partition(|(_, m)| **m);
-        (
-            masked.into_iter().map(|(f, _)| f).collect(),
-            kept.into_iter().map(|(f, _)| f).collect(),
-        )
+    /// Runs `f` with a feed of the original's findings: from memory, or
+    /// from a scan on a thread of its own that hands them over in small
+    /// batches as `f` pulls them.
+    fn with_feed(
+        &self,
+        decide: &Decide,
+        f: impl FnOnce(&mut Feed) -> Result<(), InputError>,
+    ) -> Result<(), InputError> {
+        if let Some(found) = self.replay.held.borrow().as_ref() {
+            return f(&mut container::held(found, decide));
+        }
+        let budget = self.job.ctx.cfg.budget;
+        let source = &self.source;
+        std::thread::scope(|s| {
+            let (tx, rx) = mpsc::sync_channel::<Vec<container::MemberFinding>>(4);
+            let scan = s.spawn(move || {
+                let mut batch = Vec::with_capacity(1024);
+                let mut stopped = false;
+                let res = source.scan(&Meter::new(budget), &mut |m| {
+                    batch.push(m);
+                    if batch.len() == 1024 && tx.send(std::mem::take(&mut batch)).is_err() {
+                        stopped = true; // the rebuild stopped pulling
+                        return Err(InputError::Changed("scan stopped".into()));
+                    }
+                    Ok(())
+                });
+                if res.is_ok() && !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
+                (res, stopped)
+            });
+            let mut current = Vec::new().into_iter();
+            let pull = move || loop {
+                if let Some(m) = current.next() {
+                    return Ok(Some(m));
+                }
+                match rx.recv() {
+                    Ok(batch) => current = batch.into_iter(),
+                    Err(_) => return Ok(None),
+                }
+            };
+            let mut feed = Feed::new(Box::new(pull), decide);
+            let used = f(&mut feed);
+            drop(feed); // a scan still running stops at its next send
+            let (scanned, stopped) = match scan.join() {
+                Ok(r) => r,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            // A scan that failed ended the feed early: its error is the
+            // cause of whatever the rebuild saw.
+            match (scanned, used) {
+                (Err(e), _) if !stopped => Err(e),
+                (_, used) => used,
+            }
+        })
     }
 }
 
 impl Rebuild for Archive<'_> {
-    fn scan(&self) -> Result<Vec<Hit>, InputError> {
+    fn scan(&self, each: &mut HitSink) -> Result<(), InputError> {
         // The scan's decoded bytes count as scanned (not the rebuild's).
-        let found = if self.job.format == Format::PgDump {
-            pgdump::scan(&self.cx, &self.meter(), self.job.file)?
+        let first = if self.job.format == Format::PgDump {
+            self.meter()
         } else {
-            container::scan(
-                &self.cx,
-                &self.meter().counting(),
-                self.job.file,
-                self.job.format,
-                &self.job.input.path,
-            )?
+            self.meter().counting()
         };
-        let hits = found.iter().map(|m| m.hit.clone()).collect();
-        *self.found.borrow_mut() = found;
-        Ok(hits)
-    }
-
-    fn rebuild(&self, mask: &[bool], out: &mut File) -> Result<(), InputError> {
-        let found = self.found.borrow();
-        let (masked, _) = Self::split(&found, mask);
-        if self.job.format == Format::PgDump {
-            return pgdump::rebuild(&self.cx, self.job.file, &masked, out);
-        }
-        container::rebuild(
-            &self.cx,
-            &self.meter(),
-            self.job.file,
-            self.job.format,
-            &masked,
-            out,
+        self.replay.each(
+            |out| self.source.scan(&first, out),
+            |out| self.source.scan(&self.meter(), out),
+            |m| &m.hit,
+            each,
         )
     }
 
-    fn verify(&self, mask: &[bool], rebuilt: &File) -> Result<(), InputError> {
-        let found = self.found.borrow();
-        let (masked, kept) = Self::split(&found, mask);
-        if self.job.format == Format::PgDump {
+    fn rebuild(&self, decide: &Decide, out: &mut File) -> Result<(), InputError> {
+        let (cx, file, format) = (&self.source.cx, self.job.file, self.job.format);
+        self.with_feed(decide, |feed| {
+            if format == Format::PgDump {
+                pgdump::rebuild(cx, file, feed, out)
+            } else {
+                container::rebuild(cx, &self.meter(), file, format, feed, &mut *out)
+            }
+        })
+    }
+
+    fn verify(&self, decide: &Decide, rebuilt: &File) -> Result<(), InputError> {
+        let (cx, file, format) = (&self.source.cx, self.job.file, self.job.format);
+        self.with_feed(decide, |feed| {
             let meter = self.meter();
-            return pgdump::verify(&self.cx, &meter, self.job.file, rebuilt, &masked, &kept);
-        }
-        container::verify(
-            &self.cx,
-            &self.meter(),
-            self.job.file,
-            rebuilt,
-            self.job.format,
-            &masked,
-            &kept,
-            &self.job.input.path,
-        )
+            if format == Format::PgDump {
+                pgdump::verify(cx, &meter, file, rebuilt, feed)
+            } else {
+                container::verify(
+                    cx,
+                    &meter,
+                    file,
+                    rebuilt,
+                    format,
+                    feed,
+                    &self.job.input.path,
+                )
+            }
+        })
     }
 }
 
@@ -237,26 +313,40 @@ impl Rebuild for Archive<'_> {
 struct ParquetFile<'a> {
     job: &'a Job<'a>,
     cx: parquet::Cx<'a>,
+    replay: Replay<Hit>,
 }
 
 impl ParquetFile<'_> {
     fn meter(&self) -> Meter {
         Meter::new(self.job.ctx.cfg.budget)
     }
+
+    fn scan_into(
+        &self,
+        out: &mut dyn FnMut(Hit) -> Result<(), InputError>,
+    ) -> Result<(), InputError> {
+        let (det, policy) = (&self.job.ctx.det, &self.job.ctx.cfg.policy);
+        parquet::scan_each(&self.cx, &self.meter(), self.job.file, &mut |c| {
+            out(c.into_hit(det, policy))
+        })
+    }
 }
 
 impl Rebuild for ParquetFile<'_> {
-    fn scan(&self) -> Result<Vec<Hit>, InputError> {
-        let found = parquet::scan(&self.cx, &self.meter(), self.job.file)?;
-        let (det, policy) = (&self.job.ctx.det, &self.job.ctx.cfg.policy);
-        Ok(found.into_iter().map(|c| c.into_hit(det, policy)).collect())
+    fn scan(&self, each: &mut HitSink) -> Result<(), InputError> {
+        self.replay.each(
+            |out| self.scan_into(out),
+            |out| self.scan_into(out),
+            |h| h,
+            each,
+        )
     }
 
-    fn rebuild(&self, _mask: &[bool], out: &mut File) -> Result<(), InputError> {
+    fn rebuild(&self, _decide: &Decide, out: &mut File) -> Result<(), InputError> {
         parquet::rebuild(&self.cx, &self.meter(), self.job.file, out)
     }
 
-    fn verify(&self, _mask: &[bool], rebuilt: &File) -> Result<(), InputError> {
+    fn verify(&self, _decide: &Decide, rebuilt: &File) -> Result<(), InputError> {
         parquet::verify(&self.cx, &self.meter(), self.job.file, rebuilt)
     }
 }

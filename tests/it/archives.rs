@@ -741,6 +741,45 @@ fn opaque_inputs_are_named_and_never_called_clean() {
     );
 }
 
+/// A Salesforce export whose `Payment__c.csv` has more card rows than a run
+/// keeps in memory (65,536): the zip is scanned again for its rebuild and
+/// its records, and each finding still carries its row, field and record
+/// Id (the CSV member is read a second time alongside each scan), a
+/// `.csv.gz` beside it too; every card is masked and nothing else changed.
+#[test]
+fn archives_with_more_findings_than_are_held_keep_their_locations() {
+    let d = tmp();
+    let p = d.path();
+    let rows = 70_000;
+    let mut csv = String::from("Id,Name,Card__c\n");
+    for i in 0..rows {
+        csv.push_str(&format!("a{i:07},\"Smith, J\",4111111111111111\n"));
+    }
+    write(&p.join("src/Payment__c.csv"), csv.as_bytes());
+    sh(
+        p,
+        "cd src && zip -q ../export.zip Payment__c.csv && gzip -c Payment__c.csv > ../Payment__c.csv.gz",
+    );
+    for target in ["export.zip", "Payment__c.csv.gz"] {
+        let (o, m) = scrub_with_manifest(&p.join(target));
+        assert_exit(&o, 0);
+        let recs = manifest(&m);
+        let found = kind(&recs, "finding");
+        assert_eq!(found.len(), rows, "{target}");
+        for (k, f) in found.iter().enumerate() {
+            assert_eq!(f["action"], "truncated", "{target}");
+            assert_eq!(f["row"], k as u64 + 1, "{target}");
+            assert_eq!(f["field"], "Card__c", "{target}");
+            assert_eq!(f["record_id"], format!("a{k:07}"), "{target}");
+        }
+    }
+    let want = csv.replace("4111111111111111", "411111******1111");
+    let zipped = out(p, "unzip -p export.zip Payment__c.csv");
+    assert_eq!(String::from_utf8_lossy(&zipped), want);
+    let gz = out(p, "gzip -dc Payment__c.csv.gz");
+    assert_eq!(String::from_utf8_lossy(&gz), want);
+}
+
 #[test]
 fn members_held_in_memory_are_bounded_and_streams_inside_zips_are_not_held() {
     let d = tmp();

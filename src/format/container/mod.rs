@@ -22,22 +22,25 @@ use super::csv::{delimiter_for, object_name, CsvLocator};
 use super::json::JsonLocator;
 use super::syntax::declares_json;
 use super::syntax::{is_bare_number, syntax_for, Syntax};
+use super::text::RangeReader;
 use super::{read_full, sniff, utf16, Format};
-use crate::detect::{Detector, StreamScanner};
+use crate::detect::{Detector, Finding, StreamScanner};
 use crate::error::InputError;
 use crate::location::{Hit, Location, MaskedAs};
 use crate::manifest::mask_text;
 use crate::mask::MaskPolicy;
 use std::path::Path;
 
+mod feed;
 mod rebuild;
 mod scan;
 mod verify;
 
+pub use feed::{held, Decide, Feed, Places, Source};
 pub use rebuild::rebuild;
 pub(crate) use rebuild::{mask_copy, Masker};
 
-pub use scan::{scan, scan_tar_file};
+pub use scan::{scan, scan_tar_file, Sink};
 pub(crate) use verify::compare_streams;
 pub use verify::verify;
 
@@ -127,6 +130,27 @@ fn hold_nested_zip<R: Read>(r: &mut R, meter: &Meter) -> Result<Vec<u8>, InputEr
             "a zip inside an archive larger than {limit} bytes (--max-held) cannot be held in memory to be read"
         ))
     })
+}
+
+/// The bytes of a nested zip held in memory, shared by its readers (the
+/// scan and a member's locator) without a copy.
+#[derive(Clone)]
+struct Held(std::rc::Rc<Vec<u8>>);
+
+impl Held {
+    fn new(bytes: Vec<u8>) -> Held {
+        Held(std::rc::Rc::new(bytes))
+    }
+
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 /// A decoder for a compressed stream format.

@@ -2,48 +2,68 @@
 //! checked against the scanned digit first; untouched zip members are
 //! copied as they are.
 
+use std::collections::VecDeque;
+
 use super::*;
 
 /// Applies masks to consecutive pieces of one decoded stream, checking that
-/// every masked byte still holds the scanned digit.
-/// Spans are held as the stream holds them: `(offset, masked, scanned)`,
-/// encoded as UTF-16 for a finding in UTF-16 text.
-pub(crate) struct Masker {
-    spans: Vec<(u64, Vec<u8>, Vec<u8>)>,
-    next: usize,
+/// every masked byte still holds the scanned digit. The findings are pulled
+/// from the feed as the stream reaches them (they come in ascending
+/// offsets); a span is held as the stream holds it, encoded as UTF-16 for
+/// a finding in UTF-16 text.
+pub(crate) struct Masker<'f, 'a> {
+    policy: &'f MaskPolicy,
+    feed: &'f mut Feed<'a>,
+    /// Member indexes of the stream, from the top.
+    route: Vec<usize>,
+    /// Spans that start before the end of the last piece but were not yet
+    /// wholly applied: `(offset, masked, scanned)`.
+    pending: VecDeque<(u64, Vec<u8>, Vec<u8>)>,
 }
 
-impl Masker {
-    pub(crate) fn new(policy: &MaskPolicy, findings: &[&MemberFinding]) -> Masker {
-        let mut spans: Vec<_> = findings
-            .iter()
-            .map(|m| {
-                let f = &m.hit.finding;
-                let masked = m.hit.masked(policy);
-                let (mut new, mut old) = (Vec::new(), Vec::new());
-                match m.hit.encoded {
-                    Some(endian) => {
-                        endian.encode_into(masked.as_bytes(), &mut new);
-                        endian.encode_into(f.span_bytes(), &mut old);
-                    }
-                    None => {
-                        new.extend_from_slice(masked.as_bytes());
-                        old.extend_from_slice(f.span_bytes());
-                    }
-                }
-                (f.offset, new, old)
-            })
-            .collect();
-        spans.sort_by_key(|s| s.0);
-        Masker { spans, next: 0 }
+impl<'f, 'a> Masker<'f, 'a> {
+    /// A masker for the stream at `route` (member indexes from the top).
+    pub(crate) fn new(policy: &'f MaskPolicy, feed: &'f mut Feed<'a>, route: &[usize]) -> Self {
+        Masker {
+            policy,
+            feed,
+            route: route.to_vec(),
+            pending: VecDeque::new(),
+        }
+    }
+
+    fn span(&self, m: &MemberFinding) -> (u64, Vec<u8>, Vec<u8>) {
+        let f = &m.hit.finding;
+        let masked = m.hit.masked(self.policy);
+        let (mut new, mut old) = (Vec::new(), Vec::new());
+        match m.hit.encoded {
+            Some(endian) => {
+                endian.encode_into(masked.as_bytes(), &mut new);
+                endian.encode_into(f.span_bytes(), &mut old);
+            }
+            None => {
+                new.extend_from_slice(masked.as_bytes());
+                old.extend_from_slice(f.span_bytes());
+            }
+        }
+        (f.offset, new, old)
     }
 
     /// Masks `buf`, which holds stream bytes from offset `pos`.
     pub(crate) fn apply(&mut self, pos: u64, buf: &mut [u8]) -> Result<(), InputError> {
         let end = pos + buf.len() as u64;
-        let mut k = self.next;
-        while k < self.spans.len() && self.spans[k].0 < end {
-            let (start, masked, orig) = &self.spans[k];
+        while let Some(m) = self.feed.pop_in(&self.route, end)? {
+            let span = self.span(&m);
+            if span.0 < pos && self.pending.is_empty() {
+                // Findings come in ascending offsets; one behind the
+                // stream's position was not scanned from these bytes.
+                return Err(InputError::Changed(
+                    "decoded bytes differ from the scan".into(),
+                ));
+            }
+            self.pending.push_back(span);
+        }
+        while let Some((start, masked, orig)) = self.pending.front() {
             let span_end = start + masked.len() as u64;
             let lo = (*start).max(pos);
             let hi = span_end.min(end);
@@ -55,18 +75,17 @@ impl Masker {
                     "decoded bytes differ from the scan".into(),
                 ));
             }
-            if span_end <= end {
-                k += 1;
-                self.next = k;
-            } else {
-                break;
+            if span_end > end {
+                break; // the rest is in the next piece
             }
+            self.pending.pop_front();
         }
         Ok(())
     }
 
-    pub(crate) fn done(&self) -> bool {
-        self.next == self.spans.len()
+    /// Whether every finding of the stream was applied.
+    pub(crate) fn done(&mut self) -> Result<bool, InputError> {
+        Ok(self.pending.is_empty() && self.feed.pop_in(&self.route, u64::MAX)?.is_none())
     }
 }
 
@@ -89,7 +108,7 @@ pub(crate) fn mask_copy(
         w.write_all(&buf[..n]).map_err(InputError::io("write"))?;
         pos += n as u64;
     }
-    if !masker.done() {
+    if !masker.done()? {
         return Err(InputError::Changed(
             "the stream ended before a finding".into(),
         ));
@@ -97,41 +116,28 @@ pub(crate) fn mask_copy(
     Ok(())
 }
 
-/// Rebuilds a container with the given findings masked (report-only
-/// findings must not be passed) into `w`.
+/// Rebuilds a container with the feed's findings to mask masked into `w`.
 pub fn rebuild<W: Write + Seek>(
     cx: &Cx,
     meter: &Meter,
     file: &File,
     fmt: Format,
-    findings: &[&MemberFinding],
+    feed: &mut Feed,
     w: W,
 ) -> Result<(), InputError> {
     let mut r = file;
     r.rewind().map_err(InputError::io("seek"))?;
-    rebuild_blob(cx, meter, r, fmt, findings, 0, w)?;
-    Ok(())
-}
-
-pub(super) fn rebuild_blob<R: Read + Seek, W: Write + Seek>(
-    cx: &Cx,
-    meter: &Meter,
-    r: R,
-    fmt: Format,
-    findings: &[&MemberFinding],
-    depth: usize,
-    w: W,
-) -> Result<W, InputError> {
     match fmt {
-        Format::Zip => rebuild_zip(cx, meter, r, findings, depth, w),
+        Format::Zip => rebuild_zip(cx, meter, r, feed, &mut Vec::new(), w)?,
         Format::Text
         | Format::Utf16(_)
         | Format::Binary
         | Format::Tar
         | Format::Parquet
-        | Format::PgDump => Err(InputError::Corrupt("not a container".into())),
-        stream => rebuild_stream(cx, meter, r, stream, findings, w),
-    }
+        | Format::PgDump => return Err(InputError::Corrupt("not a container".into())),
+        stream => rebuild_stream(cx, meter, r, stream, feed, &[], w)?,
+    };
+    feed.finish()
 }
 
 /// Rebuilds a compressed stream (gzip, zstd, xz, bzip2, lz4) as it decodes:
@@ -141,7 +147,8 @@ fn rebuild_stream<R: Read, W: Write>(
     meter: &Meter,
     r: R,
     fmt: Format,
-    findings: &[&MemberFinding],
+    feed: &mut Feed,
+    route: &[usize],
     w: W,
 ) -> Result<W, InputError> {
     match fmt {
@@ -158,62 +165,62 @@ fn rebuild_stream<R: Read, W: Write>(
                 b = b.filename(mask_text(&String::from_utf8_lossy(&n), cx.det, cx.policy));
             }
             let mut enc = b.write(w, Compression::new(6));
-            mask_stream(cx, meter, &mut dec, &mut enc, findings)?;
+            mask_stream(cx, meter, &mut dec, &mut enc, feed, route)?;
             enc.finish().map_err(InputError::io("write"))
         }
         stream => {
             let mut dec = decoder(stream, r)?;
             let mut enc = Encoder::new(stream, w)?;
-            mask_stream(cx, meter, &mut dec, &mut enc, findings)?;
+            mask_stream(cx, meter, &mut dec, &mut enc, feed, route)?;
             enc.finish().map_err(InputError::io("write"))
         }
     }
 }
 
-/// Decodes a whole stream into `enc` with `findings` masked (the decoded
+/// Decodes a whole stream into `enc` with its findings masked (the decoded
 /// size is bounded by the run's budget, not by the compressed size).
 fn mask_stream(
     cx: &Cx,
     meter: &Meter,
     dec: &mut dyn Read,
     enc: &mut dyn Write,
-    findings: &[&MemberFinding],
+    feed: &mut Feed,
+    route: &[usize],
 ) -> Result<(), InputError> {
-    let mut masker = Masker::new(cx.policy, findings);
+    let mut masker = Masker::new(cx.policy, feed, route);
     mask_copy(&mut meter.limit(dec, u64::MAX / 4096), enc, &mut masker)
 }
 
+/// Rebuilds the zip at `route` (member indexes from the top): members with
+/// findings to mask are rewritten, the others copied as they are.
 pub(super) fn rebuild_zip<R: Read + Seek, W: Write + Seek>(
     cx: &Cx,
     meter: &Meter,
     r: R,
-    findings: &[&MemberFinding],
-    depth: usize,
+    feed: &mut Feed,
+    route: &mut Vec<usize>,
     w: W,
 ) -> Result<W, InputError> {
     let mut ar = ZipArchive::new(r).map_err(zip_error)?;
     let mut zw = ZipWriter::new(w);
     zw.set_raw_comment(ar.comment().to_vec().into_boxed_slice())
         .map_err(zip_error)?;
+    let depth = route.len();
     for i in 0..ar.len() {
-        let sub: Vec<&MemberFinding> = findings
-            .iter()
-            .copied()
-            .filter(|m| m.route.get(depth).is_some_and(|h| h.index == i))
-            .collect();
-        if sub.is_empty() {
+        if !feed.has_in_member(route, i)? {
             // Untouched members are copied as they are: no recompression.
             let raw = ar.by_index_raw(i).map_err(zip_error)?;
             zw.raw_copy_file(raw).map_err(zip_error)?;
             continue;
         }
-        let member_fmt = sub[0].route[depth].format;
+        let member_fmt = feed.peek()?.expect("a finding in this member").route[depth].format;
         let entry = ar.by_index(i).map_err(zip_error)?;
         let name = entry.name().map_err(zip_error)?.into_owned();
         let compressed = entry.compressed_size();
         let options = changed_member_options(&entry);
         let mut content = meter.limit(entry, compressed);
-        match member_fmt {
+        route.push(i);
+        let res = (|| match member_fmt {
             Format::Text
             | Format::Utf16(_)
             | Format::Binary
@@ -221,8 +228,8 @@ pub(super) fn rebuild_zip<R: Read + Seek, W: Write + Seek>(
             | Format::Parquet
             | Format::PgDump => {
                 zw.start_file(name, options).map_err(zip_error)?;
-                let mut masker = Masker::new(cx.policy, &sub);
-                mask_copy(&mut content, &mut zw, &mut masker)?;
+                let mut masker = Masker::new(cx.policy, feed, route);
+                mask_copy(&mut content, &mut zw, &mut masker)
             }
             Format::Zip => {
                 // The zip reader seeks: the member is held (up to
@@ -232,19 +239,21 @@ pub(super) fn rebuild_zip<R: Read + Seek, W: Write + Seek>(
                     cx,
                     meter,
                     Cursor::new(bytes),
-                    &sub,
-                    depth + 1,
+                    feed,
+                    route,
                     Cursor::new(Vec::new()),
                 )?;
                 zw.start_file(name, options).map_err(zip_error)?;
                 zw.write_all(rebuilt.get_ref())
-                    .map_err(InputError::io("write"))?;
+                    .map_err(InputError::io("write"))
             }
             stream => {
                 zw.start_file(name, options).map_err(zip_error)?;
-                rebuild_stream(cx, meter, &mut content, stream, &sub, &mut zw)?;
+                rebuild_stream(cx, meter, &mut content, stream, feed, route, &mut zw).map(|_| ())
             }
-        }
+        })();
+        route.pop();
+        res?;
     }
     zw.finish().map_err(zip_error)
 }

@@ -1,21 +1,32 @@
 //! Scanning containers: decoded streams, zip members (nested), tar members;
 //! CSV and JSON locations for structured members.
+//!
+//! Findings are handed to a [`Sink`] one at a time, in scan order, as they
+//! are found: nothing here holds the findings of a whole archive, so the
+//! run decides how many it keeps (see `run/rebuilt.rs`).
+
+use std::cell::Cell;
 
 use super::*;
 
+/// Where scanned findings go, one at a time, in scan order: zip members in
+/// archive order, depth first, offsets ascending within each stream. An
+/// error from the sink stops the scan and is returned by it.
+pub type Sink<'s> = dyn FnMut(MemberFinding) -> Result<(), InputError> + 's;
+
 /// Scans a top-level container file. `path` names it: a compressed
 /// `events.ndjson.gz` holds JSON, which decides how bare numbers are masked.
+/// The file is read with positioned reads, so a rebuild may read the same
+/// open file at the same time.
 pub fn scan(
     cx: &Cx,
     meter: &Meter,
     file: &File,
     fmt: Format,
     path: &Path,
-) -> Result<Vec<MemberFinding>, InputError> {
+    out: &mut Sink,
+) -> Result<(), InputError> {
     let size = file.metadata().map_err(InputError::io("stat"))?.len();
-    let mut out = Vec::new();
-    let mut r = file;
-    r.rewind().map_err(InputError::io("seek"))?;
     let inner = if fmt.is_compressed_stream() {
         path.with_extension("")
     } else {
@@ -25,23 +36,39 @@ pub fn scan(
         stream_name: Some(&inner),
         ..*cx
     };
-    scan_blob(&cx, meter, r, size, fmt, &mut Vec::new(), None, &mut out)?;
-    // A compressed CSV or JSON stream: decode it again for locations, only
-    // when it has findings (`events.ndjson.gz`, `Contact.csv.zst`).
-    let direct = out
-        .iter()
-        .all(|m| m.route.is_empty() && m.hit.at.member.is_none());
-    if fmt.is_compressed_stream() && !out.is_empty() && direct {
-        let mut r = file;
-        r.rewind().map_err(InputError::io("seek"))?;
-        let decoded = meter.limit(decoder(fmt, r)?, size);
-        locate_structured(&cx, &inner, decoded, &mut out)?;
+    let r = RangeReader::new(file, 0, size);
+    if !(fmt.is_compressed_stream() && is_structured(&inner)) {
+        return scan_blob(&cx, meter, r, size, fmt, &mut Vec::new(), None, out);
     }
-    Ok(out)
+    // A compressed CSV or JSON stream (`events.ndjson.gz`, `Contact.csv.zst`):
+    // its findings get rows or paths from a second decoding, opened at the
+    // first finding. Findings in tar members (a `.csv.gz` that is a tar)
+    // carry a member name and keep the member's own locations.
+    let open = move || -> Result<Box<dyn Read + '_>, InputError> {
+        let again = RangeReader::new(file, 0, size);
+        Ok(Box::new(meter.limit(decoder(fmt, again)?, size)))
+    };
+    let mut loc = Locator::new(&cx, &inner, Box::new(open));
+    let mut located = |mut m: MemberFinding| {
+        if m.route.is_empty() && m.hit.at.member.is_none() {
+            loc.locate(&mut m)?;
+        }
+        out(m)
+    };
+    scan_blob(
+        &cx,
+        meter,
+        r,
+        size,
+        fmt,
+        &mut Vec::new(),
+        None,
+        &mut located,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) fn scan_blob<R: Read + Seek>(
+pub(super) fn scan_blob<R: Read + Seek + Clone>(
     cx: &Cx,
     meter: &Meter,
     r: R,
@@ -49,7 +76,7 @@ pub(super) fn scan_blob<R: Read + Seek>(
     fmt: Format,
     route: &mut Vec<Hop>,
     name: Option<&str>,
-    out: &mut Vec<MemberFinding>,
+    out: &mut Sink,
 ) -> Result<(), InputError> {
     match fmt {
         Format::Zip => scan_zip(cx, meter, r, route, name, out),
@@ -88,7 +115,7 @@ pub(super) fn scan_stream<R: Read>(
     r: R,
     route: &[Hop],
     name: Option<&str>,
-    out: &mut Vec<MemberFinding>,
+    out: &mut Sink,
 ) -> Result<(), InputError> {
     let mut br = BufReader::with_capacity(BLOCK, r);
     let head = br.fill_buf().map_err(decode_error)?;
@@ -123,22 +150,23 @@ pub(super) fn scan_data<R: BufRead>(
     shift: u64,
     report_only: Option<&'static str>,
     syn: Syntax,
-    out: &mut Vec<MemberFinding>,
+    out: &mut Sink,
 ) -> Result<(), InputError> {
     let mut sc = StreamScanner::new(cx.det).track_lines();
-    let mut found = Vec::new();
     // UTF-16 text (a Salesforce export taken in UTF-16) is scanned through
     // its one-byte view, as a plain UTF-16 file is.
     let encoded = match sniff(r.fill_buf().map_err(decode_error)?) {
         Format::Utf16(endian) => Some(endian),
         _ => None,
     };
-    match encoded {
-        Some(endian) => sc.read_from(&mut utf16::Narrow::new(r, endian), &mut |f| found.push(f)),
-        None => sc.read_from(&mut r, &mut |f| found.push(f)),
-    }
-    .map_err(decode_error)?;
-    for mut f in found {
+    // The scanner's callback cannot fail: a sink error is kept and halts
+    // the reader, so a refused finding stops the scan at once.
+    let halted = Cell::new(false);
+    let mut refused = None;
+    let mut emit = |mut f: Finding| {
+        if refused.is_some() {
+            return;
+        }
         let line_start = f.lines.line_start.unwrap_or(0);
         let line = f.lines.newlines_before + 1;
         let mut column = f.offset - line_start + 1;
@@ -154,7 +182,7 @@ pub(super) fn scan_data<R: BufRead>(
         } else {
             MaskedAs::Text
         };
-        out.push(MemberFinding {
+        let found = MemberFinding {
             route: route.to_vec(),
             hit: Hit {
                 finding: f,
@@ -169,9 +197,40 @@ pub(super) fn scan_data<R: BufRead>(
                 report_only,
                 encoded,
             },
-        });
+        };
+        if let Err(e) = out(found) {
+            refused = Some(e);
+            halted.set(true);
+        }
+    };
+    let mut r = Halt {
+        inner: r,
+        halted: &halted,
+    };
+    let read = match encoded {
+        Some(endian) => sc.read_from(&mut utf16::Narrow::new(&mut r, endian), &mut emit),
+        None => sc.read_from(&mut r, &mut emit),
+    };
+    match refused {
+        Some(e) => Err(e),
+        None => read.map(|_| ()).map_err(decode_error),
     }
-    Ok(())
+}
+
+/// A reader that fails once `halted` is set: how a sink's error stops the
+/// scanner mid-stream.
+struct Halt<'h, R> {
+    inner: R,
+    halted: &'h Cell<bool>,
+}
+
+impl<R: Read> Read for Halt<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.halted.get() {
+            return Err(io::Error::other("scan stopped"));
+        }
+        self.inner.read(buf)
+    }
 }
 
 /// Scans the regular-file members of a tar stream. Offsets in the findings
@@ -183,7 +242,7 @@ pub(super) fn scan_tar<R: Read>(
     r: R,
     route: &[Hop],
     prefix: Option<&str>,
-    out: &mut Vec<MemberFinding>,
+    out: &mut Sink,
 ) -> Result<(), InputError> {
     let mut ar = tar::Archive::new(r);
     for entry in ar.entries().map_err(decode_error)? {
@@ -215,11 +274,24 @@ pub(super) fn scan_tar<R: Read>(
             // streams, without row locations.
             match hold(&mut br, cx.max_held)? {
                 Ok(data) => {
-                    let first = out.len();
-                    scan_data(cx, &data[..], route, Some(&full), start, None, syn, out)?;
-                    if out.len() > first {
-                        locate_structured(cx, &member_name, &data[..], &mut out[first..])?;
-                    }
+                    let again = &data[..];
+                    let open =
+                        move || -> Result<Box<dyn Read + '_>, InputError> { Ok(Box::new(again)) };
+                    let mut loc = Locator::new(cx, &member_name, Box::new(open));
+                    let mut located = |mut m: MemberFinding| {
+                        loc.locate(&mut m)?;
+                        out(m)
+                    };
+                    scan_data(
+                        cx,
+                        &data[..],
+                        route,
+                        Some(&full),
+                        start,
+                        None,
+                        syn,
+                        &mut located,
+                    )?;
                 }
                 Err(head) => {
                     let whole = Cursor::new(head).chain(br);
@@ -244,28 +316,26 @@ pub fn scan_tar_file(
     cx: &Cx,
     meter: &Meter,
     file: &File,
-) -> Result<Vec<MemberFinding>, InputError> {
+    out: &mut Sink,
+) -> Result<(), InputError> {
     let size = file.metadata().map_err(InputError::io("stat"))?.len();
-    let mut r = file;
-    r.rewind().map_err(InputError::io("seek"))?;
-    let mut out = Vec::new();
+    let r = RangeReader::new(file, 0, size);
     scan_tar(
         cx,
         BufReader::with_capacity(BLOCK, meter.limit(r, size.max(1))),
         &[],
         None,
-        &mut out,
-    )?;
-    Ok(out)
+        out,
+    )
 }
 
-pub(super) fn scan_zip<R: Read + Seek>(
+pub(super) fn scan_zip<R: Read + Seek + Clone>(
     cx: &Cx,
     meter: &Meter,
     r: R,
     route: &mut Vec<Hop>,
     prefix: Option<&str>,
-    out: &mut Vec<MemberFinding>,
+    out: &mut Sink,
 ) -> Result<(), InputError> {
     let depth = route.len() + 1;
     if depth > meter.budget().max_depth {
@@ -275,6 +345,10 @@ pub(super) fn scan_zip<R: Read + Seek>(
         )));
     }
     let mut ar = ZipArchive::new(r).map_err(zip_error)?;
+    // A second view of the archive, for the locator's second reading of a
+    // CSV or JSON member (the readers are positioned: they never disturb
+    // each other).
+    let mut twin = ar.clone();
     for i in 0..ar.len() {
         let entry = ar.by_index(i).map_err(zip_error)?;
         if entry.is_dir() {
@@ -287,115 +361,146 @@ pub(super) fn scan_zip<R: Read + Seek>(
             None => entry_name,
         };
         let compressed = entry.compressed_size();
-        let first_new = out.len();
-        let res = {
-            let mut br = BufReader::with_capacity(BLOCK, meter.limit(entry, compressed));
-            let fmt = sniff(br.fill_buf().map_err(decode_error)?);
-            route.push(Hop {
-                index: i,
-                format: fmt,
-            });
-            match fmt {
-                Format::Zip => {
-                    // The zip reader needs to seek: hold the member in memory
-                    // (up to --max-held).
-                    let bytes = hold_nested_zip(&mut br, meter)?;
-                    let len = bytes.len() as u64;
-                    scan_blob(
-                        cx,
-                        meter,
-                        Cursor::new(bytes),
-                        len,
-                        Format::Zip,
-                        route,
-                        Some(&name),
-                        out,
-                    )
-                }
-                Format::Gzip | Format::Zstd | Format::Xz | Format::Bzip2 | Format::Lz4 => {
-                    if route.len() >= meter.budget().max_depth {
-                        Err(InputError::Budget(format!(
-                            "archives nested deeper than {}",
-                            meter.budget().max_depth
-                        )))
-                    } else {
-                        let dec = meter.limit(decoder(fmt, br)?, compressed);
-                        scan_stream(cx, dec, route, Some(&name), out)
-                    }
-                }
-                Format::Text
-                | Format::Utf16(_)
-                | Format::Binary
-                | Format::Tar
-                | Format::Parquet
-                | Format::PgDump => scan_stream(cx, br, route, Some(&name), out),
+        let mut br = BufReader::with_capacity(BLOCK, meter.limit(entry, compressed));
+        let fmt = sniff(br.fill_buf().map_err(decode_error)?);
+        route.push(Hop {
+            index: i,
+            format: fmt,
+        });
+        // CSV and JSON members (by name) get rows or paths; members that
+        // are archives themselves get their members' own.
+        let structured = Path::new(&raw_name);
+        let mut loc = (is_structured(structured) && !fmt.is_container()).then(|| {
+            let twin = &mut twin;
+            let open = move || -> Result<Box<dyn Read + '_>, InputError> {
+                let twin = twin; // moved in: the member borrows it
+                let again = twin.by_index(i).map_err(zip_error)?;
+                Ok(Box::new(meter.limit(again, compressed)))
+            };
+            Locator::new(cx, structured, Box::new(open))
+        });
+        let mut located = |mut m: MemberFinding| {
+            if let Some(loc) = loc.as_mut() {
+                loc.locate(&mut m)?;
             }
+            out(m)
+        };
+        let res = match fmt {
+            Format::Zip => {
+                // The zip reader needs to seek: hold the member in memory
+                // (up to --max-held).
+                let bytes = Held::new(hold_nested_zip(&mut br, meter)?);
+                let len = bytes.len();
+                scan_blob(
+                    cx,
+                    meter,
+                    Cursor::new(bytes),
+                    len,
+                    Format::Zip,
+                    route,
+                    Some(&name),
+                    &mut located,
+                )
+            }
+            Format::Gzip | Format::Zstd | Format::Xz | Format::Bzip2 | Format::Lz4 => {
+                if route.len() >= meter.budget().max_depth {
+                    Err(InputError::Budget(format!(
+                        "archives nested deeper than {}",
+                        meter.budget().max_depth
+                    )))
+                } else {
+                    let dec = meter.limit(decoder(fmt, br)?, compressed);
+                    scan_stream(cx, dec, route, Some(&name), &mut located)
+                }
+            }
+            Format::Text
+            | Format::Utf16(_)
+            | Format::Binary
+            | Format::Tar
+            | Format::Parquet
+            | Format::PgDump => scan_stream(cx, br, route, Some(&name), &mut located),
         };
         route.pop();
         res?;
-        locate_member(cx, meter, &mut ar, i, &raw_name, &mut out[first_new..])?;
     }
     Ok(())
 }
 
-/// Adds CSV locations to the findings of a CSV member (by name), reading
-/// the member a second time: only members with findings pay for it.
-pub(super) fn locate_member<R: Read + Seek>(
-    cx: &Cx,
-    meter: &Meter,
-    ar: &mut ZipArchive<R>,
-    index: usize,
-    name: &str,
-    found: &mut [MemberFinding],
-) -> Result<(), InputError> {
-    let path = std::path::Path::new(name);
-    if !is_structured(path)
-        || found.is_empty()
-        || found
-            .iter()
-            .any(|m| m.route.last().is_none_or(|h| h.format.is_container()))
-    {
-        return Ok(());
-    }
-    let entry = ar.by_index(index).map_err(zip_error)?;
-    let compressed = entry.compressed_size();
-    locate_structured(cx, path, meter.limit(entry, compressed), found)
+/// CSV locations or JSON paths for the findings of one decoded stream,
+/// from a second reading of it that follows the scan: opened at the first
+/// finding (a stream without findings is read once) and moved forward to
+/// each finding's offset, so no finding waits in memory for its location.
+pub(super) struct Locator<'a> {
+    name: &'a Path,
+    det: &'a Detector,
+    policy: &'a MaskPolicy,
+    open: Option<Opener<'a>>,
+    how: Option<Locating<'a>>,
+    /// The byte order of a UTF-16 stream, located through its one-byte
+    /// view (in code units).
+    encoded: Option<utf16::Endian>,
 }
 
-/// CSV locations or JSON paths for the findings of one decoded stream
-/// named `name` (read again from the start by `r`).
-pub(super) fn locate_structured<R: Read>(
-    cx: &Cx,
-    name: &Path,
-    r: R,
-    found: &mut [MemberFinding],
-) -> Result<(), InputError> {
-    // One stream, one encoding: a UTF-16 one is located through its
-    // one-byte view, in code units.
-    let encoded = found.first().and_then(|m| m.hit.encoded);
-    let r: Box<dyn Read + '_> = match encoded {
-        Some(endian) => Box::new(utf16::Narrow::new(r, endian)),
-        None => Box::new(r),
-    };
-    let at = |m: &MemberFinding| match encoded {
-        Some(_) => m.hit.at.offset / 2,
-        None => m.hit.at.offset,
-    };
-    if let Some(delim) = delimiter_for(name) {
-        let mut loc = CsvLocator::new(r, delim);
-        let object = object_name(name);
-        for m in found.iter_mut() {
-            m.hit.at.csv = loc
-                .locate(at(m))
-                .map_err(decode_error)?
-                .map(|l| l.into_cell(object.clone(), cx.det, cx.policy));
-        }
-    } else if declares_json(name) {
-        let mut loc = JsonLocator::new(r);
-        for m in found.iter_mut() {
-            let p = loc.locate(at(m)).map_err(decode_error)?;
-            m.hit.at.json_path = Some(mask_text(&p, cx.det, cx.policy));
+/// Opens the second reading of a stream, from its start.
+type Opener<'a> = Box<dyn FnOnce() -> Result<Box<dyn Read + 'a>, InputError> + 'a>;
+
+enum Locating<'a> {
+    Csv(CsvLocator<Box<dyn Read + 'a>>, Option<String>),
+    Json(JsonLocator<Box<dyn Read + 'a>>),
+    Neither,
+}
+
+impl<'a> Locator<'a> {
+    /// A locator for the stream named `name`, read again through `open`.
+    pub(super) fn new(cx: &Cx<'a>, name: &'a Path, open: Opener<'a>) -> Locator<'a> {
+        Locator {
+            name,
+            det: cx.det,
+            policy: cx.policy,
+            open: Some(open),
+            how: None,
+            encoded: None,
         }
     }
-    Ok(())
+
+    /// Sets the location of `m` (findings come in ascending offsets).
+    pub(super) fn locate(&mut self, m: &mut MemberFinding) -> Result<(), InputError> {
+        if self.how.is_none() {
+            let Some(open) = self.open.take() else {
+                return Ok(());
+            };
+            // One stream, one encoding: the first finding's.
+            self.encoded = m.hit.encoded;
+            let r = open()?;
+            let r: Box<dyn Read + 'a> = match self.encoded {
+                Some(endian) => Box::new(utf16::Narrow::new(r, endian)),
+                None => r,
+            };
+            self.how = Some(if let Some(delim) = delimiter_for(self.name) {
+                Locating::Csv(CsvLocator::new(r, delim), object_name(self.name))
+            } else if declares_json(self.name) {
+                Locating::Json(JsonLocator::new(r))
+            } else {
+                Locating::Neither
+            });
+        }
+        let at = match self.encoded {
+            Some(_) => m.hit.at.offset / 2,
+            None => m.hit.at.offset,
+        };
+        match self.how.as_mut() {
+            Some(Locating::Csv(loc, object)) => {
+                m.hit.at.csv = loc
+                    .locate(at)
+                    .map_err(decode_error)?
+                    .map(|l| l.into_cell(object.clone(), self.det, self.policy));
+            }
+            Some(Locating::Json(loc)) => {
+                let p = loc.locate(at).map_err(decode_error)?;
+                m.hit.at.json_path = Some(mask_text(&p, self.det, self.policy));
+            }
+            Some(Locating::Neither) | None => {}
+        }
+        Ok(())
+    }
 }

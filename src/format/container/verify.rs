@@ -3,43 +3,55 @@
 use super::*;
 
 /// Checks a rebuilt container: it decodes fully, holds exactly the findings
-/// that were meant to stay (`kept`: report-only or allowed; same members,
-/// same offsets) and none of `masked`, and (for gzip, zstd, xz, bzip2 and
+/// that were meant to stay (report-only or allowed; same members, same
+/// offsets) and none of those to mask, and (for gzip, zstd, xz, bzip2 and
 /// the top-level members of a zip) decodes to exactly the original bytes
 /// with the masks applied. A failure here is a verification failure, not a
-/// change of the original.
-#[allow(clippy::too_many_arguments)]
+/// change of the original. The feed hands out the original's findings in
+/// scan order; neither side's findings are held.
 pub fn verify(
     cx: &Cx,
     meter: &Meter,
     original: &File,
     rebuilt: &File,
     fmt: Format,
-    masked: &[&MemberFinding],
-    kept: &[&MemberFinding],
+    feed: &mut Feed,
     path: &Path,
 ) -> Result<(), InputError> {
-    let after = scan(cx, meter, rebuilt, fmt, path)
-        .map_err(|e| InputError::Verification(format!("rebuilt file does not decode: {e}")))?;
-    let place = |m: &MemberFinding| (m.hit.at.member.clone(), m.hit.at.offset);
-    let mut left: Vec<_> = after.iter().map(place).collect();
-    let mut want: Vec<_> = kept.iter().map(|m| place(m)).collect();
-    left.sort();
-    want.sort();
-    if left != want {
-        let extra = left.iter().filter(|p| !want.contains(p)).count();
+    let mut left = Places::default();
+    scan(cx, meter, rebuilt, fmt, path, &mut |m| {
+        left.add(&m);
+        Ok(())
+    })
+    .map_err(|e| InputError::Verification(format!("rebuilt file does not decode: {e}")))?;
+    compare(cx, meter, original, rebuilt, fmt, feed)?;
+    feed.finish()?;
+    if left != feed.kept {
         return Err(InputError::Verification(format!(
-            "{extra} finding(s) in the rebuilt file that were to be masked, or kept ones missing"
+            "the rebuilt file holds {} finding(s) where {} were to stay: some that were to be masked remain, or kept ones are missing",
+            left.count, feed.kept.count
         )));
     }
-    let to_mask = masked;
+    Ok(())
+}
+
+/// Compares the decoded bytes of the original, masked, with the rebuilt
+/// file's.
+fn compare(
+    cx: &Cx,
+    meter: &Meter,
+    original: &File,
+    rebuilt: &File,
+    fmt: Format,
+    feed: &mut Feed,
+) -> Result<(), InputError> {
     let mut o = original;
     let mut n = rebuilt;
     o.rewind().map_err(InputError::io("seek"))?;
     n.rewind().map_err(InputError::io("seek"))?;
     match fmt {
         Format::Gzip | Format::Zstd | Format::Xz | Format::Bzip2 | Format::Lz4 => {
-            let mut masker = Masker::new(cx.policy, to_mask);
+            let mut masker = Masker::new(cx.policy, feed, &[]);
             let mut a = meter.limit(decoder(fmt, o)?, u64::MAX / 4096);
             let mut b = meter.limit(decoder(fmt, n)?, u64::MAX / 4096);
             compare_streams(&mut a, &mut b, &mut masker)
@@ -60,29 +72,37 @@ pub fn verify(
                         "member names differ after rebuild".into(),
                     ));
                 }
-                let sub: Vec<&MemberFinding> = to_mask
-                    .iter()
-                    .copied()
-                    .filter(|m| m.route.len() == 1 && m.route[0].index == i)
-                    .collect();
-                let nested = to_mask
-                    .iter()
-                    .any(|m| m.route.len() > 1 && m.route[0].index == i);
-                if nested {
-                    continue; // re-encoded nested archive: checked by the re-scan
+                if !feed.has_in_member(&[], i)? {
+                    // Copied raw, or nothing to mask: compared as decoded.
+                    let mut none = Feed::new(Box::new(|| Ok(None)), &|_| true);
+                    let mut masker = Masker::new(cx.policy, &mut none, &[i]);
+                    let (ca, cb) = (a.compressed_size(), b.compressed_size());
+                    let (mut a, mut b) = (meter.limit(a, ca), meter.limit(b, cb));
+                    compare_streams(&mut a, &mut b, &mut masker)?;
+                    continue;
                 }
-                let mut masker = Masker::new(cx.policy, &sub);
+                let hop = feed.peek()?.expect("a finding in this member").route[0];
+                if feed.peek()?.is_some_and(|m| m.route.len() > 1) {
+                    // A re-encoded nested archive: its findings are checked
+                    // by the re-scan above; here they are only passed.
+                    while feed.has_in_member(&[], i)? {
+                        feed.pop();
+                    }
+                    continue;
+                }
+                let mut masker = Masker::new(cx.policy, feed, &[i]);
                 let (ca, cb) = (a.compressed_size(), b.compressed_size());
                 let (a, b) = (meter.limit(a, ca), meter.limit(b, cb));
                 // A gzip (zstd, …) member with findings was recompressed:
                 // its decoded bytes are what must match.
-                match sub.first().map(|m| m.route[0].format) {
-                    Some(f) if f.is_compressed_stream() => compare_streams(
-                        &mut meter.limit(decoder(f, a)?, u64::MAX / 4096),
-                        &mut meter.limit(decoder(f, b)?, u64::MAX / 4096),
+                if hop.format.is_compressed_stream() {
+                    compare_streams(
+                        &mut meter.limit(decoder(hop.format, a)?, u64::MAX / 4096),
+                        &mut meter.limit(decoder(hop.format, b)?, u64::MAX / 4096),
                         &mut masker,
-                    )?,
-                    _ => compare_streams(&mut { a }, &mut { b }, &mut masker)?,
+                    )?
+                } else {
+                    compare_streams(&mut { a }, &mut { b }, &mut masker)?
                 }
             }
             Ok(())

@@ -264,27 +264,48 @@ fn group_batches(
         .map_err(corrupt)
 }
 
-/// Every PAN in the file, row group by row group (in parallel), in row
-/// then column order.
+/// Every PAN in the file, in row then column order (see [`scan_each`]).
 pub fn scan(cx: &Cx, meter: &Meter, file: &File) -> Result<Vec<CellFinding>, InputError> {
+    let mut found = Vec::new();
+    scan_each(cx, meter, file, &mut |c| {
+        found.push(c);
+        Ok(())
+    })?;
+    Ok(found)
+}
+
+/// Hands every PAN in the file to `out`, in row then column order. Row
+/// groups are scanned in parallel, as many at a time as there are worker
+/// threads, and handed on in order: what is held is the findings of those
+/// few row groups, never the file's.
+pub fn scan_each(
+    cx: &Cx,
+    meter: &Meter,
+    file: &File,
+    out: &mut dyn FnMut(CellFinding) -> Result<(), InputError>,
+) -> Result<(), InputError> {
     let (reader, meta) = contained("parquet", || open(file, meter))?;
     let firsts = first_rows(meta.metadata());
-    let groups: Vec<Vec<CellFinding>> = (0..firsts.len())
-        .into_par_iter()
-        .map(|g| {
-            contained("parquet", || {
-                let mut found = Vec::new();
-                let mut row = firsts[g];
-                for batch in group_batches(&reader, &meta, g)? {
-                    let batch = batch.map_err(arrow_corrupt)?;
-                    let mut v = Visit::new(cx, false);
-                    visit_batch(&mut v, &batch, row).map_err(arrow_corrupt)?;
-                    found.append(&mut v.sorted());
-                    row += batch.num_rows() as u64;
-                }
-                Ok(found)
+    let groups: Vec<usize> = (0..firsts.len()).collect();
+    for at_once in groups.chunks(rayon::current_num_threads().max(1)) {
+        let found: Vec<Vec<CellFinding>> = at_once
+            .par_iter()
+            .map(|&g| {
+                contained("parquet", || {
+                    let mut found = Vec::new();
+                    let mut row = firsts[g];
+                    for batch in group_batches(&reader, &meta, g)? {
+                        let batch = batch.map_err(arrow_corrupt)?;
+                        let mut v = Visit::new(cx, false);
+                        visit_batch(&mut v, &batch, row).map_err(arrow_corrupt)?;
+                        found.append(&mut v.sorted());
+                        row += batch.num_rows() as u64;
+                    }
+                    Ok(found)
+                })
             })
-        })
-        .collect::<Result<_, InputError>>()?;
-    Ok(groups.into_iter().flatten().collect())
+            .collect::<Result<_, InputError>>()?;
+        found.into_iter().flatten().try_for_each(&mut *out)?;
+    }
+    Ok(())
 }

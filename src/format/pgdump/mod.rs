@@ -31,7 +31,7 @@ pub use verify::verify;
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Read, Seek, Write};
 use std::os::unix::fs::FileExt;
 
 use flate2::read::ZlibDecoder;
@@ -39,7 +39,8 @@ use flate2::write::ZlibEncoder;
 
 use self::archive::{Archive, Chunks, Compression, Reader, BLOCK_BLOBS, BLOCK_DATA, OFFSET_SET};
 use super::budget::{BudgetExceeded, Meter};
-use super::container::{compare_streams, mask_copy, Cx, Hop, Masker, MemberFinding};
+use super::container::{compare_streams, mask_copy, Cx, Feed, Hop, Masker, MemberFinding, Sink};
+use super::text::RangeReader;
 use super::Format;
 use crate::detect::StreamScanner;
 use crate::error::InputError;
@@ -151,9 +152,7 @@ fn walk_blocks(
     ar: &Archive,
     mut each: Option<&mut StreamVisitor>,
 ) -> Result<Vec<Block>, InputError> {
-    let mut f = file;
-    f.seek(SeekFrom::Start(ar.data_start))
-        .map_err(InputError::io("seek"))?;
+    let f = RangeReader::new(file, ar.data_start, u64::MAX);
     let mut r = Reader::new(
         BufReader::with_capacity(BLOCK, f),
         ar.data_start,
@@ -239,52 +238,60 @@ impl<'a> Tables<'a> {
 }
 
 /// Scans every table's data and every large object, the decoded bytes
-/// counted against the decompression budget (`meter`).
-pub fn scan(cx: &Cx, meter: &Meter, file: &File) -> Result<Vec<MemberFinding>, InputError> {
+/// counted against the decompression budget (`meter`). Findings go to
+/// `out` a table block at a time, located (row, column) from a second
+/// reading of that block: one block's findings are held, never the
+/// archive's. All reads are positioned, so a rebuild may read the same
+/// open file at the same time.
+pub fn scan(cx: &Cx, meter: &Meter, file: &File, out: &mut Sink) -> Result<(), InputError> {
     let ar = read_toc(file)?;
     let size = file.metadata().map_err(InputError::io("stat"))?.len();
     let tables = Tables::new(&ar);
-    let mut out: Vec<MemberFinding> = Vec::new();
-    let mut rows: Vec<(usize, usize)> = Vec::new(); // (block, first finding) to locate
     let blocks = for_each_stream(file, &ar, &mut |index, block, oid, data| {
         let mut sc = StreamScanner::new(cx.det).track_lines();
         let mut found = Vec::new();
         let mut view = copy::CopyView::new(meter.limit(data, size.max(1)));
         sc.read_from(&mut view, &mut |f| found.push(f))
             .map_err(budget_or_corrupt)?;
+        if found.is_empty() {
+            return Ok(());
+        }
         let entry = tables.by_id.get(&block.dump_id);
         let member = match (oid, entry) {
             (Some(oid), _) => format!("large object {oid}"),
             (None, Some((e, _, _))) => mask_text(&e.table_name(), cx.det, cx.policy),
             (None, None) => format!("data block {}", block.dump_id),
         };
-        if oid.is_none() && !found.is_empty() {
-            rows.push((index, out.len()));
-        }
-        for f in found {
-            let line = f.lines.newlines_before + 1;
-            let column = f.offset - f.lines.line_start.unwrap_or(0) + 1;
-            out.push(MemberFinding {
-                route: vec![Hop {
-                    index,
-                    format: Format::PgDump,
-                }],
-                hit: Hit {
-                    at: Location {
-                        member: Some(member.clone()),
-                        offset: f.offset,
-                        line: Some(line),
-                        column: Some(column),
-                        ..Location::default()
+        let mut found: Vec<MemberFinding> = found
+            .into_iter()
+            .map(|f| {
+                let line = f.lines.newlines_before + 1;
+                let column = f.offset - f.lines.line_start.unwrap_or(0) + 1;
+                MemberFinding {
+                    route: vec![Hop {
+                        index,
+                        format: Format::PgDump,
+                    }],
+                    hit: Hit {
+                        at: Location {
+                            member: Some(member.clone()),
+                            offset: f.offset,
+                            line: Some(line),
+                            column: Some(column),
+                            ..Location::default()
+                        },
+                        finding: f,
+                        masked_as: MaskedAs::Text,
+                        report_only: oid.map(|_| LARGE_OBJECT),
+                        encoded: None,
                     },
-                    finding: f,
-                    masked_as: MaskedAs::Text,
-                    report_only: oid.map(|_| LARGE_OBJECT),
-                    encoded: None,
-                },
-            });
+                }
+            })
+            .collect();
+        if oid.is_none() {
+            locate(cx, file, &ar, &tables, block, &mut found)?;
         }
-        Ok(())
+        found.into_iter().try_for_each(&mut *out)
     })?;
     // A block the TOC points at but the file lacks: cut short, not clean.
     let starts: std::collections::HashSet<u64> = blocks.iter().map(|b| b.start).collect();
@@ -298,57 +305,47 @@ pub fn scan(cx: &Cx, meter: &Meter, file: &File) -> Result<Vec<MemberFinding>, I
                 .into(),
         ));
     }
-    locate(cx, file, &ar, &tables, &rows, &mut out)?;
-    Ok(out)
+    Ok(())
 }
 
-/// Adds row, column name and the masking form to the findings of each
-/// table block that has some, reading those blocks a second time.
+/// Adds row, column name and the masking form to the findings of one table
+/// block, reading the block a second time.
 fn locate(
     cx: &Cx,
     file: &File,
     ar: &Archive,
     tables: &Tables,
-    rows: &[(usize, usize)],
-    out: &mut [MemberFinding],
+    block: &Block,
+    found: &mut [MemberFinding],
 ) -> Result<(), InputError> {
-    let wanted: HashMap<usize, usize> = rows.iter().copied().collect();
-    for_each_stream(file, ar, &mut |index, block, oid, data| {
-        let (Some(&first), None) = (wanted.get(&index), oid) else {
-            return Ok(());
-        };
-        let Some((_, columns, numeric)) = tables.by_id.get(&block.dump_id) else {
-            return Ok(());
-        };
-        let mine: Vec<usize> = (first..out.len())
-            .take_while(|&k| out[k].route[0].index == index)
-            .collect();
-        let offsets: Vec<u64> = mine.iter().map(|&k| out[k].hit.finding.offset).collect();
-        let fields = copy::field_indexes(data, &offsets).map_err(corrupt)?;
-        for (&k, field) in mine.iter().zip(fields) {
-            let hit = &mut out[k].hit;
-            if numeric.get(field).copied().unwrap_or(false) {
-                hit.masked_as = MaskedAs::Number;
-            }
-            hit.at.csv = Some(CsvCell {
-                row: hit.at.line.unwrap_or(0),
-                field: mask_text(
-                    columns.get(field).map(String::as_str).unwrap_or(""),
-                    cx.det,
-                    cx.policy,
-                ),
-                record_id: None,
-                object: None,
-            });
+    let Some((_, columns, numeric)) = tables.by_id.get(&block.dump_id) else {
+        return Ok(());
+    };
+    let offsets: Vec<u64> = found.iter().map(|m| m.hit.finding.offset).collect();
+    let mut r = data_reader(file, ar, block)?;
+    let mut data = decoded(Chunks::new(&mut r), ar.compression)?;
+    let fields = copy::field_indexes(&mut data, &offsets).map_err(corrupt)?;
+    for (m, field) in found.iter_mut().zip(fields) {
+        let hit = &mut m.hit;
+        if numeric.get(field).copied().unwrap_or(false) {
+            hit.masked_as = MaskedAs::Number;
         }
-        Ok(())
-    })?;
+        hit.at.csv = Some(CsvCell {
+            row: hit.at.line.unwrap_or(0),
+            field: mask_text(
+                columns.get(field).map(String::as_str).unwrap_or(""),
+                cx.det,
+                cx.policy,
+            ),
+            record_id: None,
+            object: None,
+        });
+    }
     Ok(())
 }
 
 fn read_toc(file: &File) -> Result<Archive, InputError> {
-    let mut f = file;
-    f.rewind().map_err(InputError::io("seek"))?;
+    let f = RangeReader::new(file, 0, u64::MAX);
     archive::read_archive(BufReader::with_capacity(BLOCK, f)).map_err(corrupt)
 }
 
@@ -396,19 +393,10 @@ fn copy_range(from: &File, at: u64, len: u64, to: &mut dyn Write) -> Result<(), 
     Ok(())
 }
 
-/// Writes the archive with `masked` findings masked into `out`.
-pub fn rebuild(
-    cx: &Cx,
-    file: &File,
-    masked: &[&MemberFinding],
-    out: &mut File,
-) -> Result<(), InputError> {
+/// Writes the archive with the feed's findings to mask masked into `out`.
+pub fn rebuild(cx: &Cx, file: &File, feed: &mut Feed, out: &mut File) -> Result<(), InputError> {
     let ar = read_toc(file)?;
     let size = file.metadata().map_err(InputError::io("stat"))?.len();
-    let mut by_block: HashMap<usize, Vec<&MemberFinding>> = HashMap::new();
-    for m in masked {
-        by_block.entry(m.route[0].index).or_default().push(m);
-    }
     // The block boundaries, from one pass that only reads.
     let blocks = blocks(file, &ar)?;
     out.rewind().map_err(InputError::io("seek"))?;
@@ -419,11 +407,11 @@ pub fn rebuild(
     for (index, block) in blocks.iter().enumerate() {
         let end = blocks.get(index + 1).map_or(size, |b| b.start);
         moved.insert(block.start, at);
-        let Some(findings) = by_block.get(&index) else {
+        if !feed.has_in_member(&[], index)? {
             copy_range(file, block.start, end - block.start, &mut w)?;
             at += end - block.start;
             continue;
-        };
+        }
         if block.kind != BLOCK_DATA {
             return Err(InputError::Corrupt(
                 "pg_dump archive: masks asked for outside table data".into(),
@@ -437,7 +425,7 @@ pub fn rebuild(
             int_size: ar.int_size,
             written: 0,
         };
-        let mut masker = Masker::new(cx.policy, findings);
+        let mut masker = Masker::new(cx.policy, feed, &[index]);
         let mut r = data_reader(file, &ar, block)?;
         let mut dec = decoded(Chunks::new(&mut r), ar.compression)?;
         match ar.compression {
@@ -454,6 +442,7 @@ pub fn rebuild(
         w.write_all(&end_marker).map_err(InputError::io("write"))?;
         at += (head.len() + end_marker.len()) as u64 + written;
     }
+    feed.finish()?;
     w.flush().map_err(InputError::io("write"))?;
     drop(w);
     // The TOC's offsets, fixed width, now name where each block went.
@@ -477,11 +466,9 @@ fn data_reader<'f>(
     file: &'f File,
     ar: &Archive,
     block: &Block,
-) -> Result<Reader<BufReader<&'f File>>, InputError> {
-    let mut f = file;
+) -> Result<Reader<BufReader<RangeReader<'f>>>, InputError> {
     let first_chunk = block.start + 2 + ar.int_size as u64;
-    f.seek(SeekFrom::Start(first_chunk))
-        .map_err(InputError::io("seek"))?;
+    let f = RangeReader::new(file, first_chunk, u64::MAX);
     Ok(Reader::new(
         BufReader::with_capacity(BLOCK, f),
         first_chunk,

@@ -5,6 +5,7 @@
 //! finding only what was meant to stay.
 
 use super::*;
+use crate::format::container::Places;
 
 /// Whether two byte ranges hold the same bytes.
 fn same_bytes(a: &File, ra: (u64, u64), b: &File, rb: (u64, u64)) -> Result<bool, InputError> {
@@ -31,8 +32,7 @@ pub fn verify(
     meter: &Meter,
     original: &File,
     rebuilt: &File,
-    masked: &[&MemberFinding],
-    kept: &[&MemberFinding],
+    feed: &mut Feed,
 ) -> Result<(), InputError> {
     let fail = |why: &str| InputError::Verification(format!("pg_dump archive: {why}"));
     let a = read_toc(original)?;
@@ -73,37 +73,33 @@ pub fn verify(
     }
     // Blocks without masks are copies; the others decode to the original
     // with exactly the masks applied.
-    let mut by_block: HashMap<usize, Vec<&MemberFinding>> = HashMap::new();
-    for m in masked {
-        by_block.entry(m.route[0].index).or_default().push(m);
-    }
     let (size_a, size_b) = (
         original.metadata().map_err(InputError::io("stat"))?.len(),
         rebuilt.metadata().map_err(InputError::io("stat"))?.len(),
     );
     for (i, (x, y)) in blocks_a.iter().zip(&blocks_b).enumerate() {
-        let Some(findings) = by_block.get(&i) else {
+        if !feed.has_in_member(&[], i)? {
             let end_a = blocks_a.get(i + 1).map_or(size_a, |k| k.start);
             let end_b = blocks_b.get(i + 1).map_or(size_b, |k| k.start);
             if !same_bytes(original, (x.start, end_a), rebuilt, (y.start, end_b))? {
                 return Err(fail("a data block without findings changed"));
             }
             continue;
-        };
-        let mut masker = Masker::new(cx.policy, findings);
+        }
+        let mut masker = Masker::new(cx.policy, feed, &[i]);
         let (mut ra, mut rb) = (data_reader(original, &a, x)?, data_reader(rebuilt, &b, y)?);
         let mut da = decoded(Chunks::new(&mut ra), a.compression)?;
         let mut db = decoded(Chunks::new(&mut rb), b.compression)?;
         compare_streams(&mut da, &mut db, &mut masker)?;
     }
+    feed.finish()?;
     // A new scan finds exactly what was meant to stay.
-    let after = scan(cx, meter, rebuilt)?;
-    let place = |m: &MemberFinding| (m.route[0].index, m.hit.at.offset);
-    let mut left: Vec<_> = after.iter().map(place).collect();
-    let mut want: Vec<_> = kept.iter().map(|m| place(m)).collect();
-    left.sort();
-    want.sort();
-    if left != want {
+    let mut left = Places::default();
+    scan(cx, meter, rebuilt, &mut |m| {
+        left.add(&m);
+        Ok(())
+    })?;
+    if left != feed.kept {
         return Err(fail("findings that were to be masked remain"));
     }
     Ok(())

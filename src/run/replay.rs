@@ -1,0 +1,72 @@
+//! The findings of one input needed more than once (a rebuilt file's or a
+//! tar's: to decide, to mask, to record): kept from the scan while few,
+//! scanned again when many, so memory stays bounded whatever their number.
+
+use std::cell::{Cell, RefCell};
+
+use crate::error::InputError;
+use crate::location::Hit;
+
+/// Findings of one file kept in memory from the scan for the rebuild, its
+/// check and the manifest. A file with more is scanned again for each of
+/// them instead (detection is deterministic, and the rebuild checks every
+/// masked byte against the scan), so memory stays bounded whatever the
+/// number of findings; only such files pay for the extra decoding.
+pub const HELD_FINDINGS: usize = 65_536;
+
+/// Where a pass hands each finding's hit.
+pub type HitSink<'s> = dyn FnMut(&Hit) -> Result<(), InputError> + 's;
+
+/// The first scan's findings, kept for the passes after it while there
+/// are at most [`HELD_FINDINGS`].
+pub struct Replay<T> {
+    /// `None` once the first scan found more: later passes scan again.
+    pub held: RefCell<Option<Vec<T>>>,
+    scanned: Cell<bool>,
+    limit: usize,
+}
+
+impl<T> Replay<T> {
+    /// Keeps at most `limit` findings ([`HELD_FINDINGS`] but in tests).
+    pub fn new(limit: usize) -> Replay<T> {
+        Replay {
+            held: RefCell::new(Some(Vec::new())),
+            scanned: Cell::new(false),
+            limit,
+        }
+    }
+
+    /// Hands out every finding: `first` is the scan (it pushes its
+    /// findings, counted, into the sink it is given), `again` a new scan
+    /// without counting; `hit` shows a finding's hit.
+    pub fn each(
+        &self,
+        first: impl FnOnce(&mut dyn FnMut(T) -> Result<(), InputError>) -> Result<(), InputError>,
+        again: impl FnOnce(&mut dyn FnMut(T) -> Result<(), InputError>) -> Result<(), InputError>,
+        hit: impl Fn(&T) -> &Hit,
+        each: &mut HitSink,
+    ) -> Result<(), InputError> {
+        if !self.scanned.replace(true) {
+            let mut held = Some(Vec::new());
+            first(&mut |m| {
+                each(hit(&m))?;
+                match held.as_mut() {
+                    Some(h) if h.len() < self.limit => h.push(m),
+                    _ => held = None,
+                }
+                Ok(())
+            })?;
+            *self.held.borrow_mut() = held;
+            return Ok(());
+        }
+        if let Some(found) = self.held.borrow().as_ref() {
+            return found.iter().try_for_each(|m| each(hit(m)));
+        }
+        again(&mut |m| each(hit(&m)))
+    }
+}
+
+/// The most findings kept for `job`.
+pub fn held_findings(job: &super::Job) -> usize {
+    job.ctx.hooks.held_findings.unwrap_or(HELD_FINDINGS)
+}
