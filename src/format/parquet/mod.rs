@@ -17,7 +17,8 @@
 //! statistics, column indexes, bloom filters and dictionaries are computed
 //! from masked values and cannot keep a PAN. Verification decodes the new
 //! file beside the original and checks that every batch equals the masked
-//! original, then scans the new file's raw bytes for anything left.
+//! original, then scans what else a reader sees (footer, statistics, page
+//! indexes, decompressed pages: `structure.rs`) for anything left.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -62,6 +63,7 @@ use crate::policy::InputPolicy;
 
 mod numbers;
 mod rebuild;
+mod structure;
 #[cfg(test)]
 mod tests;
 mod visit;
