@@ -328,7 +328,10 @@ impl ParquetFile<'_> {
         let (det, policy) = (&self.job.ctx.det, &self.job.ctx.cfg.policy);
         parquet::scan_each(&self.cx, &self.meter(), self.job.file, &mut |c| {
             out(c.into_hit(det, policy))
-        })
+        })?;
+        parquet::metadata_findings(&self.cx, &self.meter(), self.job.file)?
+            .into_iter()
+            .try_for_each(out)
     }
 }
 

@@ -407,3 +407,85 @@ fn warehouse_parquet_from_pyarrow_scrubs_with_every_codec() {
         }
     }
 }
+
+/// Metadata is data too: a PAN in the file's key-value metadata (pyarrow's
+/// schema metadata, also stored base64-encoded in `ARROW:schema`), in a
+/// field's metadata or in a column name is found by `scan`, located by
+/// `member`; a scrub masks the metadata in both copies (pyarrow reads the
+/// masked text back) and reports a column name without renaming it.
+#[test]
+fn parquet_metadata_and_column_names_are_scanned_and_metadata_masked() {
+    let d = tmp();
+    let meta = d.path().join("meta.parquet");
+    let named = d.path().join("named.parquet");
+    let st = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sys, pyarrow as pa, pyarrow.parquet as pq\n\
+             card = pa.field('card', pa.string()).with_metadata({'comment': 'e.g. 5555555555554444'})\n\
+             schema = pa.schema([pa.field('id', pa.string()), card], metadata={'note': 'billing card 6011111111111117'})\n\
+             pq.write_table(pa.table({'id': ['a1', 'a2'], 'card': ['4111111111111111', 'none']}, schema=schema), sys.argv[1])\n\
+             pq.write_table(pa.table({'id': ['x'], '378282246310005': ['y']}), sys.argv[2])\n\
+             pq.write_table(pa.table({'s': [{'378282246310005': '4111111111111111'}]}), sys.argv[3])\n",
+        )
+        .args([&meta, &named, &d.path().join("nested.parquet")])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let m = mpath();
+    let o = panscrub(&["scan", "-m", m.to_str().unwrap(), meta.to_str().unwrap()]);
+    assert_exit(&o, 1);
+    assert_no_pan("scan stdout", &o.stdout);
+    let places: BTreeSet<String> = kind(&manifest(&m), "finding")
+        .iter()
+        .map(|f| f["member"].as_str().unwrap_or("(cell)").to_string())
+        .collect();
+    let want: BTreeSet<String> = ["(cell)", "metadata.note", "schema.card.metadata.comment"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(places, want);
+    let (o, m) = scrub_with_manifest(&meta);
+    assert_exit(&o, 0);
+    let found = kind(&manifest(&m), "finding").len();
+    assert_eq!(found, 3);
+    let back = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sys, base64, pyarrow.parquet as pq\n\
+             f = pq.ParquetFile(sys.argv[1])\n\
+             print(f.schema_arrow.metadata[b'note'].decode())\n\
+             print(f.schema_arrow.field('card').metadata[b'comment'].decode())\n\
+             print(base64.b64decode(f.metadata.metadata[b'ARROW:schema']).decode('latin-1'))\n",
+        )
+        .arg(&meta)
+        .output()
+        .unwrap();
+    assert!(back.status.success());
+    let said = String::from_utf8_lossy(&back.stdout);
+    assert!(said.contains("billing card 601111******1117"), "{said}");
+    assert!(said.contains("e.g. 555555******4444"), "{said}");
+    assert_no_pan("metadata read back", &back.stdout);
+    assert_exit(&panscrub(&["scan", "-q", meta.to_str().unwrap()]), 0);
+
+    // A PAN in a nested column's name is masked wherever the column path
+    // is printed (it was printed in full after `s.`).
+    let nested = d.path().join("nested.parquet");
+    let m = mpath();
+    let o = panscrub(&["scan", "-m", m.to_str().unwrap(), nested.to_str().unwrap()]);
+    assert_exit(&o, 1);
+    assert_no_pan("nested scan stdout", &o.stdout);
+    assert_no_pan("nested scan manifest", &fs::read(&m).unwrap());
+
+    // A column name is reported and left: the file is not rewritten.
+    let before = fs::read(&named).unwrap();
+    let (o, m) = scrub_with_manifest(&named);
+    assert_exit(&o, 1);
+    let recs = manifest(&m);
+    let f = kind(&recs, "finding");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0]["member"], "schema.378282*****0005");
+    assert_eq!(f[0]["action"], "reported");
+    assert!(kind(&recs, "file")[0].to_string().contains("column name"));
+    assert_eq!(fs::read(&named).unwrap(), before);
+}

@@ -61,6 +61,7 @@ use crate::mask::{MaskPolicy, Masked};
 use crate::panics::contained;
 use crate::policy::InputPolicy;
 
+mod meta;
 mod numbers;
 mod rebuild;
 mod structure;
@@ -106,7 +107,14 @@ impl CellFinding {
             at: Location {
                 offset: self.located.finding.offset,
                 cell: Some(ColumnCell {
-                    column_path: crate::manifest::mask_text(&self.column, det, policy),
+                    // Each field name masked on its own: in the joined
+                    // path a PAN after a dot would not stand alone.
+                    column_path: self
+                        .column
+                        .split('.')
+                        .map(|part| crate::manifest::mask_text(part, det, policy))
+                        .collect::<Vec<_>>()
+                        .join("."),
                     row: self.row,
                 }),
                 ..Location::default()
@@ -310,4 +318,12 @@ pub fn scan_each(
         found.into_iter().flatten().try_for_each(&mut *out)?;
     }
     Ok(())
+}
+
+/// The PANs in the file's metadata (key-value entries, the Arrow schema's
+/// metadata, top-level field metadata) and column names, located by
+/// `member` (`metadata.note`, `schema.card_number`): a few, so held.
+pub fn metadata_findings(cx: &Cx, meter: &Meter, file: &File) -> Result<Vec<Hit>, InputError> {
+    let (_, meta) = contained("parquet", || open(file, meter))?;
+    Ok(meta::metadata_hits(cx, &meta))
 }

@@ -1,7 +1,8 @@
 //! What a reader of a Parquet file can see besides its decoded values: the
 //! footer (schema, key-value metadata, column-chunk statistics), the page
 //! indexes, each page header's statistics and each page's bytes once
-//! decompressed (dictionary pages included). Verification scans these for
+//! decompressed (dictionary pages included), and the Arrow schema decoded
+//! from its base64. Verification scans these for
 //! PANs. It never scans compressed bytes: a codec's back-references (a
 //! snappy copy tag between `ref` and the digits of `ref3551414911546935`)
 //! put digits side by side that no value holds, so a scan of raw snappy
@@ -37,6 +38,10 @@ pub(super) fn each_visible(
     }
     each(&read_range(reader, size - 8 - footer_len, footer_len)?)?;
     let file = SerializedFileReader::new(reader.clone()).map_err(corrupt)?;
+    // The Arrow schema is stored base64-encoded: scanned decoded.
+    if let Some(schema) = super::meta::arrow_schema_bytes(file.metadata()) {
+        each(&schema)?;
+    }
     for g in 0..file.num_row_groups() {
         let group = file.get_row_group(g).map_err(corrupt)?;
         for c in 0..group.num_columns() {
