@@ -18,7 +18,9 @@
 //! from masked values and cannot keep a PAN. Verification decodes the new
 //! file beside the original and checks that every batch equals the masked
 //! original, then scans what else a reader sees (footer, statistics, page
-//! indexes, decompressed pages: `structure.rs`) for anything left.
+//! indexes, decompressed pages: `structure.rs`) for anything left, and
+//! checks that each bloom filter holds the chunk's values and nothing else
+//! (`bloom.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -61,12 +63,16 @@ use crate::mask::{MaskPolicy, Masked};
 use crate::panics::contained;
 use crate::policy::InputPolicy;
 
+mod bloom;
 mod meta;
 mod numbers;
+mod page_headers;
 mod rebuild;
 mod structure;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_planted;
 mod visit;
 
 use numbers::*;

@@ -214,7 +214,7 @@ pub(super) fn verify_inner(
             "a PAN remains in the file's metadata, statistics or pages",
         ));
     }
-    Ok(())
+    super::bloom::check_filters(cx, &r1)
 }
 
 /// A finding's digits without separators (held in memory only).

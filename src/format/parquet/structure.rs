@@ -1,6 +1,6 @@
 //! What a reader of a Parquet file can see besides its decoded values: the
 //! footer (schema, key-value metadata, column-chunk statistics), the page
-//! indexes, each page header's statistics and each page's bytes once
+//! indexes, each page header (`page_headers.rs`) and each page's bytes once
 //! decompressed (dictionary pages included), and the Arrow schema decoded
 //! from its base64. Verification scans these for
 //! PANs. It never scans compressed bytes: a codec's back-references (a
@@ -9,7 +9,7 @@
 //! pages refused files whose every value was correctly masked.
 //!
 //! Bloom filters are hashes of every value, not text: the rebuild writes
-//! them from masked values (or leaves them out), never copies them.
+//! them from masked values, never copies them, and `bloom.rs` checks them.
 
 use parquet::file::reader::FileReader;
 use parquet::file::serialized_reader::SerializedFileReader;
@@ -58,16 +58,15 @@ pub(super) fn each_visible(
                     each(&read_range(reader, at, len)?)?;
                 }
             }
+            // Page headers as written (statistics in both forms), then
+            // each page's bytes decompressed.
+            let (start, len) = chunk.byte_range();
+            let end = start
+                .checked_add(len)
+                .ok_or_else(|| InputError::Corrupt("parquet: column chunk range".into()))?;
+            super::page_headers::each_header(reader, start, end, each)?;
             let mut pages = group.get_column_page_reader(c).map_err(corrupt)?;
             while let Some(page) = pages.get_next_page().map_err(corrupt)? {
-                if let Some(stats) = page.statistics() {
-                    for bound in [stats.min_bytes_opt(), stats.max_bytes_opt()]
-                        .into_iter()
-                        .flatten()
-                    {
-                        each(bound)?;
-                    }
-                }
                 each(page.buffer())?;
             }
         }

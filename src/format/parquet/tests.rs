@@ -8,14 +8,14 @@ use arrow_schema::{Field, Schema};
 
 /// What a `Cx` borrows, with the default policy (6+4, `*`).
 #[derive(Default)]
-struct Setup {
+pub(super) struct Setup {
     det: Detector,
     policy: MaskPolicy,
     allow: crate::policy::Policy,
 }
 
 impl Setup {
-    fn cx(&self) -> Cx<'_> {
+    pub(super) fn cx(&self) -> Cx<'_> {
         Cx {
             det: &self.det,
             policy: &self.policy,
@@ -24,7 +24,7 @@ impl Setup {
     }
 }
 
-fn meter() -> Meter {
+pub(super) fn meter() -> Meter {
     Meter::new(Budget::default())
 }
 
@@ -232,46 +232,4 @@ fn verification_refuses_a_file_that_is_not_the_masked_original() {
     // The original itself is not its masked version.
     let err = verify(&cx, &meter(), f.as_file(), f.as_file()).unwrap_err();
     assert!(err.to_string().contains("verification"), "{err}");
-}
-
-/// A PAN that a reader would see outside the values (planted after the
-/// rebuild, in bytes that are not compressed: the footer's column
-/// statistics, the column index's page bounds) makes verification refuse,
-/// though every decoded value is masked.
-#[test]
-fn a_pan_planted_in_the_footer_or_the_page_index_is_refused() {
-    use parquet::file::reader::{FileReader, SerializedFileReader};
-    let run = Setup::default();
-    let cx = run.cx();
-    let cards = arrow_array::StringArray::from(vec!["4111111111111111", "a note"]);
-    let f = parquet_file(vec![("card", false, Arc::new(cards))]);
-    let mut out = tempfile::NamedTempFile::new().unwrap();
-    rebuild(&cx, &meter(), f.as_file(), out.as_file_mut()).unwrap();
-    verify(&cx, &meter(), f.as_file(), out.as_file()).unwrap();
-    let bytes = std::fs::read(out.path()).unwrap();
-    let meta = SerializedFileReader::new(out.reopen().unwrap()).unwrap();
-    let chunk = meta.metadata().row_group(0).column(0);
-    let index_at = chunk.column_index_offset().unwrap() as usize;
-    let index = index_at..index_at + chunk.column_index_length().unwrap() as usize;
-    let footer_len = u32::from_le_bytes(bytes[bytes.len() - 8..][..4].try_into().unwrap());
-    let footer = bytes.len() - 8 - footer_len as usize..bytes.len() - 8;
-    let masked = b"411111******1111";
-    for (what, range) in [("footer", footer), ("column index", index)] {
-        let mut planted = bytes.clone();
-        let mut n = 0;
-        for at in range.clone() {
-            if planted[at..].starts_with(masked) {
-                planted[at..at + 16].copy_from_slice(b"4111111111111111");
-                n += 1;
-            }
-        }
-        assert!(n > 0, "the {what} holds the masked card");
-        let bad = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(bad.path(), &planted).unwrap();
-        let err = verify(&cx, &meter(), f.as_file(), bad.as_file()).unwrap_err();
-        assert!(
-            err.to_string().contains("metadata, statistics or pages"),
-            "{what}: {err}"
-        );
-    }
 }
