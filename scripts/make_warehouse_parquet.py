@@ -7,8 +7,8 @@ card column of test cards and tokens; an int64 amount; a list<string> of
 references; a dictionary-encoded category. Deterministic (fixed seed).
 
 Usage: make_warehouse_parquet.py OUT CODEC [v1|v2] [dict|nodict]
-CODEC is one of snappy, gzip, zstd, lz4, brotli, none. Page indexes and
-statistics are written.
+CODEC is one of snappy, gzip, zstd, lz4, brotli, none. Page indexes,
+statistics and bloom filters (on `note` and `card`) are written.
 """
 import random
 import sys
@@ -63,6 +63,7 @@ def main(out, codec, page="v1", dictionary="dict"):
         use_dictionary=dictionary == "dict",
         write_statistics=True,
         write_page_index=True,
+        bloom_filter_options={"note": True, "card": True},
     )
 
 

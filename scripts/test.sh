@@ -14,7 +14,8 @@
 #                                     extended attributes a rebuilt file must keep
 #   postgresql (server)               a throwaway cluster writes pg_dump archives and
 #                                     restores the scrubbed ones
-#   pyarrow (PyPI)                    writes and reads back the Parquet fixtures
+#   pyarrow, duckdb, polars (PyPI)    write Parquet files as those engines do, and
+#                                     read the scrubbed ones back (pyarrow, DuckDB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,16 +42,22 @@ if [ ${#debs[@]} -gt 0 ]; then
    "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq "${debs[@]}") >/dev/null 2>&1 \
     || echo "test.sh: could not install ${debs[*]}"
 fi
-if ! python3 -c 'import pyarrow' 2>/dev/null; then
-  echo "test.sh: installing pyarrow"
-  python3 -m pip install -q pyarrow >/dev/null 2>&1 || echo "test.sh: could not install pyarrow"
+pips=()
+for m in pyarrow duckdb polars; do
+  python3 -c "import $m" 2>/dev/null || pips+=("$m")
+done
+if [ ${#pips[@]} -gt 0 ]; then
+  echo "test.sh: installing ${pips[*]}"
+  python3 -m pip install -q "${pips[@]}" >/dev/null 2>&1 || echo "test.sh: could not install ${pips[*]}"
 fi
 
 missing=()
 for t in gzip zip unzip zstd xz bzip2 lz4 tar setpriv script chromium setfacl setfattr; do
   command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 done
-python3 -c 'import pyarrow' 2>/dev/null || missing+=(pyarrow)
+for m in pyarrow duckdb polars; do
+  python3 -c "import $m" 2>/dev/null || missing+=("$m")
+done
 have_pg_server || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: still missing: ${missing[*]}; the tests that need them would fail" >&2

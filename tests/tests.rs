@@ -47,6 +47,9 @@ mod policy;
 #[path = "it/parquet.rs"]
 mod parquet_files;
 
+#[path = "it/parquet_engines.rs"]
+mod parquet_engines;
+
 #[path = "it/pipeline.rs"]
 mod pipeline;
 

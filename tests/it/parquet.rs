@@ -360,11 +360,12 @@ fn decoder_panic_on_fuzzed_parquet_is_an_input_error() {
 }
 
 /// A warehouse extract written by pyarrow (`scripts/make_warehouse_parquet.py`:
-/// 24,000 rows in 5 row groups, page indexes and statistics on, free text
-/// where most rows hold references glued to 16 Luhn-valid digits) scrubs
-/// with every codec pyarrow writes, data pages v1 and v2, dictionary on and
-/// off: exit 0, every card truncated, every other value unchanged (pyarrow
-/// reads both files back, `scripts/check_parquet.py`) and a rescan clean.
+/// 24,000 rows in 5 row groups, page indexes, statistics and bloom filters
+/// on, free text where most rows hold references glued to 16 Luhn-valid
+/// digits) scrubs with every codec pyarrow writes, data pages v1 and v2,
+/// dictionary on and off: exit 0, every card truncated, every other value
+/// unchanged (pyarrow and DuckDB read both files back, bloom filters kept:
+/// `scripts/check_parquet.py`) and a rescan clean.
 /// Snappy files were refused before: the check scanned the compressed
 /// bytes, where a copy tag splits `ref` from its digits.
 #[test]
@@ -392,6 +393,7 @@ fn warehouse_parquet_from_pyarrow_scrubs_with_every_codec() {
             assert!(found.iter().all(|f| f["action"] == "truncated"), "{name}");
             let o = Command::new("python3")
                 .arg(scripts.join("check_parquet.py"))
+                .arg("--duckdb")
                 .arg(&original)
                 .arg(&f)
                 .output()

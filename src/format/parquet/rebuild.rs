@@ -108,7 +108,18 @@ pub(super) fn writer_properties(cx: &Cx, pq: &ParquetMetaData) -> WriterProperti
                 .set_column_compression(path.clone(), c.compression())
                 .set_column_dictionary_enabled(path.clone(), dictionary)
                 .set_column_statistics_enabled(path.clone(), stats)
-                .set_column_bloom_filter_enabled(path, c.bloom_filter_offset().is_some());
+                .set_column_bloom_filter_enabled(path, false);
+        }
+    }
+    // A bloom filter wherever any row group had one for the column (DuckDB
+    // writes them chunk by chunk); written from the masked values.
+    for g in pq.row_groups() {
+        for c in g
+            .columns()
+            .iter()
+            .filter(|c| c.bloom_filter_offset().is_some())
+        {
+            b = b.set_column_bloom_filter_enabled(c.column_path().clone(), true);
         }
     }
     b.build()
