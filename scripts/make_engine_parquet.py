@@ -28,21 +28,11 @@ import sys
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from make_warehouse_parquet import luhn_complete
+
 PANS = ["4111111111111111", "5555555555554444", "378282246310005", "6011111111111117"]
 ROWS = 12_000
 GROUP = 3_000
-
-
-def luhn_complete(prefix):
-    total = 0
-    for i, ch in enumerate(reversed(prefix)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return prefix + str((10 - total % 10) % 10)
 
 
 def table():
