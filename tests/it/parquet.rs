@@ -441,9 +441,18 @@ fn parquet_metadata_and_column_names_are_scanned_and_metadata_masked() {
              schema = pa.schema([pa.field('id', pa.string()), card], metadata={'note': 'billing card 6011111111111117'})\n\
              pq.write_table(pa.table({'id': ['a1', 'a2'], 'card': ['4111111111111111', 'none']}, schema=schema), sys.argv[1])\n\
              pq.write_table(pa.table({'id': ['x'], '378282246310005': ['y']}), sys.argv[2])\n\
-             pq.write_table(pa.table({'s': [{'378282246310005': '4111111111111111'}]}), sys.argv[3])\n",
+             pq.write_table(pa.table({'s': [{'378282246310005': '4111111111111111'}]}), sys.argv[3])\n\
+             inner = pa.field('card', pa.string()).with_metadata({'comment': 'e.g. 5555555555554444'})\n\
+             entry = pa.field('item', pa.string()).with_metadata({'k': 'list 378282246310005'})\n\
+             deep = pa.schema([pa.field('s', pa.struct([inner])), pa.field('l', pa.list_(entry))])\n\
+             pq.write_table(pa.table({'s': [{'card': 'x'}], 'l': [['y']]}, schema=deep), sys.argv[4])\n",
         )
-        .args([&meta, &named, &d.path().join("nested.parquet")])
+        .args([
+            &meta,
+            &named,
+            &d.path().join("nested.parquet"),
+            &d.path().join("deep.parquet"),
+        ])
         .status()
         .unwrap();
     assert!(st.success());
@@ -491,6 +500,39 @@ fn parquet_metadata_and_column_names_are_scanned_and_metadata_masked() {
     assert_exit(&o, 1);
     assert_no_pan("nested scan stdout", &o.stdout);
     assert_no_pan("nested scan manifest", &fs::read(&m).unwrap());
+
+    // Metadata of nested fields (a struct's field, a list's entry) is found
+    // and masked too, in the schema pyarrow reads back.
+    let deep = d.path().join("deep.parquet");
+    let m = mpath();
+    let o = panscrub(&["scan", "-m", m.to_str().unwrap(), deep.to_str().unwrap()]);
+    assert_exit(&o, 1);
+    let places: BTreeSet<String> = kind(&manifest(&m), "finding")
+        .iter()
+        .map(|f| f["member"].as_str().unwrap().to_string())
+        .collect();
+    let want: BTreeSet<String> = [
+        "schema.s.card.metadata.comment",
+        "schema.l.element.metadata.k",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(places, want);
+    let (o, _) = scrub_with_manifest(&deep);
+    assert_exit(&o, 0);
+    let back = Command::new("python3")
+        .arg("-c")
+        .arg("import sys, pyarrow.parquet as pq\nprint(pq.ParquetFile(sys.argv[1]).schema_arrow)\n")
+        .arg(&deep)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&back.stdout);
+    assert!(
+        said.contains("e.g. 555555******4444") && said.contains("list 378282*****0005"),
+        "{said}"
+    );
+    assert_no_pan("nested metadata read back", &back.stdout);
 
     // A column name is reported and left: the file is not rewritten.
     let before = fs::read(&named).unwrap();

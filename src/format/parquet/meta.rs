@@ -1,6 +1,7 @@
 //! Findings outside the values: the file's metadata (key-value entries, as
 //! the Arrow schema's metadata, which also holds pyarrow's `pandas` JSON),
-//! the metadata of each top-level field, and column names.
+//! the metadata of every field at any depth (struct fields, list and map
+//! entries), and column names.
 //!
 //! Metadata is masked in the rebuild: in the key-value entries and in the
 //! Arrow schema the writer encodes again under `ARROW:schema` (base64,
@@ -10,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use arrow_schema::{Field, Metadata, Schema};
+use arrow_schema::{Field, FieldRef, Metadata, Schema};
 use base64::Engine as _;
 
 use super::*;
@@ -31,11 +32,21 @@ pub(super) fn metadata_hits(cx: &Cx, meta: &ArrowReaderMetadata) -> Vec<Hit> {
         found_in(cx, &place, k, None, &mut out);
         found_in(cx, &place, v, None, &mut out);
     }
-    for field in schema.fields() {
+    // Fields at any depth: a struct's fields, a list's or map's entries.
+    let mut fields: Vec<(String, &FieldRef)> = schema
+        .fields()
+        .iter()
+        .rev()
+        .map(|f| (masked(f.name()), f))
+        .collect();
+    while let Some((name, field)) = fields.pop() {
         for (k, v) in field.metadata().iter() {
-            let place = format!("schema.{}.metadata.{}", masked(field.name()), masked(k));
+            let place = format!("schema.{name}.metadata.{}", masked(k));
             found_in(cx, &place, k, None, &mut out);
             found_in(cx, &place, v, None, &mut out);
+        }
+        for child in children(field.data_type()).into_iter().rev() {
+            fields.push((format!("{name}.{}", masked(child.name())), child));
         }
     }
     let mut names = std::collections::BTreeSet::new();
@@ -77,25 +88,104 @@ fn found_in(
     }
 }
 
+/// `text` (a metadata key or value) with every PAN masked that the policy
+/// does not allow: an allowed one is reported as left, so it is left.
+pub(super) fn mask_metadata(cx: &Cx, text: &str) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    for f in cx.det.find_iter(text.as_bytes()) {
+        if !cx.allow.allows_in(&f, None) {
+            let at = f.offset as usize;
+            bytes[at..at + f.len()].copy_from_slice(cx.policy.mask(&f).as_bytes());
+        }
+    }
+    // Masks are ASCII over ASCII digits and separators: still UTF-8.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// The schema the rebuild writes: the original's, with every PAN in its
 /// metadata and in its top-level fields' metadata masked (names kept).
 pub(super) fn masked_schema(cx: &Cx, schema: &Schema) -> Schema {
     let mask = |m: &Metadata| -> BTreeMap<String, String> {
         m.iter()
-            .map(|(k, v)| {
-                (
-                    mask_text(k, cx.det, cx.policy),
-                    mask_text(v, cx.det, cx.policy),
-                )
-            })
+            .map(|(k, v)| (mask_metadata(cx, k), mask_metadata(cx, v)))
             .collect()
     };
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone().with_metadata(mask(f.metadata())))
-        .collect();
+    fn field(f: &Field, mask: &dyn Fn(&Metadata) -> BTreeMap<String, String>) -> Field {
+        let kids: Vec<FieldRef> = children(f.data_type())
+            .into_iter()
+            .map(|c| Arc::new(field(c, mask)))
+            .collect();
+        f.clone()
+            .with_data_type(with_children(f.data_type(), kids))
+            .with_metadata(mask(f.metadata()))
+    }
+    let fields: Vec<Field> = schema.fields().iter().map(|f| field(f, &mask)).collect();
     Schema::new_with_metadata(fields, mask(schema.metadata()))
+}
+
+/// `batch` with its columns' types made those of `schema`, which differ
+/// only in nested fields' metadata (masked by [`masked_schema`]): the
+/// values are the same, the types carry the field metadata.
+pub(super) fn with_schema(
+    batch: &RecordBatch,
+    schema: &Arc<Schema>,
+) -> Result<RecordBatch, ArrowError> {
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(a, f)| retype(a, f.data_type()))
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(schema.clone(), columns)
+}
+
+fn retype(array: &ArrayRef, to: &DataType) -> Result<ArrayRef, ArrowError> {
+    if array.data_type() == to {
+        return Ok(array.clone());
+    }
+    let data = array.to_data();
+    let kinds: Vec<&DataType> = children(to).iter().map(|f| f.data_type()).collect();
+    let mut builder = data.clone().into_builder().data_type(to.clone());
+    if !kinds.is_empty() {
+        let kids = data
+            .child_data()
+            .iter()
+            .zip(kinds)
+            .map(|(c, t)| retype(&arrow_array::make_array(c.clone()), t).map(|a| a.to_data()))
+            .collect::<Result<Vec<_>, _>>()?;
+        builder = builder.child_data(kids);
+    }
+    Ok(arrow_array::make_array(builder.build()?))
+}
+
+/// The fields a nested type holds: a struct's, or the entry of a list or
+/// map; none for other types.
+fn children(t: &DataType) -> Vec<&FieldRef> {
+    match t {
+        DataType::Struct(fields) => fields.iter().collect(),
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::ListView(f)
+        | DataType::LargeListView(f)
+        | DataType::FixedSizeList(f, _)
+        | DataType::Map(f, _) => vec![f],
+        _ => Vec::new(),
+    }
+}
+
+/// `t` with its child fields replaced by `kids` (in [`children`]'s order).
+fn with_children(t: &DataType, mut kids: Vec<FieldRef>) -> DataType {
+    let mut one = || kids.pop().expect("one child field");
+    match t {
+        DataType::Struct(_) => DataType::Struct(kids.into()),
+        DataType::List(_) => DataType::List(one()),
+        DataType::LargeList(_) => DataType::LargeList(one()),
+        DataType::ListView(_) => DataType::ListView(one()),
+        DataType::LargeListView(_) => DataType::LargeListView(one()),
+        DataType::FixedSizeList(_, n) => DataType::FixedSizeList(one(), *n),
+        DataType::Map(_, sorted) => DataType::Map(one(), *sorted),
+        other => other.clone(),
+    }
 }
 
 /// The Arrow schema stored under `ARROW:schema`, decoded from base64 (its

@@ -233,3 +233,42 @@ fn verification_refuses_a_file_that_is_not_the_masked_original() {
     let err = verify(&cx, &meter(), f.as_file(), f.as_file()).unwrap_err();
     assert!(err.to_string().contains("verification"), "{err}");
 }
+
+/// A PAN on the allow list in the file's key-value metadata is reported as
+/// allowed, so the rebuild leaves it (and masks the other), and
+/// verification accepts what it left.
+#[test]
+fn an_allowed_pan_in_metadata_is_left_and_the_rest_masked() {
+    use parquet::file::metadata::KeyValue;
+    let mut run = Setup::default();
+    run.allow
+        .list
+        .add("4111111111111111", &String::new)
+        .unwrap();
+    let cx = run.cx();
+    let cards = arrow_array::StringArray::from(vec!["a note"]);
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Utf8, false)]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(cards)]).unwrap();
+    let note = "test 4111111111111111, real 5555555555554444";
+    let props = WriterProperties::builder()
+        .set_key_value_metadata(Some(vec![KeyValue::new("note".into(), note.to_string())]))
+        .build();
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    let mut w = ArrowWriter::try_new(f.as_file_mut(), schema, Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let mut out = tempfile::NamedTempFile::new().unwrap();
+    rebuild(&cx, &meter(), f.as_file(), out.as_file_mut()).unwrap();
+    verify(&cx, &meter(), f.as_file(), out.as_file()).unwrap();
+    let back = ParquetRecordBatchReaderBuilder::try_new(out.reopen().unwrap()).unwrap();
+    let kv = back
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .unwrap();
+    let note = kv.iter().find(|kv| kv.key == "note").unwrap();
+    assert_eq!(
+        note.value.as_deref(),
+        Some("test 4111111111111111, real 555555******4444")
+    );
+}
