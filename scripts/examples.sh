@@ -61,10 +61,10 @@ cp -r testdata shards-par
 SHARDS=4 DATA=shards-par OUT=out-par PANSCRUB=$BIN bash "$REPO/scripts/scale-out/parallel-hosts.sh"
 [ "$("$BIN" scan --quiet shards-par; echo $?)" = 0 ] || { echo "FAIL: shards left PANs"; exit 1; }; echo "ok: parallel-hosts.sh"
 cp -r testdata shards-slurm
-for i in 0 1 2; do SLURM_ARRAY_TASK_ID=$i SHARDS=3 DATA=shards-slurm OUT=out-slurm PANSCRUB=$BIN \
-  bash "$REPO/scripts/scale-out/slurm-array.sh" || [ $? -le 1 ]; done
+for i in 0 1 2; do SLURM_ARRAY_TASK_ID=$i SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_TASK_MAX=2 SLURM_ARRAY_TASK_COUNT=3 \
+  DATA=shards-slurm OUT=out-slurm PANSCRUB=$BIN bash "$REPO/scripts/scale-out/slurm-array.sh"; done
 [ "$("$BIN" scan --quiet shards-slurm; echo $?)" = 0 ] || { echo "FAIL: slurm shards left PANs"; exit 1; }; echo "ok: slurm-array.sh"
 cp -r testdata shards-k8s
-for i in 0 1; do JOB_COMPLETION_INDEX=$i sh -c "$BIN scrub --quiet --shard \"\$JOB_COMPLETION_INDEX/2\" --manifest \"k8s-\$JOB_COMPLETION_INDEX.jsonl\" shards-k8s" || [ $? -le 1 ]; done
+for i in 0 1; do JOB_COMPLETION_INDEX=$i PANSCRUB_SHARD_COUNT=2 sh -c "$BIN scrub --quiet --shard k8s --manifest \"k8s-\$JOB_COMPLETION_INDEX.jsonl\" shards-k8s" || [ $? -le 1 ]; done
 [ "$("$BIN" scan --quiet shards-k8s; echo $?)" = 0 ] || { echo "FAIL: k8s shards left PANs"; exit 1; }; echo "ok: k8s command"
 echo "all README examples ran"

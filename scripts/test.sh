@@ -14,6 +14,9 @@
 #                                     extended attributes a rebuilt file must keep
 #   postgresql (server)               a throwaway cluster writes pg_dump archives and
 #                                     restores the scrubbed ones
+#   slurmctld slurmd slurm-client munge  a throwaway single-node Slurm cluster
+#                                     (scripts/slurm-cluster.sh) runs the shipped
+#                                     job array and its merge
 #   pyarrow, duckdb, polars (PyPI)    write Parquet files as those engines do, and
 #                                     read the scrubbed ones back (pyarrow, DuckDB)
 set -euo pipefail
@@ -34,6 +37,8 @@ for t in gzip zip unzip zstd xz bzip2 lz4 tar setpriv script chromium setfacl se
 done
 have_pg_server() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; }
 have_pg_server || debs+=(postgresql)
+have_slurm() { [ -x /usr/sbin/slurmctld ] && [ -x /usr/sbin/slurmd ] && [ -x /usr/sbin/munged ] && command -v sbatch >/dev/null; }
+have_slurm || debs+=(slurmctld slurmd slurm-client munge)
 if [ ${#debs[@]} -gt 0 ]; then
   echo "test.sh: installing ${debs[*]}"
   sudo=()
@@ -59,6 +64,7 @@ for m in pyarrow duckdb polars; do
   python3 -c "import $m" 2>/dev/null || missing+=("$m")
 done
 have_pg_server || missing+=(postgresql)
+have_slurm || missing+=(slurm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: still missing: ${missing[*]}; the tests that need them would fail" >&2
   exit 1

@@ -155,41 +155,6 @@ impl Fingerprinter {
     }
 }
 
-/// `--shard K/N`: which inputs this process owns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shard {
-    /// This shard, 0-based.
-    pub index: u64,
-    /// Number of shards.
-    pub count: u64,
-}
-
-impl Shard {
-    /// Parses `K/N` with `0 <= K < N`.
-    pub fn parse(s: &str) -> Result<Shard, ConfigError> {
-        let bad = |why: &str| ConfigError::Invalid {
-            option: "--shard",
-            why: format!("{s:?}: {why}"),
-        };
-        let (k, n) = s.split_once('/').ok_or_else(|| bad("expected K/N"))?;
-        let index: u64 = k.trim().parse().map_err(|_| bad("bad K"))?;
-        let count: u64 = n.trim().parse().map_err(|_| bad("bad N"))?;
-        if count == 0 || index >= count {
-            return Err(bad("need 0 <= K < N"));
-        }
-        Ok(Shard { index, count })
-    }
-
-    /// Whether this shard owns a path: the first 8 bytes of its SHA-256,
-    /// modulo N (stable across machines, runs and thread counts).
-    pub fn owns(&self, path: &Path) -> bool {
-        use sha2::Digest;
-        let h = Sha256::digest(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()));
-        let v = u64::from_be_bytes(h[..8].try_into().expect("8 bytes"));
-        v % self.count == self.index
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,18 +210,5 @@ mod tests {
         assert!(!f1.fingerprint(&a).contains("4111"));
         std::fs::write(&k1, b"short").unwrap();
         assert!(Fingerprinter::load(&k1).is_err());
-    }
-
-    #[test]
-    fn shards_partition() {
-        let shards: Vec<Shard> = (0..4)
-            .map(|k| Shard::parse(&format!("{k}/4")).unwrap())
-            .collect();
-        for i in 0..1000 {
-            let p = std::path::PathBuf::from(format!("logs/app-{i}.log"));
-            assert_eq!(shards.iter().filter(|s| s.owns(&p)).count(), 1);
-        }
-        assert!(Shard::parse("4/4").is_err());
-        assert!(Shard::parse("x").is_err());
     }
 }

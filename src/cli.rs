@@ -258,8 +258,11 @@ pub struct CommonArgs {
     #[arg(long, value_name = "FILE", help_heading = "Policy")]
     pub fingerprint_key: Option<PathBuf>,
     /// Process only shard K of N (0-based), chosen by a hash of each path:
-    /// N processes with the same roots cover the tree exactly once.
-    #[arg(long, value_name = "K/N", help_heading = "Performance")]
+    /// N processes with the same roots cover the tree exactly once. `slurm`
+    /// takes K and N from the Slurm array task (`SLURM_ARRAY_TASK_ID`,
+    /// `SLURM_ARRAY_TASK_COUNT`); `k8s` from an Indexed Job pod
+    /// (`JOB_COMPLETION_INDEX`, `PANSCRUB_SHARD_COUNT`).
+    #[arg(long, value_name = "K/N|slurm|k8s", help_heading = "Performance")]
     pub shard: Option<String>,
     /// Worker threads (default: the number of CPUs).
     #[arg(long, short = 'j', value_name = "N", help_heading = "Performance")]

@@ -18,13 +18,14 @@ fn invalid(option: &'static str, why: impl Into<String>) -> ConfigError {
 }
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use crate::allow::{AllowList, Fingerprinter, Shard};
+use crate::allow::{AllowList, Fingerprinter};
 use crate::cli::{Command, CommonArgs};
 use crate::format::budget::{parse_size, Budget};
 use crate::mask::{Keep, MaskPolicy};
 use crate::policy::Policy;
 use crate::remediate::apply::Hashing;
 use crate::settings::Settings;
+use crate::shard::Shard;
 
 /// Scan or scrub.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

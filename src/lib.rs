@@ -29,4 +29,5 @@ pub mod report;
 pub mod run;
 pub mod schedule;
 pub mod settings;
+pub mod shard;
 pub mod walk;

@@ -50,6 +50,9 @@ mod parquet_files;
 #[path = "it/parquet_engines.rs"]
 mod parquet_engines;
 
+#[path = "it/slurm.rs"]
+mod slurm;
+
 #[path = "it/pipeline.rs"]
 mod pipeline;
 

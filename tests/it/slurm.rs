@@ -1,0 +1,279 @@
+//! Scale-out on a real Slurm: a single-node cluster (`slurmctld`, `slurmd`
+//! and `munged` from Debian's packages, started by
+//! `scripts/slurm-cluster.sh` in a temp dir, stopped after) runs the
+//! shipped array script through `scripts/scale-out/slurm-submit.sh` over a
+//! tree of logs, a Salesforce export zip and a Parquet file; the merge job
+//! runs when the array has ended well. The merged manifest says what one
+//! process's scrub says, and the trees end byte for byte the same.
+//!
+//! Needs root and the packages; `scripts/test.sh` installs them and sets
+//! `PANSCRUB_REQUIRE_TOOLS`, under which a missing Slurm fails the test
+//! instead of skipping it.
+
+use std::collections::BTreeMap;
+
+use super::*;
+
+const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts");
+
+/// A running cluster, stopped when dropped.
+struct Cluster {
+    dir: tempfile::TempDir,
+    conf: PathBuf,
+}
+
+impl Cluster {
+    /// Starts one, or says why it cannot and returns `None` (a failure
+    /// when the tools are required).
+    fn start() -> Option<Cluster> {
+        let root = is_root();
+        let have =
+            Path::new("/usr/sbin/slurmctld").exists() && Path::new("/usr/sbin/munged").exists();
+        if !root || !have {
+            let why = if root {
+                "slurm-wlm or munge is not installed"
+            } else {
+                "not root"
+            };
+            assert!(
+                std::env::var_os("PANSCRUB_REQUIRE_TOOLS").is_none(),
+                "a Slurm cluster is required: {why}"
+            );
+            eprintln!("skipped: no Slurm cluster ({why})");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let o = Command::new(format!("{SCRIPTS}/slurm-cluster.sh"))
+            .arg("start")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "cluster did not start: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let conf = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+        Some(Cluster { dir, conf })
+    }
+
+    fn cmd(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("SLURM_CONF", &self.conf);
+        c
+    }
+
+    /// A job's state (`COMPLETED`, `PENDING`...), from the controller.
+    fn state(&self, job: &str) -> String {
+        let o = self
+            .cmd("scontrol")
+            .args(["show", "job", job, "-o"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        text.split_whitespace()
+            .find_map(|w| w.strip_prefix("JobState="))
+            .unwrap_or("UNKNOWN")
+            .to_string()
+    }
+
+    /// Waits until `job` reaches a final state, and returns it.
+    fn wait(&self, job: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.state(job);
+            if !matches!(
+                s.as_str(),
+                "PENDING" | "RUNNING" | "CONFIGURING" | "COMPLETING"
+            ) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(300),
+                "job {job} still {s}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Submits the shipped array and its merge over `data`, `shards` tasks
+    /// of one CPU; returns (array id, merge id).
+    fn submit(
+        &self,
+        data: &Path,
+        out: &Path,
+        shards: u32,
+        env: &[(&str, &str)],
+    ) -> (String, String) {
+        let o = self
+            .cmd(&format!("{SCRIPTS}/scale-out/slurm-submit.sh"))
+            .env("DATA", data)
+            .env("OUT", out)
+            .env("SHARDS", shards.to_string())
+            .env("PANSCRUB", BIN)
+            .envs(env.iter().copied())
+            .arg("--cpus-per-task=1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let ids: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        (ids[0].clone(), ids[1].clone())
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new(format!("{SCRIPTS}/slurm-cluster.sh"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// The tree: the bundled testdata, its Salesforce export again as a zip
+/// (written by the system's zip), and `logs` more log files with cards.
+fn make_tree(at: &Path, logs: usize, lines: usize) {
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let st = Command::new("cp")
+        .arg("-r")
+        .arg(&testdata)
+        .arg(at)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let st = Command::new("zip")
+        .args(["-q", "-r", "../export.zip", "."])
+        .current_dir(at.join("export"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let cards = ["4111111111111111", "5555555555554444", "378282246310005"];
+    for i in 0..logs {
+        let mut text = String::new();
+        for l in 0..lines {
+            if l % 7 == 0 {
+                text += &format!("{l} payment card={} ok\n", cards[(i + l) % 3]);
+            } else {
+                text += &format!("{l} GET /api/orders/{i}/{l} 200 1532 ms\n");
+            }
+        }
+        fs::write(at.join(format!("logs/app-{i:02}.log")), text).unwrap();
+    }
+}
+
+/// Records of `kind` with the tree's root taken out of their paths, as
+/// sorted JSON lines (what two runs over two copies can share).
+fn records(m: &Path, root: &Path, what: &str) -> Vec<String> {
+    let root = format!("{}/", root.display());
+    let mut out: Vec<String> = kind(&manifest(m), what)
+        .into_iter()
+        .map(|r| {
+            let mut r = r.clone();
+            if let Some(p) = r["path"].as_str() {
+                r["path"] = p.replacen(&root, "", 1).into();
+            }
+            r.to_string()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The summary totals that say what a run did.
+fn totals(m: &Path) -> BTreeMap<String, Value> {
+    let recs = manifest(m);
+    let s = kind(&recs, "summary").pop().expect("a summary").clone();
+    [
+        "files",
+        "files_with_findings",
+        "findings",
+        "truncated",
+        "reported",
+        "allowed",
+        "skipped",
+        "errors",
+        "bytes",
+        "by_brand",
+        "by_type",
+        "exit_code",
+    ]
+    .into_iter()
+    .map(|k| (k.to_string(), s[k].clone()))
+    .collect()
+}
+
+/// Every file under `root` by relative path, with its bytes.
+fn tree_bytes(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            (
+                e.path().strip_prefix(root).unwrap().to_path_buf(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_slurm_array_and_its_merge_say_what_one_scrub_says() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let d = tmp();
+    let (single, sharded) = (d.path().join("single"), d.path().join("sharded"));
+    make_tree(&single, 12, 400);
+    make_tree(&sharded, 12, 400);
+    let m = d.path().join("single.jsonl");
+    let o = panscrub(&[
+        "scrub",
+        "-q",
+        "--force",
+        "-m",
+        m.to_str().unwrap(),
+        single.to_str().unwrap(),
+    ]);
+    assert_exit(&o, 0);
+
+    let out = d.path().join("out");
+    let (array, merge) = cluster.submit(&sharded, &out, 3, &[]);
+    assert_eq!(
+        cluster.wait(&merge),
+        "COMPLETED",
+        "merge job of array {array}"
+    );
+    for k in 0..3 {
+        assert_eq!(cluster.state(&format!("{array}_{k}")), "COMPLETED");
+        assert!(out.join(format!("shard-{k}.attempt-0.jsonl")).exists());
+    }
+    let merged = out.join("merged.jsonl");
+    for what in ["finding", "file"] {
+        assert_eq!(
+            records(&merged, &sharded, what),
+            records(&m, &single, what),
+            "{what} records"
+        );
+    }
+    assert_eq!(totals(&merged), totals(&m));
+    assert_eq!(
+        manifest(&merged)
+            .iter()
+            .filter(|r| r["kind"] == "run")
+            .count(),
+        3
+    );
+    assert_eq!(tree_bytes(&sharded), tree_bytes(&single));
+}
