@@ -16,11 +16,15 @@ use super::*;
 
 const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts");
 
-/// A running cluster, stopped when dropped.
+/// A running cluster, stopped when dropped. One at a time: the daemons
+/// listen on fixed ports.
 struct Cluster {
     dir: tempfile::TempDir,
     conf: PathBuf,
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
 }
+
+static ONE_CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Cluster {
     /// Starts one, or says why it cannot and returns `None` (a failure
@@ -42,6 +46,7 @@ impl Cluster {
             eprintln!("skipped: no Slurm cluster ({why})");
             return None;
         }
+        let guard = ONE_CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let o = Command::new(format!("{SCRIPTS}/slurm-cluster.sh"))
             .arg("start")
@@ -54,7 +59,11 @@ impl Cluster {
             String::from_utf8_lossy(&o.stderr)
         );
         let conf = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
-        Some(Cluster { dir, conf })
+        Some(Cluster {
+            dir,
+            conf,
+            _one_at_a_time: guard,
+        })
     }
 
     fn cmd(&self, program: &str) -> Command {
@@ -276,4 +285,136 @@ fn a_slurm_array_and_its_merge_say_what_one_scrub_says() {
         3
     );
     assert_eq!(tree_bytes(&sharded), tree_bytes(&single));
+}
+
+/// Finding records reduced to what says "this card, here, was truncated":
+/// the same whichever run (or attempt) truncated it.
+fn finding_places(m: &Path, root: &Path) -> Vec<String> {
+    records(m, root, "finding")
+}
+
+/// One array task cancelled mid-scrub (`scancel` of one element), then
+/// requeued: the rerun completes the shard; the merge (submitted again, as
+/// Slurm never satisfies an `afterok` on an array one of whose tasks was
+/// cancelled) counts every finding once, under the attempt that truncated
+/// it; the tree ends as one scrub leaves it, with no temp file left.
+#[test]
+fn a_cancelled_and_requeued_shard_counts_every_finding_once() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let d = tmp();
+    let (single, sharded) = (d.path().join("single"), d.path().join("sharded"));
+    make_tree(&single, 16, 200);
+    make_tree(&sharded, 16, 200);
+    let m = d.path().join("single.jsonl");
+    let o = panscrub(&[
+        "scrub",
+        "-q",
+        "--force",
+        "-m",
+        m.to_str().unwrap(),
+        single.to_str().unwrap(),
+    ]);
+    assert_exit(&o, 0);
+
+    let out = d.path().join("out");
+    // Slow enough (a pause after each file's batch) to be cancelled with
+    // files done and files to go.
+    let (array, merge) = cluster.submit(
+        &sharded,
+        &out,
+        2,
+        &[("PANSCRUB_TEST_BATCH_PAUSE_MS", "400")],
+    );
+    let task = format!("{array}_0");
+    let first = out.join("shard-0.attempt-0.jsonl");
+    let start = Instant::now();
+    while !fs::read_to_string(&first)
+        .unwrap_or_default()
+        .contains("\"truncated\"")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "shard 0 truncated nothing"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let st = cluster.cmd("scancel").arg(&task).status().unwrap();
+    assert!(st.success());
+    assert_eq!(cluster.wait(&task), "CANCELLED");
+    let st = cluster
+        .cmd("scontrol")
+        .args(["requeue", &task])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // A requeued job waits a while before it may start again.
+    let _ = cluster
+        .cmd("scontrol")
+        .args(["update", &format!("jobid={task}"), "StartTime=now"])
+        .status();
+    let _ = cluster.cmd("scancel").arg(&merge).status();
+    let o = cluster
+        .cmd(&format!("{SCRIPTS}/scale-out/slurm-submit.sh"))
+        .env("DATA", &sharded)
+        .env("OUT", &out)
+        .env("PANSCRUB", BIN)
+        .env("MERGE_ONLY", &task)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let merge = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert_eq!(cluster.wait(&merge), "COMPLETED");
+    assert!(
+        out.join("shard-0.attempt-1.jsonl").exists(),
+        "the rerun has its own manifest"
+    );
+
+    let merged = out.join("merged.jsonl");
+    let recs = manifest(&merged);
+    assert_eq!(
+        kind(&recs, "run").len(),
+        3,
+        "two attempts of shard 0, one of shard 1"
+    );
+    // Every finding once: the killed attempt's and the rerun's together
+    // are the single scrub's.
+    assert_eq!(
+        finding_places(&merged, &sharded),
+        finding_places(&m, &single)
+    );
+    let (a, b) = (totals(&merged), totals(&m));
+    for k in ["findings", "truncated", "reported", "by_brand", "by_type"] {
+        assert_eq!(a[k], b[k], "{k}");
+    }
+    // The one error is the input the killed attempt was in when stopped
+    // (its finished batches masked, said so); the rerun went through that
+    // same file again (clean or truncated, by where the stop fell).
+    let errors: Vec<&Value> = kind(&recs, "file")
+        .into_iter()
+        .filter(|r| r["status"] == "error")
+        .collect();
+    assert!(errors.len() <= 1, "{errors:?}");
+    for e in &errors {
+        assert!(
+            e["reason"].as_str().unwrap().contains("stopped by SIGTERM"),
+            "{e}"
+        );
+        let finished = kind(&recs, "file")
+            .into_iter()
+            .filter(|r| r["path"] == e["path"] && r["status"] != "error")
+            .count();
+        assert_eq!(finished, 1, "the rerun finished {}", e["path"]);
+    }
+    assert_eq!(a["errors"], Value::from(errors.len()));
+    // The killed attempt truncated some of them, the rerun the rest.
+    let attempt0 = kind(&manifest(&first), "finding").len();
+    assert!(attempt0 > 0);
+    assert!(attempt0 < kind(&recs, "finding").len());
+    assert_eq!(
+        tree_bytes(&sharded),
+        tree_bytes(&single),
+        "no temp file left, same bytes"
+    );
 }
