@@ -262,7 +262,7 @@ pub struct CommonArgs {
     /// takes K and N from the Slurm array task (`SLURM_ARRAY_TASK_ID`,
     /// `SLURM_ARRAY_TASK_COUNT`); `k8s` from an Indexed Job pod
     /// (`JOB_COMPLETION_INDEX`, `PANSCRUB_SHARD_COUNT`).
-    #[arg(long, value_name = "K/N|slurm|k8s", help_heading = "Performance")]
+    #[arg(long, value_name = "K/N", help_heading = "Performance")]
     pub shard: Option<String>,
     /// Worker threads (default: the number of CPUs).
     #[arg(long, short = 'j', value_name = "N", help_heading = "Performance")]
