@@ -34,10 +34,21 @@ use crate::mask::MaskPolicy;
 
 /// `raw` with every PAN in it masked.
 pub fn mask_bytes(raw: &[u8], det: &Detector, policy: &MaskPolicy) -> Vec<u8> {
+    mask_bytes_where(raw, det, policy, &|_| true)
+}
+
+/// `raw` with every PAN for which `mask` holds masked (the others, allowed
+/// by the policy, left as they are).
+pub fn mask_bytes_where(
+    raw: &[u8],
+    det: &Detector,
+    policy: &MaskPolicy,
+    mask: &dyn Fn(&crate::detect::Finding) -> bool,
+) -> Vec<u8> {
     let mut bytes = raw.to_vec();
-    for f in det.find_iter(raw) {
+    for f in det.find_iter(raw).iter().filter(|f| mask(f)) {
         let s = f.offset as usize;
-        bytes[s..s + f.len()].copy_from_slice(policy.mask(&f).as_bytes());
+        bytes[s..s + f.len()].copy_from_slice(policy.mask(f).as_bytes());
     }
     bytes
 }

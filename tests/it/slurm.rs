@@ -237,16 +237,13 @@ fn tree_bytes(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         .collect()
 }
 
-#[test]
-fn a_slurm_array_and_its_merge_say_what_one_scrub_says() {
-    let Some(cluster) = Cluster::start() else {
-        return;
-    };
-    let d = tmp();
-    let (single, sharded) = (d.path().join("single"), d.path().join("sharded"));
-    make_tree(&single, 12, 400);
-    make_tree(&sharded, 12, 400);
-    let m = d.path().join("single.jsonl");
+/// Two copies of the tree under `d` (`make_tree`), the first scrubbed by
+/// one process: (single, sharded, the single scrub's manifest).
+fn two_trees(d: &Path, logs: usize, lines: usize) -> (PathBuf, PathBuf, PathBuf) {
+    let (single, sharded) = (d.join("single"), d.join("sharded"));
+    make_tree(&single, logs, lines);
+    make_tree(&sharded, logs, lines);
+    let m = d.join("single.jsonl");
     let o = panscrub(&[
         "scrub",
         "-q",
@@ -256,6 +253,16 @@ fn a_slurm_array_and_its_merge_say_what_one_scrub_says() {
         single.to_str().unwrap(),
     ]);
     assert_exit(&o, 0);
+    (single, sharded, m)
+}
+
+#[test]
+fn a_slurm_array_and_its_merge_say_what_one_scrub_says() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let d = tmp();
+    let (single, sharded, m) = two_trees(d.path(), 12, 400);
 
     let out = d.path().join("out");
     let (array, merge) = cluster.submit(&sharded, &out, 3, &[]);
@@ -304,19 +311,7 @@ fn a_cancelled_and_requeued_shard_counts_every_finding_once() {
         return;
     };
     let d = tmp();
-    let (single, sharded) = (d.path().join("single"), d.path().join("sharded"));
-    make_tree(&single, 16, 200);
-    make_tree(&sharded, 16, 200);
-    let m = d.path().join("single.jsonl");
-    let o = panscrub(&[
-        "scrub",
-        "-q",
-        "--force",
-        "-m",
-        m.to_str().unwrap(),
-        single.to_str().unwrap(),
-    ]);
-    assert_exit(&o, 0);
+    let (single, sharded, m) = two_trees(d.path(), 16, 200);
 
     let out = d.path().join("out");
     // Slow enough (a pause after each file's batch) to be cancelled with

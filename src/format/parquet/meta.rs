@@ -91,15 +91,10 @@ fn found_in(
 /// `text` (a metadata key or value) with every PAN masked that the policy
 /// does not allow: an allowed one is reported as left, so it is left.
 pub(super) fn mask_metadata(cx: &Cx, text: &str) -> String {
-    let mut bytes = text.as_bytes().to_vec();
-    for f in cx.det.find_iter(text.as_bytes()) {
-        if !cx.allow.allows_in(&f, None) {
-            let at = f.offset as usize;
-            bytes[at..at + f.len()].copy_from_slice(cx.policy.mask(&f).as_bytes());
-        }
-    }
-    // Masks are ASCII over ASCII digits and separators: still UTF-8.
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    let masked = crate::manifest::mask_bytes_where(text.as_bytes(), cx.det, cx.policy, &|f| {
+        !cx.allow.allows_in(f, None)
+    });
+    String::from_utf8_lossy(&masked).into_owned()
 }
 
 /// The schema the rebuild writes: the original's, with every PAN in its
