@@ -19,6 +19,8 @@
 #                                     job array and its merge
 #   pyarrow, duckdb, polars (PyPI)    write Parquet files as those engines do, and
 #                                     read the scrubbed ones back (pyarrow, DuckDB)
+#   kubernetes-validate (PyPI)        checks the shipped Kubernetes Indexed Job against
+#                                     the batch/v1 Job schema of each release
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,9 +49,11 @@ if [ ${#debs[@]} -gt 0 ]; then
    "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq "${debs[@]}") >/dev/null 2>&1 \
     || echo "test.sh: could not install ${debs[*]}"
 fi
+# Python module, and the PyPI package that provides it.
+py_modules="pyarrow:pyarrow duckdb:duckdb polars:polars kubernetes_validate:kubernetes-validate"
 pips=()
-for m in pyarrow duckdb polars; do
-  python3 -c "import $m" 2>/dev/null || pips+=("$m")
+for mp in $py_modules; do
+  python3 -c "import ${mp%%:*}" 2>/dev/null || pips+=("${mp#*:}")
 done
 if [ ${#pips[@]} -gt 0 ]; then
   echo "test.sh: installing ${pips[*]}"
@@ -60,8 +64,8 @@ missing=()
 for t in gzip zip unzip zstd xz bzip2 lz4 tar setpriv script chromium setfacl setfattr; do
   command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 done
-for m in pyarrow duckdb polars; do
-  python3 -c "import $m" 2>/dev/null || missing+=("$m")
+for mp in $py_modules; do
+  python3 -c "import ${mp%%:*}" 2>/dev/null || missing+=("${mp#*:}")
 done
 have_pg_server || missing+=(postgresql)
 have_slurm || missing+=(slurm)

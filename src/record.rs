@@ -29,7 +29,7 @@ pub type Name = Cow<'static, str>;
 
 /// A path as it appears in output: PANs in it masked; UTF-8 as a string,
 /// anything else as `{"bytes": base64}`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PathText {
     /// A UTF-8 path.
     Utf8(String),
@@ -281,6 +281,11 @@ pub struct FileRecord {
     /// the rebuilt file or the `--out` copy could not keep.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub metadata_not_kept: Vec<String>,
+    /// Merged manifests, on an error: the run (a later attempt of the same
+    /// job) that went through this input again and finished it. The error
+    /// is kept as evidence and no longer counted.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub superseded_by: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -392,6 +397,10 @@ pub struct SummaryRecord {
     /// yet reached are not in the manifest.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub interrupted: Option<String>,
+    /// Merged manifests: errors no longer counted because a later attempt
+    /// of the same job finished those inputs (`superseded_by` on each).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub superseded_errors: Option<u64>,
 }
 
 /// One manifest line.

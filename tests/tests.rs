@@ -50,6 +50,12 @@ mod parquet_files;
 #[path = "it/parquet_engines.rs"]
 mod parquet_engines;
 
+#[path = "it/scale_out.rs"]
+mod scale_out;
+
+#[path = "it/k8s.rs"]
+mod k8s;
+
 #[path = "it/slurm.rs"]
 mod slurm;
 

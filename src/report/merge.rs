@@ -2,13 +2,16 @@
 //! merges) into one. Each run keeps its `run` line followed by its own
 //! findings and files, so every finding still says which run produced it;
 //! one summary closes the whole, with the ids of the runs that finished.
+//! Errors a later attempt of the same job made good are marked and not
+//! counted (`supersede.rs`).
 
 use std::io::{self, Write};
 
 use anyhow::Result;
 
+use super::supersede::exit_code_of;
 use super::Collected;
-use crate::record::{Record, SummaryRecord};
+use crate::record::{FileStatus, Record, SummaryRecord};
 
 /// Writes the merged manifest. Totals: the summaries' own totals for runs
 /// that finished (or an earlier merge's), tallied from the records for
@@ -22,7 +25,14 @@ pub fn merge(c: &Collected, out: &mut dyn Write) -> Result<()> {
     };
     for &i in &order {
         line(out, &Record::Run(c.runs[i].clone()))?;
-        c.replay_run(i, &mut |r| line(out, &r))?;
+        c.replay_run(i, &mut |mut r| {
+            if let Record::File(f) = &mut r {
+                if f.status == FileStatus::Error && f.superseded_by.is_none() {
+                    f.superseded_by = c.superseded_by(i, &f.path).cloned();
+                }
+            }
+            line(out, &r)
+        })?;
     }
     let complete_ids: Vec<String> = c
         .run_ids
@@ -37,11 +47,23 @@ pub fn merge(c: &Collected, out: &mut dyn Write) -> Result<()> {
         complete_run_ids: Some(complete_ids),
         ..SummaryRecord::default()
     };
-    for s in &c.summaries {
-        total.totals.merge(&s.totals);
+    for (s, runs) in c.summaries.iter().zip(&c.summary_runs) {
+        let gone: u64 = runs.iter().map(|&r| c.superseded_in(r)).sum();
+        let mut counted = s.totals.clone();
+        counted.errors = counted.errors.saturating_sub(gone);
+        total.totals.merge(&counted);
         total.elapsed_seconds = total.elapsed_seconds.max(s.elapsed_seconds);
-        total.exit_code = total.exit_code.max(s.exit_code);
-        if total.interrupted.is_none() {
+        // A run whose errors a later attempt made good exits as what is
+        // left of them says; one whose job a later attempt finished was
+        // not, in the end, cut short.
+        let code = if gone > 0 {
+            exit_code_of(&counted)
+        } else {
+            s.exit_code
+        };
+        total.exit_code = total.exit_code.max(code);
+        let replaced = !runs.is_empty() && runs.iter().all(|&r| c.replaced(r));
+        if total.interrupted.is_none() && !replaced {
             total.interrupted.clone_from(&s.interrupted);
         }
     }
@@ -49,14 +71,9 @@ pub fn merge(c: &Collected, out: &mut dyn Write) -> Result<()> {
     if unfinished != Default::default() {
         total.totals.merge(&unfinished);
         // What an unfinished run recorded still decides the exit code.
-        let code = if unfinished.errors > 0 {
-            2
-        } else if unfinished.reported > 0 {
-            1
-        } else {
-            0
-        };
-        total.exit_code = total.exit_code.max(code);
+        total.exit_code = total.exit_code.max(exit_code_of(&unfinished));
     }
+    let superseded = c.superseded_errors();
+    total.superseded_errors = (superseded > 0).then_some(superseded);
     Ok(line(out, &Record::Summary(total))?)
 }

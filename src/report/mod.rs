@@ -19,6 +19,7 @@
 mod html;
 mod merge;
 mod read;
+mod supersede;
 mod tally;
 mod text;
 

@@ -24,7 +24,7 @@ use anyhow::{bail, Context, Result};
 use sha2::Digest;
 
 use super::tally::{self, Aggregate};
-use crate::record::{Record, RunRecord, SummaryRecord, Totals};
+use crate::record::{FileStatus, PathText, Record, RunRecord, SummaryRecord, Totals};
 
 /// A manifest that was read, and how to read it again.
 pub struct Source {
@@ -74,6 +74,8 @@ pub struct Collected {
     pub covered: Vec<bool>,
     /// Summaries read (a merged manifest's covers several runs).
     pub summaries: Vec<SummaryRecord>,
+    /// The runs each summary counts (indexes into `runs`).
+    pub summary_runs: Vec<Vec<usize>>,
     /// Each run's totals tallied from its records (used for runs that
     /// never wrote their summary).
     run_totals: Vec<Totals>,
@@ -84,6 +86,13 @@ pub struct Collected {
     pub sources: Vec<Source>,
     /// Counts and samples over every finding and file record.
     pub seen: Aggregate,
+    /// Error records not marked `superseded_by` (run, input), for
+    /// `supersede.rs` to look for later attempts of.
+    pub(super) unmarked_errors: Vec<(usize, PathText)>,
+    /// (run, input) errors a later attempt finished: that attempt's id.
+    pub(super) superseded: std::collections::HashMap<(usize, PathText), String>,
+    /// Per run, how many of its errors were found superseded.
+    pub(super) superseded_per_run: Vec<u64>,
 }
 
 /// The id a run without `run_id` (written before run ids existed) is known
@@ -120,6 +129,7 @@ impl Collected {
         self.complete.push(false);
         self.covered.push(false);
         self.run_totals.push(Totals::default());
+        self.superseded_per_run.push(0);
         self.spans.push(Span {
             source: self.sources.len() - 1,
             start: at,
@@ -131,10 +141,12 @@ impl Collected {
     /// Records a summary: `current` is the run it follows, `in_file` the
     /// runs read from the same manifest file so far.
     fn close(&mut self, summary: SummaryRecord, current: Option<usize>, in_file: &[usize]) {
+        let mut counts: Vec<usize> = Vec::new();
         if summary.merged_runs.is_some() {
             for &i in in_file {
                 self.covered[i] = true;
             }
+            counts.extend_from_slice(in_file);
         }
         let ids: Vec<String> = match (&summary.complete_run_ids, &summary.run_id) {
             (Some(ids), _) => ids.clone(),
@@ -149,9 +161,13 @@ impl Collected {
             if let Some(i) = self.run_ids.iter().position(|r| *r == id) {
                 self.complete[i] = true;
                 self.covered[i] = true;
+                if !counts.contains(&i) {
+                    counts.push(i);
+                }
             }
         }
         self.summaries.push(summary);
+        self.summary_runs.push(counts);
     }
 
     /// Runs that ended with a summary.
@@ -160,12 +176,13 @@ impl Collected {
     }
 
     /// Totals tallied from the records of the runs no summary counts (runs
-    /// cut short).
+    /// cut short), less their errors found superseded.
     pub fn uncovered_totals(&self) -> Totals {
         let mut t = Totals::default();
-        for (run, covered) in self.run_totals.iter().zip(&self.covered) {
-            if !covered {
+        for (i, run) in self.run_totals.iter().enumerate() {
+            if !self.covered[i] {
                 t.merge(run);
+                t.errors = t.errors.saturating_sub(self.superseded_per_run[i]);
             }
         }
         t
@@ -287,6 +304,9 @@ pub fn collect(paths: &[PathBuf]) -> Result<Collected> {
                 Ok(Record::File(f)) => {
                     if let Some(i) = current {
                         tally::count_file(&mut c.run_totals[i], &f);
+                        if f.status == FileStatus::Error && f.superseded_by.is_none() {
+                            c.unmarked_errors.push((i, f.path.clone()));
+                        }
                     }
                     c.seen.file(f);
                 }
@@ -306,6 +326,7 @@ pub fn collect(paths: &[PathBuf]) -> Result<Collected> {
             source.sha256 = crate::remediate::digest::hex(&hash.finalize());
         }
     }
+    c.find_superseded()?;
     Ok(c)
 }
 

@@ -98,7 +98,8 @@ pub fn count_file(t: &mut Totals, f: &FileRecord) {
         status => {
             t.files += 1;
             t.bytes += f.size;
-            if status == FileStatus::Error {
+            // An error a merge found superseded is no longer counted.
+            if status == FileStatus::Error && f.superseded_by.is_none() {
                 t.errors += 1;
             }
         }
@@ -180,7 +181,7 @@ impl Aggregate {
         self.file_records += 1;
         self.bytes += f.size;
         match f.status {
-            FileStatus::Error => self.errors += 1,
+            FileStatus::Error if f.superseded_by.is_none() => self.errors += 1,
             FileStatus::Skipped => self.skipped += 1,
             _ => {}
         }
@@ -195,6 +196,7 @@ impl Aggregate {
             self.not_clean += 1;
         }
         if matches!(f.status, FileStatus::Error | FileStatus::Skipped)
+            && f.superseded_by.is_none()
             && self.sample_problems.len() < SAMPLE_PROBLEMS
         {
             self.sample_problems.push(f.clone());

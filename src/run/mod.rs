@@ -173,6 +173,7 @@ pub fn run(cfg: &Config) -> Result<ExitStatus> {
         run_id: Some(run_id),
         complete_run_ids: None,
         interrupted: crate::interrupt::requested().map(|s| crate::interrupt::name(s).into()),
+        superseded_errors: None,
     })]);
     drop(ctx.manifest);
     writer.finish().context("cannot write manifest")?;

@@ -107,6 +107,7 @@ impl Outcome {
             reason,
             appended: self.appended,
             metadata_not_kept: self.metadata_not_kept.clone(),
+            superseded_by: None,
         })
     }
 }

@@ -10,8 +10,7 @@
 //! `PANSCRUB_REQUIRE_TOOLS`, under which a missing Slurm fails the test
 //! instead of skipping it.
 
-use std::collections::BTreeMap;
-
+use super::scale_out::*;
 use super::*;
 
 const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts");
@@ -150,112 +149,6 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// The tree: the bundled testdata, its Salesforce export again as a zip
-/// (written by the system's zip), and `logs` more log files with cards.
-fn make_tree(at: &Path, logs: usize, lines: usize) {
-    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
-    let st = Command::new("cp")
-        .arg("-r")
-        .arg(&testdata)
-        .arg(at)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let st = Command::new("zip")
-        .args(["-q", "-r", "../export.zip", "."])
-        .current_dir(at.join("export"))
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let cards = ["4111111111111111", "5555555555554444", "378282246310005"];
-    for i in 0..logs {
-        let mut text = String::new();
-        for l in 0..lines {
-            if l % 7 == 0 {
-                text += &format!("{l} payment card={} ok\n", cards[(i + l) % 3]);
-            } else {
-                text += &format!("{l} GET /api/orders/{i}/{l} 200 1532 ms\n");
-            }
-        }
-        fs::write(at.join(format!("logs/app-{i:02}.log")), text).unwrap();
-    }
-}
-
-/// Records of `kind` with the tree's root taken out of their paths, as
-/// sorted JSON lines (what two runs over two copies can share).
-fn records(m: &Path, root: &Path, what: &str) -> Vec<String> {
-    let root = format!("{}/", root.display());
-    let mut out: Vec<String> = kind(&manifest(m), what)
-        .into_iter()
-        .map(|r| {
-            let mut r = r.clone();
-            if let Some(p) = r["path"].as_str() {
-                r["path"] = p.replacen(&root, "", 1).into();
-            }
-            r.to_string()
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-/// The summary totals that say what a run did.
-fn totals(m: &Path) -> BTreeMap<String, Value> {
-    let recs = manifest(m);
-    let s = kind(&recs, "summary").pop().expect("a summary").clone();
-    [
-        "files",
-        "files_with_findings",
-        "findings",
-        "truncated",
-        "reported",
-        "allowed",
-        "skipped",
-        "errors",
-        "bytes",
-        "by_brand",
-        "by_type",
-        "exit_code",
-    ]
-    .into_iter()
-    .map(|k| (k.to_string(), s[k].clone()))
-    .collect()
-}
-
-/// Every file under `root` by relative path, with its bytes.
-fn tree_bytes(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            (
-                e.path().strip_prefix(root).unwrap().to_path_buf(),
-                fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
-}
-
-/// Two copies of the tree under `d` (`make_tree`), the first scrubbed by
-/// one process: (single, sharded, the single scrub's manifest).
-fn two_trees(d: &Path, logs: usize, lines: usize) -> (PathBuf, PathBuf, PathBuf) {
-    let (single, sharded) = (d.join("single"), d.join("sharded"));
-    make_tree(&single, logs, lines);
-    make_tree(&sharded, logs, lines);
-    let m = d.join("single.jsonl");
-    let o = panscrub(&[
-        "scrub",
-        "-q",
-        "--force",
-        "-m",
-        m.to_str().unwrap(),
-        single.to_str().unwrap(),
-    ]);
-    assert_exit(&o, 0);
-    (single, sharded, m)
-}
-
 #[test]
 fn a_slurm_array_and_its_merge_say_what_one_scrub_says() {
     let Some(cluster) = Cluster::start() else {
@@ -276,14 +169,7 @@ fn a_slurm_array_and_its_merge_say_what_one_scrub_says() {
         assert!(out.join(format!("shard-{k}.attempt-0.jsonl")).exists());
     }
     let merged = out.join("merged.jsonl");
-    for what in ["finding", "file"] {
-        assert_eq!(
-            records(&merged, &sharded, what),
-            records(&m, &single, what),
-            "{what} records"
-        );
-    }
-    assert_eq!(totals(&merged), totals(&m));
+    assert_merge_says_what_one_scrub_says(&merged, &sharded, &m, &single);
     assert_eq!(
         manifest(&merged)
             .iter()
@@ -292,12 +178,6 @@ fn a_slurm_array_and_its_merge_say_what_one_scrub_says() {
         3
     );
     assert_eq!(tree_bytes(&sharded), tree_bytes(&single));
-}
-
-/// Finding records reduced to what says "this card, here, was truncated":
-/// the same whichever run (or attempt) truncated it.
-fn finding_places(m: &Path, root: &Path) -> Vec<String> {
-    records(m, root, "finding")
 }
 
 /// One array task cancelled mid-scrub (`scancel` of one element), then
@@ -383,9 +263,13 @@ fn a_cancelled_and_requeued_shard_counts_every_finding_once() {
     for k in ["findings", "truncated", "reported", "by_brand", "by_type"] {
         assert_eq!(a[k], b[k], "{k}");
     }
+    assert_eq!(b["errors"], 0);
     // The one error is the input the killed attempt was in when stopped
     // (its finished batches masked, said so); the rerun went through that
-    // same file again (clean or truncated, by where the stop fell).
+    // same file again (clean or truncated, by where the stop fell), so the
+    // merge keeps the error as evidence, marked with the rerun's id, and
+    // no longer counts it: the merged totals and exit code are one scrub's.
+    let rerun = kind(&manifest(&out.join("shard-0.attempt-1.jsonl")), "run")[0]["run_id"].clone();
     let errors: Vec<&Value> = kind(&recs, "file")
         .into_iter()
         .filter(|r| r["status"] == "error")
@@ -396,13 +280,21 @@ fn a_cancelled_and_requeued_shard_counts_every_finding_once() {
             e["reason"].as_str().unwrap().contains("stopped by SIGTERM"),
             "{e}"
         );
+        assert_eq!(e["superseded_by"], rerun, "{e}");
         let finished = kind(&recs, "file")
             .into_iter()
             .filter(|r| r["path"] == e["path"] && r["status"] != "error")
             .count();
         assert_eq!(finished, 1, "the rerun finished {}", e["path"]);
     }
-    assert_eq!(a["errors"], Value::from(errors.len()));
+    assert_eq!(a["errors"], 0);
+    assert_eq!(a["exit_code"], 0);
+    let summary = kind(&recs, "summary").pop().unwrap().clone();
+    assert_eq!(
+        summary["superseded_errors"].as_u64().unwrap_or(0),
+        errors.len() as u64
+    );
+    assert!(summary.get("interrupted").is_none(), "{summary}");
     // The killed attempt truncated some of them, the rerun the rest.
     let attempt0 = kind(&manifest(&first), "finding").len();
     assert!(attempt0 > 0);
