@@ -7,6 +7,15 @@
 # completed (Slurm's scheduling included), and the ratio. Needs root and
 # Debian's slurmctld, slurmd, slurm-client and munge. BENCH_DIR: where the
 # data goes (the tree is copied afresh before each run).
+#
+# The cluster confines each task to the CPU it was given
+# (TaskPlugin=task/affinity), as a production Slurm does: without it a
+# one-CPU task's hashing threads use the second core too, and "1 task"
+# is not one CPU's worth. Besides the wall time from submission to the
+# merge, it prints the shard work alone: the longest task's own
+# elapsed_seconds (from its manifest), which excludes Slurm's scheduling
+# and the merge job (one process over every manifest, the same for any
+# number of tasks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q
@@ -36,6 +45,7 @@ for f in range(64):
             line += 1
 PY
 fi
+export SLURM_TASK_PLUGIN=${SLURM_TASK_PLUGIN:-task/affinity}
 conf=$(scripts/slurm-cluster.sh start "$D/cluster")
 export SLURM_CONF=$conf
 trap 'scripts/slurm-cluster.sh stop "$D/cluster"' EXIT
@@ -61,3 +71,11 @@ t2=$(run 2)
 printf 'tasks=1\t%.2f s\t%.0f MB/s\n' "$t1" "$(echo "$SIZE_MB / $t1" | bc -l)"
 printf 'tasks=2\t%.2f s\t%.0f MB/s\n' "$t2" "$(echo "$SIZE_MB / $t2" | bc -l)"
 printf 'speed-up\t%.2fx\n' "$(echo "$t1 / $t2" | bc -l)"
+# The shard work alone: the longest task's own elapsed time.
+longest() {
+  for f in "$D/out-$1"/shard-*.jsonl; do tail -n 1 "$f"; done |
+    python3 -c 'import json, sys; print(max(json.loads(l)["elapsed_seconds"] for l in sys.stdin))'
+}
+w1=$(longest 1)
+w2=$(longest 2)
+printf 'shard work: 1 task %.2f s, 2 tasks %.2f s (longest), %.2fx\n' "$w1" "$w2" "$(echo "$w1 / $w2" | bc -l)"

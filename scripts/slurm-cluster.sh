@@ -6,7 +6,9 @@
 #   slurm-cluster.sh start DIR   starts it; prints the SLURM_CONF to use
 #   slurm-cluster.sh stop DIR    stops it (every daemon started from DIR)
 # Runs as root (slurmd starts jobs as their user). Waits until the node is
-# idle, so a job submitted next starts at once.
+# idle, so a job submitted next starts at once. SLURM_TASK_PLUGIN sets
+# TaskPlugin (default task/none; the scaling bench uses task/affinity, which
+# binds each task to the CPUs it was allocated).
 set -euo pipefail
 cmd=${1:?start or stop}
 dir=$(realpath -m "${2:?DIR}")
@@ -37,7 +39,7 @@ AuthType=auth/munge
 AuthInfo=socket=$dir/munge/munge.sock
 CredType=cred/munge
 ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+TaskPlugin=${SLURM_TASK_PLUGIN:-task/none}
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none

@@ -84,6 +84,45 @@ pub struct Location {
     pub json_path: Option<String>,
     /// Parquet column and row.
     pub cell: Option<ColumnCell>,
+    /// Office documents: sheet and cell, paragraph, slide.
+    pub doc: Option<DocPlace>,
+}
+
+/// Where a finding in an Office document is, as a person finds it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DocPlace {
+    /// Excel: the sheet's name (masked).
+    pub sheet: Option<String>,
+    /// Excel: the cell reference (`B7`).
+    pub cell: Option<String>,
+    /// Excel: the index of a shared string (cells refer to it by index).
+    pub shared_string: Option<u64>,
+    /// PowerPoint: the slide (or its notes) the part is named for.
+    pub slide: Option<u64>,
+    /// Word and PowerPoint: the paragraph of the part, 1-based.
+    pub paragraph: Option<u64>,
+}
+
+impl DocPlace {
+    /// `Payments!B7`, `slide 3 paragraph 2`, `paragraph 12`.
+    pub fn label(&self) -> String {
+        let mut parts = Vec::new();
+        match (&self.sheet, &self.cell) {
+            (Some(s), Some(c)) => parts.push(format!("{s}!{c}")),
+            (None, Some(c)) => parts.push(c.clone()),
+            _ => {}
+        }
+        if let Some(n) = self.shared_string {
+            parts.push(format!("shared string {n}"));
+        }
+        if let Some(n) = self.slide {
+            parts.push(format!("slide {n}"));
+        }
+        if let Some(n) = self.paragraph {
+            parts.push(format!("paragraph {n}"));
+        }
+        parts.join(" ")
+    }
 }
 
 impl Location {
@@ -108,6 +147,9 @@ impl Location {
             .as_deref()
             .map(|m| format!("!{m}"))
             .unwrap_or_default();
+        if let Some(d) = &self.doc {
+            return format!("{inside}:{}", d.label());
+        }
         match (&self.cell, self.line, self.column) {
             (Some(c), _, _) => format!("{inside}:{}[{}]", c.column_path, c.row),
             (None, Some(l), Some(c)) => format!("{inside}:{l}:{c}"),

@@ -247,6 +247,21 @@ pub struct FindingRecord {
     /// (`$.records[3].Description`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub json_path: Option<String>,
+    /// Excel: the sheet's name.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sheet: Option<String>,
+    /// Excel: the cell reference (`B7`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cell: Option<String>,
+    /// Excel: the index of the shared string holding the PAN.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub shared_string: Option<u64>,
+    /// PowerPoint: the slide (or its notes) the part is named for.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub slide: Option<u64>,
+    /// Word and PowerPoint: the 1-based paragraph of the part.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub paragraph: Option<u64>,
     /// `number` or `null` when the value was not masked with the mask
     /// character (a bare number, an integer cell).
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -463,6 +478,11 @@ mod tests {
             record_id: None,
             object: Some("Contact".into()),
             json_path: None,
+            sheet: None,
+            cell: None,
+            shared_string: None,
+            slide: None,
+            paragraph: None,
             masked_as: None,
             fingerprint: None,
         });

@@ -53,6 +53,9 @@ mod parquet_engines;
 #[path = "it/scale_out.rs"]
 mod scale_out;
 
+#[path = "it/office.rs"]
+mod office;
+
 #[path = "it/k8s.rs"]
 mod k8s;
 

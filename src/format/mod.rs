@@ -6,6 +6,7 @@ pub mod container;
 pub mod csv;
 pub mod csv_codes;
 pub mod json;
+pub mod office;
 pub mod parquet;
 pub mod pgdump;
 pub mod syntax;
@@ -49,6 +50,11 @@ pub enum Format {
     /// scanned; rebuilt with the same schema, row groups and codecs. Inside
     /// an archive, scanned as raw bytes and report-only.
     Parquet,
+    /// A part of an Office document (a member of an OOXML package) that
+    /// holds document text: scanned through its text view and rebuilt
+    /// with digits masked where they stand. Never sniffed: the package
+    /// decides (`office`).
+    OfficeXml(office::PartKind),
     /// `pg_dump -Fc` custom-format archive (zlib or stored data): every
     /// table's COPY data scanned with table, row and column; rebuilt with
     /// only the blocks holding masked digits re-encoded.
@@ -71,6 +77,7 @@ impl Format {
             Format::Tar => "tar",
             Format::Parquet => "parquet",
             Format::PgDump => "pg_dump",
+            Format::OfficeXml(_) => "office_xml",
         }
     }
 
@@ -86,6 +93,7 @@ impl Format {
                 | Format::Tar
                 | Format::Parquet
                 | Format::PgDump
+                | Format::OfficeXml(_)
         )
     }
 

@@ -136,6 +136,11 @@ impl<'a> Findings<'a> {
             object: csv.and_then(|c| c.object.clone()),
             masked_as: hit.masked_as.label().map(Into::into),
             json_path: at.json_path.clone(),
+            sheet: at.doc.as_ref().and_then(|d| d.sheet.clone()),
+            cell: at.doc.as_ref().and_then(|d| d.cell.clone()),
+            shared_string: at.doc.as_ref().and_then(|d| d.shared_string),
+            slide: at.doc.as_ref().and_then(|d| d.slide),
+            paragraph: at.doc.as_ref().and_then(|d| d.paragraph),
             fingerprint: cfg.allow.fingerprint(f),
         }));
         if !cfg.quiet && cfg.stdout_mode == StdoutMode::Json {

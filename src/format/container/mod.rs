@@ -32,6 +32,7 @@ use crate::mask::MaskPolicy;
 use std::path::Path;
 
 mod feed;
+mod office;
 mod rebuild;
 mod scan;
 mod verify;
@@ -109,7 +110,7 @@ fn zip_error(e: zip::result::ZipError) -> InputError {
 
 /// Reads up to `limit` bytes of a member that must be held in memory;
 /// `Err(bytes read)` when it holds more (`limit + 1` bytes were read).
-fn hold<R: Read>(r: &mut R, limit: u64) -> Result<Result<Vec<u8>, Vec<u8>>, InputError> {
+fn hold<R: Read + ?Sized>(r: &mut R, limit: u64) -> Result<Result<Vec<u8>, Vec<u8>>, InputError> {
     let mut bytes = Vec::new();
     r.take(limit.saturating_add(1))
         .read_to_end(&mut bytes)

@@ -134,7 +134,8 @@ pub fn rebuild<W: Write + Seek>(
         | Format::Binary
         | Format::Tar
         | Format::Parquet
-        | Format::PgDump => return Err(InputError::Corrupt("not a container".into())),
+        | Format::PgDump
+        | Format::OfficeXml(_) => return Err(InputError::Corrupt("not a container".into())),
         stream => rebuild_stream(cx, meter, r, stream, feed, &[], w)?,
     };
     feed.finish()
@@ -221,6 +222,10 @@ pub(super) fn rebuild_zip<R: Read + Seek, W: Write + Seek>(
         let mut content = meter.limit(entry, compressed);
         route.push(i);
         let res = (|| match member_fmt {
+            Format::OfficeXml(kind) => {
+                zw.start_file(name, options).map_err(zip_error)?;
+                super::office::rebuild_part(cx, meter, &mut content, kind, feed, route, &mut zw)
+            }
             Format::Text
             | Format::Utf16(_)
             | Format::Binary

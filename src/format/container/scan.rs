@@ -7,7 +7,9 @@
 
 use std::cell::Cell;
 
+use super::office;
 use super::*;
+use crate::format::office::SheetNames;
 
 /// Where scanned findings go, one at a time, in scan order: zip members in
 /// archive order, depth first, offsets ascending within each stream. An
@@ -85,7 +87,8 @@ pub(super) fn scan_blob<R: Read + Seek + Clone>(
         | Format::Binary
         | Format::Tar
         | Format::Parquet
-        | Format::PgDump => scan_stream(cx, meter.limit(r, compressed), route, name, out),
+        | Format::PgDump
+        | Format::OfficeXml(_) => scan_stream(cx, meter.limit(r, compressed), route, name, out),
         _ => {
             let dec = meter.limit(decoder(fmt, r)?, compressed);
             scan_stream(cx, dec, route, name, out)
@@ -349,6 +352,14 @@ pub(super) fn scan_zip<R: Read + Seek + Clone>(
     // CSV or JSON member (the readers are positioned: they never disturb
     // each other).
     let mut twin = ar.clone();
+    // An Office document (a package): its text parts are read as a person
+    // reads them, cells located by sheet name.
+    let package = crate::format::office::is_package(ar.file_names().flatten());
+    let sheets = if package {
+        SheetNames::read(&mut twin, meter.budget().max_held)
+    } else {
+        SheetNames::default()
+    };
     for i in 0..ar.len() {
         let entry = ar.by_index(i).map_err(zip_error)?;
         if entry.is_dir() {
@@ -363,6 +374,12 @@ pub(super) fn scan_zip<R: Read + Seek + Clone>(
         let compressed = entry.compressed_size();
         let mut br = BufReader::with_capacity(BLOCK, meter.limit(entry, compressed));
         let fmt = sniff(br.fill_buf().map_err(decode_error)?);
+        let fmt = match fmt {
+            Format::Text if package => {
+                crate::format::office::part_kind(&raw_name).map_or(fmt, Format::OfficeXml)
+            }
+            _ => fmt,
+        };
         route.push(Hop {
             index: i,
             format: fmt,
@@ -412,6 +429,14 @@ pub(super) fn scan_zip<R: Read + Seek + Clone>(
                     let dec = meter.limit(decoder(fmt, br)?, compressed);
                     scan_stream(cx, dec, route, Some(&name), &mut located)
                 }
+            }
+            Format::OfficeXml(kind) => {
+                let part = office::PartContext {
+                    kind,
+                    part: &raw_name,
+                    sheets: &sheets,
+                };
+                office::scan_part(cx, meter, &mut br, &part, route, &name, &mut located)
             }
             Format::Text
             | Format::Utf16(_)

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Office documents as their own libraries write them, and read back.
+
+    office_docs.py make OUT_DIR   writes payments.xlsx (openpyxl), form.docx
+                                  (python-docx) and deck.pptx (python-pptx),
+                                  with publicly documented test card numbers
+    office_docs.py read FILE...   opens each file with the library that wrote
+                                  it and prints, per file, what a person sees
+                                  (cell values, paragraphs, slide text) as JSON
+
+Used by tests/it/office.rs: a scrubbed document must still open, and show
+the masked numbers where the cards were.
+"""
+import json
+import sys
+
+
+def make(out):
+    import docx
+    import openpyxl
+    import pptx
+    from pptx.util import Inches
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Payments"
+    ws.append(["name", "card", "note", "amount"])
+    # A column of digits is stored as numbers by Excel and every export.
+    ws.append(["Ann", 4111111111111111, "paid by card", 12.5])
+    ws.append(["Bob", 5555555555554444, "card 3782 822463 10005 on file", 99])
+    ws.append(["Cy", 6011111111111117, "invoice 1234567890123", 7])
+    notes = wb.create_sheet("Notes")
+    notes["A1"] = "call back, card 4000 0566 5566 5556"
+    wb.save(f"{out}/payments.xlsx")
+
+    d = docx.Document()
+    d.add_heading("Payment authorisation", 1)
+    p = d.add_paragraph("Card on file: ")
+    r = p.add_run("4111 1111")
+    r.bold = True
+    p.add_run(" 1111 1111 exp 12/28")
+    d.add_paragraph("Reference 1234 5678 9012 3456 is not a card.")
+    t = d.add_table(rows=1, cols=2)
+    t.cell(0, 0).text = "Backup card"
+    c = t.cell(0, 1).paragraphs[0]
+    c.add_run("5555 ")
+    c.add_run("5555 5555 ").italic = True
+    c.add_run("4444")
+    d.sections[0].header.paragraphs[0].text = "Form v2"
+    d.save(f"{out}/form.docx")
+
+    deck = pptx.Presentation()
+    s = deck.slides.add_slide(deck.slide_layouts[5])
+    s.shapes.title.text = "Q3 refunds"
+    s2 = deck.slides.add_slide(deck.slide_layouts[5])
+    s2.shapes.title.text = "Disputed"
+    box = s2.shapes.add_textbox(Inches(1), Inches(2), Inches(6), Inches(1)).text_frame
+    box.text = "Case 17"
+    para = box.add_paragraph()
+    para.add_run().text = "Card 3714 4963"
+    para.add_run().text = "53 98431"
+    deck.save(f"{out}/deck.pptx")
+
+
+def read(path):
+    if path.endswith((".xlsx", ".xlsm")) or "xlsx" in path:
+        import openpyxl
+
+        wb = openpyxl.load_workbook(path)
+        return {
+            ws.title: [[c.value for c in row] for row in ws.iter_rows()]
+            for ws in wb.worksheets
+        }
+    if path.endswith(".docx") or "docx" in path:
+        import docx
+
+        d = docx.Document(path)
+        cells = [c.text for t in d.tables for row in t.rows for c in row.cells]
+        return {"paragraphs": [p.text for p in d.paragraphs], "cells": cells}
+    import pptx
+
+    deck = pptx.Presentation(path)
+    return {
+        "slides": [
+            [sh.text_frame.text for sh in s.shapes if sh.has_text_frame]
+            for s in deck.slides
+        ]
+    }
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "make":
+        make(sys.argv[2])
+    else:
+        print(json.dumps({p: read(p) for p in sys.argv[2:]}))

@@ -1,0 +1,161 @@
+//! Office document parts inside a zip (`format/office`): scanned through
+//! their text view, rebuilt by writing the masked view back into the
+//! part, verified by doing that again from the original and comparing.
+//! The part is held in memory (up to `--max-held`): its view and the way
+//! back are built from the whole part.
+
+use super::*;
+use crate::format::office::{self, PartKind, Place, SheetNames, View};
+use crate::location::DocPlace;
+
+/// Holds a part (up to `--max-held` bytes).
+fn hold_part<R: Read + ?Sized>(r: &mut R, meter: &Meter) -> Result<Vec<u8>, InputError> {
+    let limit = meter.budget().max_held;
+    hold(r, limit)?.map_err(|_| {
+        InputError::Budget(format!(
+            "an Office document part larger than {limit} bytes (--max-held) cannot be held in memory to be read"
+        ))
+    })
+}
+
+/// What a part's findings are located by: the part's own name (slide
+/// number, sheet part) and the workbook's sheet names.
+pub(super) struct PartContext<'a> {
+    pub kind: PartKind,
+    /// The part's name in the package (`xl/worksheets/sheet1.xml`).
+    pub part: &'a str,
+    pub sheets: &'a SheetNames,
+}
+
+impl PartContext<'_> {
+    fn place(&self, cx: &Cx, p: &Place) -> DocPlace {
+        let mut d = DocPlace::default();
+        match p {
+            Place::Paragraph(n) => {
+                d.paragraph = Some(*n);
+                if self.kind == PartKind::Slide {
+                    d.slide = office::slide_number(self.part);
+                }
+            }
+            Place::Cell(r) => {
+                d.cell = Some(mask_text(r, cx.det, cx.policy));
+                d.sheet = self
+                    .sheets
+                    .of(self.part)
+                    .map(|s| mask_text(s, cx.det, cx.policy));
+            }
+            Place::SharedString(n) => d.shared_string = Some(*n),
+        }
+        d
+    }
+}
+
+/// Scans one text-bearing part through its view; offsets in the findings
+/// are view offsets (what the rebuild masks).
+pub(super) fn scan_part<R: Read>(
+    cx: &Cx,
+    meter: &Meter,
+    r: &mut R,
+    part: &PartContext,
+    route: &[Hop],
+    name: &str,
+    out: &mut Sink,
+) -> Result<(), InputError> {
+    let xml = hold_part(r, meter)?;
+    let view = View::build(&xml, part.kind)?;
+    let mut sc = StreamScanner::new(cx.det);
+    let mut refused = None;
+    let mut emit = |f: Finding| {
+        if refused.is_some() {
+            return;
+        }
+        let segment = view.segment_at(f.offset);
+        let numeric = segment.is_some_and(|s| s.numeric);
+        let found = MemberFinding {
+            route: route.to_vec(),
+            hit: Hit {
+                at: Location {
+                    member: Some(name.to_string()),
+                    offset: f.offset,
+                    doc: segment.map(|s| part.place(cx, &s.place)),
+                    ..Location::default()
+                },
+                finding: f,
+                masked_as: if numeric {
+                    MaskedAs::Number
+                } else {
+                    MaskedAs::Text
+                },
+                report_only: None,
+                encoded: None,
+            },
+        };
+        if let Err(e) = out(found) {
+            refused = Some(e);
+        }
+    };
+    sc.read_from(&mut Cursor::new(&view.text), &mut emit)
+        .map_err(decode_error)?;
+    match refused {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The part with its findings masked: the view masked by `masker`, then
+/// written back into the part.
+pub(super) fn masked_part(
+    xml: &[u8],
+    kind: PartKind,
+    masker: &mut Masker,
+) -> Result<Vec<u8>, InputError> {
+    let view = View::build(xml, kind)?;
+    let mut masked = view.text.clone();
+    masker.apply(0, &mut masked)?;
+    if !masker.done()? {
+        return Err(InputError::Changed(
+            "the Office part ended before a finding".into(),
+        ));
+    }
+    view.write_back(xml, &masked)
+}
+
+/// Rebuilds one part into `w`.
+pub(super) fn rebuild_part<R: Read>(
+    cx: &Cx,
+    meter: &Meter,
+    r: &mut R,
+    kind: PartKind,
+    feed: &mut Feed,
+    route: &[usize],
+    w: &mut dyn Write,
+) -> Result<(), InputError> {
+    let xml = hold_part(r, meter)?;
+    let mut masker = Masker::new(cx.policy, feed, route);
+    let new = masked_part(&xml, kind, &mut masker)?;
+    w.write_all(&new).map_err(InputError::io("write"))
+}
+
+/// Checks a rebuilt part: it must be the original with the feed's masks
+/// written back, byte for byte (so it is as well-formed as the original,
+/// and nothing but masked digits changed).
+pub(super) fn verify_part(
+    cx: &Cx,
+    meter: &Meter,
+    original: &mut dyn Read,
+    rebuilt: &mut dyn Read,
+    kind: PartKind,
+    feed: &mut Feed,
+    route: &[usize],
+) -> Result<(), InputError> {
+    let a = hold_part(original, meter)?;
+    let b = hold_part(rebuilt, meter)?;
+    let mut masker = Masker::new(cx.policy, feed, route);
+    let expected = masked_part(&a, kind, &mut masker)?;
+    if expected != b {
+        return Err(InputError::Verification(
+            "an Office part differs after rebuild from its masked original".into(),
+        ));
+    }
+    Ok(())
+}

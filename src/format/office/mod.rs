@@ -1,0 +1,202 @@
+//! Office documents: Word, Excel and PowerPoint files (OOXML: `.docx`,
+//! `.xlsx`, `.pptx` and their macro-enabled and template variants), found
+//! by content (a zip holding `[Content_Types].xml`), wherever the zip is:
+//! a file, a member of a Salesforce export, a file with no extension.
+//!
+//! The parts that hold what a person reads (paragraphs, cells, shared
+//! strings, slides, notes) are scanned through their text view
+//! (`view.rs`): a number split over formatting runs is found, a numeric
+//! cell is masked as a number (the workbook still opens), and a masked
+//! digit is written back where it came from, so every part stays
+//! well-formed and every other byte is kept. Other parts (properties,
+//! custom XML, relationships) are scanned as the text they are; anything
+//! masked there is text in an element or attribute, where `*` is valid.
+//!
+//! Findings say where a person finds them: the sheet and cell
+//! (`Payments!B7`), the paragraph of a Word part, the slide and paragraph
+//! of a slide; a shared string by its index (the cells that use it are in
+//! the sheets).
+
+pub mod view;
+
+use std::collections::HashMap;
+use std::io::{Read, Seek};
+
+use quick_xml::events::Event;
+use quick_xml::Reader;
+use zip::ZipArchive;
+
+pub use view::{PartKind, Place, View};
+
+/// The part every OOXML package holds.
+const CONTENT_TYPES: &str = "[Content_Types].xml";
+
+/// Whether a zip's member names make it an OOXML package.
+pub fn is_package<S: AsRef<str>>(mut names: impl Iterator<Item = S>) -> bool {
+    names.any(|n| n.as_ref() == CONTENT_TYPES)
+}
+
+/// The vocabulary of a part that holds document text, by its name in the
+/// package; `None` for the other parts.
+pub fn part_kind(name: &str) -> Option<PartKind> {
+    let (dir, file) = name.rsplit_once('/').unwrap_or(("", name));
+    if !file.ends_with(".xml") {
+        return None;
+    }
+    let stem = &file[..file.len() - 4];
+    let numbered = |prefix: &str| {
+        stem.strip_prefix(prefix)
+            .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+    };
+    match dir {
+        "word" => {
+            let word = ["document", "footnotes", "endnotes", "comments"].contains(&stem)
+                || numbered("header")
+                || numbered("footer");
+            word.then_some(PartKind::Word)
+        }
+        "word/glossary" => (stem == "document").then_some(PartKind::Word),
+        "ppt/slides" if numbered("slide") => Some(PartKind::Slide),
+        "ppt/notesSlides" if numbered("notesSlide") => Some(PartKind::Slide),
+        "xl/worksheets" if numbered("sheet") => Some(PartKind::Sheet),
+        "xl" if stem == "sharedStrings" => Some(PartKind::SharedStrings),
+        _ => None,
+    }
+}
+
+/// The slide number a slide or notes part is named for
+/// (`ppt/slides/slide3.xml` is 3). PowerPoint numbers parts in the order
+/// slides were added; the deck's order is in `ppt/presentation.xml`, and
+/// the two agree for a deck whose slides were never reordered.
+pub fn slide_number(part: &str) -> Option<u64> {
+    let file = part.rsplit('/').next()?;
+    let stem = file.strip_suffix(".xml")?;
+    let digits = stem.trim_start_matches(|c: char| !c.is_ascii_digit());
+    digits.parse().ok()
+}
+
+/// Sheet names by worksheet part (`xl/worksheets/sheet1.xml` →
+/// `Payments`), from `xl/workbook.xml` and its relationships. Empty when
+/// the package is not a workbook or they cannot be read (cells are then
+/// located by part).
+#[derive(Default)]
+pub struct SheetNames(HashMap<String, String>);
+
+impl SheetNames {
+    /// Reads them from the package (each part read up to `limit` bytes).
+    pub fn read<R: Read + Seek>(ar: &mut ZipArchive<R>, limit: u64) -> SheetNames {
+        let mut read = |name: &str| -> Option<Vec<u8>> {
+            let entry = ar.by_name(name).ok()?;
+            let mut bytes = Vec::new();
+            entry.take(limit).read_to_end(&mut bytes).ok()?;
+            Some(bytes)
+        };
+        let (Some(book), Some(rels)) =
+            (read("xl/workbook.xml"), read("xl/_rels/workbook.xml.rels"))
+        else {
+            return SheetNames::default();
+        };
+        // Relationship id → target part.
+        let targets: HashMap<String, String> = elements(&rels, "Relationship", &["Id", "Target"])
+            .into_iter()
+            .map(|mut a| {
+                let target = a.pop().unwrap_or_default();
+                let id = a.pop().unwrap_or_default();
+                let part = match target.strip_prefix('/') {
+                    Some(abs) => abs.to_string(),
+                    None => format!("xl/{target}"),
+                };
+                (id, part)
+            })
+            .collect();
+        let names = elements(&book, "sheet", &["name", "id"])
+            .into_iter()
+            .filter_map(|mut a| {
+                let id = a.pop()?;
+                let name = a.pop()?;
+                Some((targets.get(&id)?.clone(), name))
+            })
+            .collect();
+        SheetNames(names)
+    }
+
+    /// The sheet a worksheet part holds.
+    pub fn of(&self, part: &str) -> Option<&str> {
+        self.0.get(part).map(String::as_str)
+    }
+}
+
+/// The values of `keys` (matched by local name: `r:id` is `id`) on every
+/// element named `element` in `xml`; elements missing one are left out.
+fn elements(xml: &[u8], element: &str, keys: &[&str]) -> Vec<Vec<String>> {
+    let mut reader = Reader::from_reader(xml);
+    let mut found = Vec::new();
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e) | Event::Empty(e)) if e.local_name().as_ref() == element => {
+                let attrs: Vec<(String, String)> = e
+                    .attributes()
+                    .flatten()
+                    .map(|a| {
+                        (
+                            a.key.local_name().as_ref().to_string(),
+                            a.value.into_owned(),
+                        )
+                    })
+                    .collect();
+                let values: Option<Vec<String>> = keys
+                    .iter()
+                    .map(|k| attrs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+                    .collect();
+                found.extend(values);
+            }
+            Ok(Event::Eof) | Err(_) => return found,
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_parts_are_known_by_name() {
+        assert_eq!(part_kind("word/document.xml"), Some(PartKind::Word));
+        assert_eq!(part_kind("word/header2.xml"), Some(PartKind::Word));
+        assert_eq!(part_kind("word/styles.xml"), None);
+        assert_eq!(part_kind("ppt/slides/slide12.xml"), Some(PartKind::Slide));
+        assert_eq!(
+            part_kind("ppt/notesSlides/notesSlide1.xml"),
+            Some(PartKind::Slide)
+        );
+        assert_eq!(part_kind("ppt/slides/_rels/slide1.xml.rels"), None);
+        assert_eq!(part_kind("xl/worksheets/sheet3.xml"), Some(PartKind::Sheet));
+        assert_eq!(
+            part_kind("xl/sharedStrings.xml"),
+            Some(PartKind::SharedStrings)
+        );
+        assert_eq!(part_kind("docProps/core.xml"), None);
+        assert_eq!(slide_number("ppt/slides/slide12.xml"), Some(12));
+    }
+
+    #[test]
+    fn sheet_names_come_from_the_workbook_and_its_relationships() {
+        let book = br#"<workbook xmlns:r="r"><sheets><sheet name="Payments" sheetId="1" r:id="rId2"/><sheet name="Notes" sheetId="2" r:id="rId1"/></sheets></workbook>"#;
+        let rels = br#"<Relationships><Relationship Id="rId1" Target="worksheets/sheet2.xml"/><Relationship Id="rId2" Target="/xl/worksheets/sheet1.xml"/></Relationships>"#;
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut w = zip::ZipWriter::new(&mut buf);
+            let o = zip::write::SimpleFileOptions::default();
+            w.start_file("xl/workbook.xml", o).unwrap();
+            std::io::Write::write_all(&mut w, book).unwrap();
+            w.start_file("xl/_rels/workbook.xml.rels", o).unwrap();
+            std::io::Write::write_all(&mut w, rels).unwrap();
+            w.finish().unwrap();
+        }
+        let mut ar = ZipArchive::new(buf).unwrap();
+        let names = SheetNames::read(&mut ar, 1 << 20);
+        assert_eq!(names.of("xl/worksheets/sheet1.xml"), Some("Payments"));
+        assert_eq!(names.of("xl/worksheets/sheet2.xml"), Some("Notes"));
+    }
+}
