@@ -2,7 +2,9 @@
 """Office documents as their own libraries write them, and read back.
 
     office_docs.py make OUT_DIR   writes payments.xlsx (openpyxl), form.docx
-                                  (python-docx) and deck.pptx (python-pptx),
+                                  (python-docx), deck.pptx (python-pptx),
+                                  statement.pdf and locked.pdf (fpdf2, the
+                                  second encrypted with a user password),
                                   with publicly documented test card numbers
     office_docs.py read FILE...   opens each file with the library that wrote
                                   it and prints, per file, what a person sees
@@ -60,6 +62,24 @@ def make(out):
     para.add_run().text = "Card 3714 4963"
     para.add_run().text = "53 98431"
     deck.save(f"{out}/deck.pptx")
+
+    from fpdf import FPDF
+
+    pdf = FPDF()  # content streams compressed, as most writers do
+    pdf.set_font("Helvetica", size=12)
+    pdf.add_page()
+    pdf.cell(0, 10, "Statement for March, no card here.")
+    pdf.add_page()
+    pdf.cell(0, 10, "Refund to card 4111 1111 1111 1111 approved.")
+    pdf.ln()
+    pdf.cell(0, 10, "Amex 3782 822463 10005.")
+    pdf.output(f"{out}/statement.pdf")
+    locked = FPDF()
+    locked.set_font("Helvetica", size=12)
+    locked.add_page()
+    locked.cell(0, 10, "Card 4111 1111 1111 1111")
+    locked.set_encryption(owner_password="owner", user_password="secret")
+    locked.output(f"{out}/locked.pdf")
 
 
 def read(path):

@@ -21,6 +21,7 @@
 #                                     read the scrubbed ones back (pyarrow, DuckDB)
 #   openpyxl, python-docx, python-pptx (PyPI)  write Office documents as their own
 #                                     libraries do, and open the scrubbed ones again
+#   fpdf2 (PyPI)                      writes PDFs (compressed pages, one encrypted)
 #   kubernetes-validate (PyPI)        checks the shipped Kubernetes Indexed Job against
 #                                     the batch/v1 Job schema of each release
 set -euo pipefail
@@ -52,7 +53,7 @@ if [ ${#debs[@]} -gt 0 ]; then
     || echo "test.sh: could not install ${debs[*]}"
 fi
 # Python module, and the PyPI package that provides it.
-py_modules="pyarrow:pyarrow duckdb:duckdb polars:polars kubernetes_validate:kubernetes-validate openpyxl:openpyxl docx:python-docx pptx:python-pptx"
+py_modules="pyarrow:pyarrow duckdb:duckdb polars:polars kubernetes_validate:kubernetes-validate openpyxl:openpyxl docx:python-docx pptx:python-pptx fpdf:fpdf2"
 pips=()
 for mp in $py_modules; do
   python3 -c "import ${mp%%:*}" 2>/dev/null || pips+=("${mp#*:}")

@@ -88,7 +88,8 @@ pub struct Location {
     pub doc: Option<DocPlace>,
 }
 
-/// Where a finding in an Office document is, as a person finds it.
+/// Where a finding in an Office document or a PDF is, as a person finds
+/// it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DocPlace {
     /// Excel: the sheet's name (masked).
@@ -101,6 +102,8 @@ pub struct DocPlace {
     pub slide: Option<u64>,
     /// Word and PowerPoint: the paragraph of the part, 1-based.
     pub paragraph: Option<u64>,
+    /// PDF: the page, 1-based.
+    pub page: Option<u64>,
 }
 
 impl DocPlace {
@@ -120,6 +123,9 @@ impl DocPlace {
         }
         if let Some(n) = self.paragraph {
             parts.push(format!("paragraph {n}"));
+        }
+        if let Some(n) = self.page {
+            parts.push(format!("page {n}"));
         }
         parts.join(" ")
     }

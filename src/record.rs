@@ -262,6 +262,9 @@ pub struct FindingRecord {
     /// Word and PowerPoint: the 1-based paragraph of the part.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub paragraph: Option<u64>,
+    /// PDF: the 1-based page.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub page: Option<u64>,
     /// `number` or `null` when the value was not masked with the mask
     /// character (a bare number, an integer cell).
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -483,6 +486,7 @@ mod tests {
             shared_string: None,
             slide: None,
             paragraph: None,
+            page: None,
             masked_as: None,
             fingerprint: None,
         });

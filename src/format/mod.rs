@@ -8,6 +8,7 @@ pub mod csv_codes;
 pub mod json;
 pub mod office;
 pub mod parquet;
+pub mod pdf;
 pub mod pgdump;
 pub mod syntax;
 pub mod text;
@@ -50,6 +51,8 @@ pub enum Format {
     /// scanned; rebuilt with the same schema, row groups and codecs. Inside
     /// an archive, scanned as raw bytes and report-only.
     Parquet,
+    /// PDF: text read page by page, findings report-only (`pdf`).
+    Pdf,
     /// A part of an Office document (a member of an OOXML package) that
     /// holds document text: scanned through its text view and rebuilt
     /// with digits masked where they stand. Never sniffed: the package
@@ -78,6 +81,7 @@ impl Format {
             Format::Parquet => "parquet",
             Format::PgDump => "pg_dump",
             Format::OfficeXml(_) => "office_xml",
+            Format::Pdf => "pdf",
         }
     }
 
@@ -171,6 +175,9 @@ pub fn sniff(head: &[u8]) -> Format {
     }
     if pgdump::readable(head) {
         return Format::PgDump;
+    }
+    if pdf::is_pdf(head) {
+        return Format::Pdf;
     }
     // Local file header, or the end record of an empty archive.
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {

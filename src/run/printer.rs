@@ -141,6 +141,7 @@ impl<'a> Findings<'a> {
             shared_string: at.doc.as_ref().and_then(|d| d.shared_string),
             slide: at.doc.as_ref().and_then(|d| d.slide),
             paragraph: at.doc.as_ref().and_then(|d| d.paragraph),
+            page: at.doc.as_ref().and_then(|d| d.page),
             fingerprint: cfg.allow.fingerprint(f),
         }));
         if !cfg.quiet && cfg.stdout_mode == StdoutMode::Json {

@@ -346,3 +346,124 @@ fn office_attachments_in_an_export_zip_are_found_by_content() {
     );
     assert_rescan_clean(&copy);
 }
+
+/// A PDF is read page by page (its content streams are compressed: the
+/// raw bytes hold no digits), its findings reported with their page and
+/// left in place, the file `reported` with its reason, exit 1.
+#[test]
+fn a_pdf_is_reported_by_page_and_left_as_it_is() {
+    let d = tmp();
+    if !make_docs(d.path()) {
+        return;
+    }
+    let pdf = d.path().join("statement.pdf");
+    let before = fs::read(&pdf).unwrap();
+    let m = d.path().join("m.jsonl");
+    let o = panscrub(&[
+        "scrub",
+        "-q",
+        "-m",
+        m.to_str().unwrap(),
+        pdf.to_str().unwrap(),
+    ]);
+    assert_exit(&o, 1);
+    assert_no_pan("stderr", &o.stderr);
+    let recs = manifest(&m);
+    let found: Vec<(u64, &str, &str)> = kind(&recs, "finding")
+        .iter()
+        .map(|f| {
+            (
+                f["page"].as_u64().unwrap(),
+                f["masked"].as_str().unwrap(),
+                f["action"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (2, "411111******1111", "reported"),
+            (2, "378282*****0005", "reported")
+        ]
+    );
+    let file = kind(&recs, "file")[0];
+    assert_eq!(file["status"], "reported");
+    assert_eq!(file["format"], "pdf");
+    assert!(file["reason"]
+        .as_str()
+        .unwrap()
+        .contains("PDF: report-only"));
+    assert_eq!(fs::read(&pdf).unwrap(), before, "a PDF is never changed");
+}
+
+/// An encrypted PDF cannot be read: an error that says so (exit 2), never
+/// a clean file.
+#[test]
+fn an_encrypted_pdf_is_an_error_that_says_why() {
+    let d = tmp();
+    if !make_docs(d.path()) {
+        return;
+    }
+    let pdf = d.path().join("locked.pdf");
+    let m = d.path().join("m.jsonl");
+    let o = panscrub(&[
+        "scan",
+        "-q",
+        "-m",
+        m.to_str().unwrap(),
+        pdf.to_str().unwrap(),
+    ]);
+    assert_exit(&o, 2);
+    let file = kind(&manifest(&m), "file")[0].clone();
+    assert_eq!(file["status"], "error");
+    assert!(
+        file["reason"]
+            .as_str()
+            .unwrap()
+            .contains("encrypted: a PDF cannot be read without the password"),
+        "{file}"
+    );
+}
+
+/// A PDF attached to a record inside an export zip is reported with its
+/// member and page; the export is left as it is.
+#[test]
+fn a_pdf_attachment_in_an_export_zip_is_reported_with_its_page() {
+    let d = tmp();
+    if !make_docs(d.path()) {
+        return;
+    }
+    let export = d.path().join("export");
+    fs::create_dir_all(export.join("Attachments")).unwrap();
+    fs::copy(
+        d.path().join("statement.pdf"),
+        export.join("Attachments/00P5g00000XyZ03EAE"),
+    )
+    .unwrap();
+    let st = Command::new("zip")
+        .args(["-q", "-r", "../export.zip", "."])
+        .current_dir(&export)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let zip_path = d.path().join("export.zip");
+    let before = fs::read(&zip_path).unwrap();
+    let m = d.path().join("m.jsonl");
+    let o = panscrub(&[
+        "scrub",
+        "-q",
+        "-m",
+        m.to_str().unwrap(),
+        zip_path.to_str().unwrap(),
+    ]);
+    assert_exit(&o, 1);
+    let recs = manifest(&m);
+    let f = kind(&recs, "finding");
+    assert_eq!(f.len(), 2);
+    assert!(f
+        .iter()
+        .all(|f| f["member"] == "Attachments/00P5g00000XyZ03EAE"
+            && f["page"] == 2
+            && f["action"] == "reported"));
+    assert_eq!(fs::read(&zip_path).unwrap(), before);
+}

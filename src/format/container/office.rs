@@ -1,21 +1,76 @@
-//! Office document parts inside a zip (`format/office`): scanned through
-//! their text view, rebuilt by writing the masked view back into the
-//! part, verified by doing that again from the original and comparing.
-//! The part is held in memory (up to `--max-held`): its view and the way
-//! back are built from the whole part.
+//! Documents: Office document parts inside a zip (`format/office`),
+//! scanned through their text view, rebuilt by writing the masked view
+//! back into the part, verified by doing that again from the original and
+//! comparing; and PDFs (`format/pdf`), read page by page, report-only.
+//! Both are held in memory (up to `--max-held`): a view and the way back
+//! are built from the whole part, and a PDF is read by random access.
 
 use super::*;
 use crate::format::office::{self, PartKind, Place, SheetNames, View};
 use crate::location::DocPlace;
 
-/// Holds a part (up to `--max-held` bytes).
+/// Holds a part or a PDF (up to `--max-held` bytes).
 fn hold_part<R: Read + ?Sized>(r: &mut R, meter: &Meter) -> Result<Vec<u8>, InputError> {
     let limit = meter.budget().max_held;
     hold(r, limit)?.map_err(|_| {
         InputError::Budget(format!(
-            "an Office document part larger than {limit} bytes (--max-held) cannot be held in memory to be read"
+            "a document (Office part or PDF) larger than {limit} bytes (--max-held) cannot be held in memory to be read"
         ))
     })
+}
+
+/// Scans a PDF's pages; every finding is report-only, located by page
+/// (offsets are in the page's text).
+pub(super) fn scan_pdf<R: Read>(
+    cx: &Cx,
+    meter: &Meter,
+    r: &mut R,
+    route: &[Hop],
+    name: Option<&str>,
+    out: &mut Sink,
+) -> Result<(), InputError> {
+    let bytes = hold_part(r, meter)?;
+    let pages = crate::format::pdf::page_texts(&bytes).map_err(|e| match e {
+        // A decoder's message is masked like any text that leaves the run.
+        InputError::Corrupt(why) => InputError::Corrupt(mask_text(&why, cx.det, cx.policy)),
+        other => other,
+    })?;
+    for (i, text) in pages.iter().enumerate() {
+        let mut sc = StreamScanner::new(cx.det);
+        let mut refused = None;
+        let mut emit = |f: Finding| {
+            if refused.is_some() {
+                return;
+            }
+            let found = MemberFinding {
+                route: route.to_vec(),
+                hit: Hit {
+                    at: Location {
+                        member: name.map(str::to_string),
+                        offset: f.offset,
+                        doc: Some(DocPlace {
+                            page: Some(i as u64 + 1),
+                            ..DocPlace::default()
+                        }),
+                        ..Location::default()
+                    },
+                    finding: f,
+                    masked_as: MaskedAs::Text,
+                    report_only: Some(crate::format::pdf::REPORT_ONLY),
+                    encoded: None,
+                },
+            };
+            if let Err(e) = out(found) {
+                refused = Some(e);
+            }
+        };
+        sc.read_from(&mut Cursor::new(text.as_bytes()), &mut emit)
+            .map_err(decode_error)?;
+        if let Some(e) = refused {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// What a part's findings are located by: the part's own name (slide

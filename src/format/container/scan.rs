@@ -82,6 +82,9 @@ pub(super) fn scan_blob<R: Read + Seek + Clone>(
 ) -> Result<(), InputError> {
     match fmt {
         Format::Zip => scan_zip(cx, meter, r, route, name, out),
+        Format::Pdf => {
+            office::scan_pdf(cx, meter, &mut meter.limit(r, compressed), route, name, out)
+        }
         Format::Text
         | Format::Utf16(_)
         | Format::Binary
@@ -430,6 +433,7 @@ pub(super) fn scan_zip<R: Read + Seek + Clone>(
                     scan_stream(cx, dec, route, Some(&name), &mut located)
                 }
             }
+            Format::Pdf => office::scan_pdf(cx, meter, &mut br, route, Some(&name), &mut located),
             Format::OfficeXml(kind) => {
                 let part = office::PartContext {
                     kind,

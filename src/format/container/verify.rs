@@ -117,6 +117,7 @@ fn compare(
         | Format::Tar
         | Format::Parquet
         | Format::PgDump
+        | Format::Pdf
         | Format::OfficeXml(_) => Ok(()),
     }
 }
