@@ -118,6 +118,25 @@ fn scrub(d: &Path, file: &Path) -> Vec<Value> {
     manifest(&m)
 }
 
+/// A Salesforce export zip (written by the system's zip) under `d`: a
+/// `Contact.csv` and, under `Attachments/`, each of the documents in `d`
+/// named for its record Id, with no extension.
+fn export_zip(d: &Path, attachments: &[(&str, &str)]) -> PathBuf {
+    let export = d.join("export");
+    fs::create_dir_all(export.join("Attachments")).unwrap();
+    fs::write(export.join("Contact.csv"), "Id,Name\n0035g00000AbCdE,Ann\n").unwrap();
+    for (doc, id) in attachments {
+        fs::copy(d.join(doc), export.join("Attachments").join(id)).unwrap();
+    }
+    let st = Command::new("zip")
+        .args(["-q", "-r", "../export.zip", "."])
+        .current_dir(&export)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    d.join("export.zip")
+}
+
 fn assert_rescan_clean(file: &Path) {
     let o = panscrub(&["scan", "-q", file.to_str().unwrap()]);
     assert_exit(&o, 0);
@@ -270,26 +289,13 @@ fn office_attachments_in_an_export_zip_are_found_by_content() {
     if !make_docs(d.path()) {
         return;
     }
-    let export = d.path().join("export");
-    fs::create_dir_all(export.join("Attachments")).unwrap();
-    fs::write(export.join("Contact.csv"), "Id,Name\n0035g00000AbCdE,Ann\n").unwrap();
-    fs::copy(
-        d.path().join("payments.xlsx"),
-        export.join("Attachments/00P5g00000XyZ01EAE"),
-    )
-    .unwrap();
-    fs::copy(
-        d.path().join("form.docx"),
-        export.join("Attachments/00P5g00000XyZ02EAE"),
-    )
-    .unwrap();
-    let st = Command::new("zip")
-        .args(["-q", "-r", "../export.zip", "."])
-        .current_dir(&export)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let zip_path = d.path().join("export.zip");
+    let zip_path = export_zip(
+        d.path(),
+        &[
+            ("payments.xlsx", "00P5g00000XyZ01EAE"),
+            ("form.docx", "00P5g00000XyZ02EAE"),
+        ],
+    );
     let out = d.path().join("out");
     let m = d.path().join("m.jsonl");
     let o = panscrub(&[
@@ -433,20 +439,7 @@ fn a_pdf_attachment_in_an_export_zip_is_reported_with_its_page() {
     if !make_docs(d.path()) {
         return;
     }
-    let export = d.path().join("export");
-    fs::create_dir_all(export.join("Attachments")).unwrap();
-    fs::copy(
-        d.path().join("statement.pdf"),
-        export.join("Attachments/00P5g00000XyZ03EAE"),
-    )
-    .unwrap();
-    let st = Command::new("zip")
-        .args(["-q", "-r", "../export.zip", "."])
-        .current_dir(&export)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let zip_path = d.path().join("export.zip");
+    let zip_path = export_zip(d.path(), &[("statement.pdf", "00P5g00000XyZ03EAE")]);
     let before = fs::read(&zip_path).unwrap();
     let m = d.path().join("m.jsonl");
     let o = panscrub(&[
