@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Office documents as their own libraries write them, and read back.
 
-    office_docs.py make OUT_DIR   writes payments.xlsx (openpyxl), form.docx
+    office_docs.py make OUT_DIR   writes payments.xlsx (openpyxl, inline
+                                  strings), ledger.xlsx (XlsxWriter, shared
+                                  strings, as Excel writes them), form.docx
                                   (python-docx), deck.pptx (python-pptx),
                                   statement.pdf and locked.pdf (fpdf2, the
                                   second encrypted with a user password),
@@ -34,6 +36,16 @@ def make(out):
     notes = wb.create_sheet("Notes")
     notes["A1"] = "call back, card 4000 0566 5566 5556"
     wb.save(f"{out}/payments.xlsx")
+
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(f"{out}/ledger.xlsx")
+    sheet = book.add_worksheet("Ledger")
+    sheet.write_row(0, 0, ["ref", "detail"])
+    sheet.write_row(1, 0, ["A-1", "refund to 5555 5555 5555 4444"])
+    sheet.write_row(2, 0, ["A-2", "no card"])
+    sheet.write_row(3, 0, ["A-3", "refund to 5555 5555 5555 4444"])
+    book.close()
 
     d = docx.Document()
     d.add_heading("Payment authorisation", 1)

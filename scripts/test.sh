@@ -19,7 +19,7 @@
 #                                     job array and its merge
 #   pyarrow, duckdb, polars (PyPI)    write Parquet files as those engines do, and
 #                                     read the scrubbed ones back (pyarrow, DuckDB)
-#   openpyxl, python-docx, python-pptx (PyPI)  write Office documents as their own
+#   openpyxl, XlsxWriter, python-docx, python-pptx (PyPI)  write Office documents as their own
 #                                     libraries do, and open the scrubbed ones again
 #   fpdf2 (PyPI)                      writes PDFs (compressed pages, one encrypted)
 #   kubernetes-validate (PyPI)        checks the shipped Kubernetes Indexed Job against
@@ -53,7 +53,7 @@ if [ ${#debs[@]} -gt 0 ]; then
     || echo "test.sh: could not install ${debs[*]}"
 fi
 # Python module, and the PyPI package that provides it.
-py_modules="pyarrow:pyarrow duckdb:duckdb polars:polars kubernetes_validate:kubernetes-validate openpyxl:openpyxl docx:python-docx pptx:python-pptx fpdf:fpdf2"
+py_modules="pyarrow:pyarrow duckdb:duckdb polars:polars kubernetes_validate:kubernetes-validate openpyxl:openpyxl docx:python-docx pptx:python-pptx xlsxwriter:xlsxwriter fpdf:fpdf2"
 pips=()
 for mp in $py_modules; do
   python3 -c "import ${mp%%:*}" 2>/dev/null || pips+=("${mp#*:}")

@@ -460,3 +460,42 @@ fn a_pdf_attachment_in_an_export_zip_is_reported_with_its_page() {
             && f["action"] == "reported"));
     assert_eq!(fs::read(&zip_path).unwrap(), before);
 }
+
+/// Excel (and XlsxWriter, pandas) keep text in one shared-strings part:
+/// a card there is found once, located at the first cell that shows it,
+/// and masked for every cell that shows it.
+#[test]
+fn a_card_in_a_shared_string_is_located_at_the_cell_that_shows_it() {
+    let d = tmp();
+    if !make_docs(d.path()) {
+        return;
+    }
+    let book = d.path().join("ledger.xlsx");
+    let original = d.path().join("original.xlsx");
+    fs::copy(&book, &original).unwrap();
+    let recs = scrub(d.path(), &book);
+    let f = kind(&recs, "finding");
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(
+        (
+            &f[0]["member"],
+            &f[0]["sheet"],
+            &f[0]["cell"],
+            &f[0]["shared_string"]
+        ),
+        (
+            &Value::from("xl/sharedStrings.xml"),
+            &Value::from("Ledger"),
+            &Value::from("B2"),
+            &Value::from(3)
+        )
+    );
+    let after = read_back(&book);
+    assert_eq!(after["Ledger"][1][1], "refund to 5555 55** **** 4444");
+    assert_eq!(after["Ledger"][3][1], "refund to 5555 55** **** 4444");
+    assert_eq!(
+        changed_members(&original, &book),
+        vec!["xl/sharedStrings.xml"]
+    );
+    assert_rescan_clean(&book);
+}

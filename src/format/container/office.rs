@@ -80,6 +80,9 @@ pub(super) struct PartContext<'a> {
     /// The part's name in the package (`xl/worksheets/sheet1.xml`).
     pub part: &'a str,
     pub sheets: &'a SheetNames,
+    /// The first cell showing each shared string, read when first needed.
+    pub string_cells: &'a std::cell::OnceCell<office::StringCells>,
+    pub read_string_cells: &'a dyn Fn() -> office::StringCells,
 }
 
 impl PartContext<'_> {
@@ -99,7 +102,15 @@ impl PartContext<'_> {
                     .of(self.part)
                     .map(|s| mask_text(s, cx.det, cx.policy));
             }
-            Place::SharedString(n) => d.shared_string = Some(*n),
+            Place::SharedString(n) => {
+                d.shared_string = Some(*n);
+                // Where a person sees it: the first cell that shows it.
+                let cells = self.string_cells.get_or_init(self.read_string_cells);
+                if let Some((sheet, cell)) = cells.get(n) {
+                    d.sheet = sheet.as_ref().map(|s| mask_text(s, cx.det, cx.policy));
+                    d.cell = Some(mask_text(cell, cx.det, cx.policy));
+                }
+            }
         }
         d
     }

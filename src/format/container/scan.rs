@@ -363,6 +363,11 @@ pub(super) fn scan_zip<R: Read + Seek + Clone>(
     } else {
         SheetNames::default()
     };
+    let string_cells = std::cell::OnceCell::new();
+    let third = ar.clone();
+    let read_string_cells = || {
+        crate::format::office::string_cells(&mut third.clone(), meter.budget().max_held, &sheets)
+    };
     for i in 0..ar.len() {
         let entry = ar.by_index(i).map_err(zip_error)?;
         if entry.is_dir() {
@@ -439,6 +444,8 @@ pub(super) fn scan_zip<R: Read + Seek + Clone>(
                     kind,
                     part: &raw_name,
                     sheets: &sheets,
+                    string_cells: &string_cells,
+                    read_string_cells: &read_string_cells,
                 };
                 office::scan_part(cx, meter, &mut br, &part, route, &name, &mut located)
             }

@@ -126,6 +126,64 @@ impl SheetNames {
     }
 }
 
+/// The first cell that shows each shared string: index → (sheet name,
+/// cell reference), from the worksheets in package order. Read only when
+/// a shared string holds a finding (every worksheet is read again).
+pub type StringCells = HashMap<u64, (Option<String>, String)>;
+
+/// Reads [`StringCells`] from the package's worksheets (each read up to
+/// `limit` bytes; one that cannot be read adds nothing).
+pub fn string_cells<R: Read + Seek>(
+    ar: &mut ZipArchive<R>,
+    limit: u64,
+    sheets: &SheetNames,
+) -> StringCells {
+    let mut cells = StringCells::new();
+    for i in 0..ar.len() {
+        let Ok(entry) = ar.by_index(i) else { continue };
+        let Ok(name) = entry.name().map(|n| n.into_owned()) else {
+            continue;
+        };
+        if part_kind(&name) != Some(PartKind::Sheet) {
+            continue;
+        }
+        let mut xml = Vec::new();
+        if entry.take(limit).read_to_end(&mut xml).is_err() {
+            continue;
+        }
+        let sheet = sheets.of(&name).map(str::to_string);
+        let mut reader = Reader::from_reader(&xml[..]);
+        // The shared-string cell being read, and whether inside its `v`.
+        let mut cell: Option<String> = None;
+        let mut in_value = false;
+        loop {
+            match reader.read_event() {
+                Ok(Event::Start(e)) if e.local_name().as_ref() == "c" => {
+                    let shared = e
+                        .try_get_attribute("t")
+                        .ok()
+                        .flatten()
+                        .is_some_and(|t| t.value == "s");
+                    cell = shared
+                        .then(|| e.try_get_attribute("r").ok().flatten())
+                        .flatten()
+                        .map(|r| r.value.into_owned());
+                }
+                Ok(Event::Start(e)) if e.local_name().as_ref() == "v" => in_value = true,
+                Ok(Event::End(e)) if e.local_name().as_ref() == "v" => in_value = false,
+                Ok(Event::Text(t)) if in_value => {
+                    if let (Some(r), Ok(n)) = (&cell, t.as_ref().trim_ascii().parse::<u64>()) {
+                        cells.entry(n).or_insert_with(|| (sheet.clone(), r.clone()));
+                    }
+                }
+                Ok(Event::Eof) | Err(_) => break,
+                _ => {}
+            }
+        }
+    }
+    cells
+}
+
 /// The values of `keys` (matched by local name: `r:id` is `id`) on every
 /// element named `element` in `xml`; elements missing one are left out.
 fn elements(xml: &[u8], element: &str, keys: &[&str]) -> Vec<Vec<String>> {
