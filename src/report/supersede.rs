@@ -29,16 +29,12 @@ pub(super) fn later_attempt(earlier: &RunRecord, later: &RunRecord) -> bool {
         && (later.shard.is_none() || later.shard == earlier.shard)
 }
 
-/// The exit code that totals stand for (errors win over findings left in
-/// place), for a run whose own code counted errors since superseded.
+/// The exit code that totals stand for, for a run whose own code counted
+/// errors since superseded: the run's own rule (`outcome::exit_status`).
+/// Scrub's form of it serves scans too: a scan reports every finding it
+/// does not allow, so "reported" is "found".
 pub(super) fn exit_code_of(t: &Totals) -> i32 {
-    if t.errors > 0 || t.undecoded > 0 {
-        2
-    } else if t.reported > 0 {
-        1
-    } else {
-        0
-    }
+    crate::run::outcome::exit_status(crate::config::Mode::Scrub, t).code()
 }
 
 impl Collected {
