@@ -12,7 +12,9 @@
 //! file of the right shape whose lock can be taken is stale: its writer is
 //! gone. A scrub removes stale ones; a scan names them and leaves them
 //! (it writes nothing); nobody touches one that is locked, so two runs at
-//! once never delete each other's temp files.
+//! once never delete each other's temp files. A locked temp is work in
+//! progress, not data at rest: a run that meets one (another shard's,
+//! another scrub's, its own) leaves it out of its manifest.
 
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
@@ -101,15 +103,22 @@ pub enum Found {
     Removed,
     /// Stale, left for a scrub to remove (scan).
     Stale,
-    /// Locked: another run is using it.
+    /// Locked: a run (another, or this one) is writing it.
     InUse,
+    /// Gone before it could be looked at: its writer renamed it over the
+    /// file it replaces, or removed it.
+    Gone,
 }
 
 /// Handles a temp file found at `path`: removes it if it is stale and
 /// `remove` is set. The lock is taken first, so a temp in use is never
 /// removed.
 pub fn handle_found(path: &Path, remove: bool) -> io::Result<Found> {
-    let f = File::open(path)?;
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Gone),
+        Err(e) => return Err(e),
+    };
     match f.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => return Ok(Found::InUse),
@@ -180,5 +189,7 @@ mod tests {
         assert_eq!(handle_found(&path, false).unwrap(), Found::Stale);
         assert_eq!(handle_found(&path, true).unwrap(), Found::Removed);
         assert!(!path.exists());
+        // Renamed or removed by its writer before a walk got to it.
+        assert_eq!(handle_found(&path, true).unwrap(), Found::Gone);
     }
 }

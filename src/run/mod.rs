@@ -247,20 +247,23 @@ fn handle_entry(ctx: &Ctx, e: Entry) {
         Entry::StaleTemp(path) => {
             use crate::remediate::temp::{handle_found, Found};
             let size = std::fs::symlink_metadata(&path).map_or(0, |m| m.len());
-            let mut o = Outcome::new(size);
-            o.skipped = Some(
-                match handle_found(&path, ctx.cfg.mode == Mode::Scrub) {
-                    Ok(Found::Removed) => {
-                        "stale panscrub temp file (left by an interrupted scrub) removed"
-                    }
-                    Ok(Found::Stale) => {
-                        "stale panscrub temp file (left by an interrupted scrub): not scanned; the next scrub removes it"
-                    }
-                    Ok(Found::InUse) => "panscrub temp file in use by another run: left alone",
-                    Err(_) => "panscrub temp file: could not be checked; left alone",
+            let reason = match handle_found(&path, ctx.cfg.mode == Mode::Scrub) {
+                Ok(Found::Removed) => {
+                    "stale panscrub temp file (left by an interrupted scrub) removed"
                 }
-                .into(),
-            );
+                Ok(Found::Stale) => {
+                    "stale panscrub temp file (left by an interrupted scrub): not scanned; the next scrub removes it"
+                }
+                // Work in progress of a run (another shard, another scrub,
+                // or this one): within seconds it is renamed over the file
+                // it replaces, whose own record that run writes. A record
+                // here would name a file that is about to stop existing
+                // and count a skip nobody made.
+                Ok(Found::InUse | Found::Gone) => return,
+                Err(_) => "panscrub temp file: could not be checked; left alone",
+            };
+            let mut o = Outcome::new(size);
+            o.skipped = Some(reason.into());
             (path, o)
         }
     };
