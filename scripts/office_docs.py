@@ -8,6 +8,10 @@
                                   statement.pdf and locked.pdf (fpdf2, the
                                   second encrypted with a user password),
                                   with publicly documented test card numbers
+    office_docs.py make-odf OUT_DIR  writes form.odt and payments.ods (odfpy):
+                                  a card split over a bold span, one in a
+                                  link, one after a footnote; a card column
+                                  of numbers below repeated empty rows
     office_docs.py read FILE...   opens each file with the library that wrote
                                   it and prints, per file, what a person sees
                                   (cell values, paragraphs, slide text) as JSON
@@ -94,7 +98,87 @@ def make(out):
     locked.output(f"{out}/locked.pdf")
 
 
+def make_odf(out):
+    from odf.opendocument import OpenDocumentSpreadsheet, OpenDocumentText
+    from odf.style import Style, TextProperties
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import A, Note, NoteBody, NoteCitation, P, Span
+
+    d = OpenDocumentText()
+    bold = Style(name="Bold", family="text")
+    bold.addElement(TextProperties(fontweight="bold"))
+    d.automaticstyles.addElement(bold)
+    d.text.addElement(P(text="Payment authorisation"))
+    p = P(text="Card on file: ")
+    p.addElement(Span(stylename=bold, text="4111 1111"))
+    p.addText(" 1111 1111 exp 12/28")
+    d.text.addElement(p)
+    link = P(text="Pay here: ")
+    link.addElement(A(href="https://pay.example/?pan=5555555555554444", text="link"))
+    d.text.addElement(link)
+    noted = P(text="Amex 3782 822463 10005")
+    note = Note(noteclass="footnote", id="n1")
+    note.addElement(NoteCitation(text="1"))
+    body = NoteBody()
+    body.addElement(P(text="from the phone call"))
+    note.addElement(body)
+    noted.addElement(note)
+    noted.addText(" noted.")
+    d.text.addElement(noted)
+    d.text.addElement(P(text="Reference 1234 5678 9012 3456 is not a card."))
+    d.save(f"{out}/form.odt")
+
+    s = OpenDocumentSpreadsheet()
+    t = Table(name="Payments")
+    blank = TableRow(numberrowsrepeated=2)
+    blank.addElement(TableCell(numbercolumnsrepeated=4))
+    t.addElement(blank)
+
+    def row(*cells):
+        r = TableRow()
+        for c in cells:
+            if isinstance(c, str):
+                cell = TableCell(valuetype="string")
+            else:
+                cell = TableCell(valuetype="float", value=str(c))
+            cell.addElement(P(text=str(c)))
+            r.addElement(cell)
+        t.addElement(r)
+
+    row("name", "card", "note", "amount")
+    row("Ann", 4111111111111111, "paid by card", 12.5)
+    row("Bob", 5555555555554444, "card 3782 822463 10005 on file", 99)
+    row("Cy", 6011111111111117, "invoice 1234567890123", 7)
+    s.spreadsheet.addElement(t)
+    s.save(f"{out}/payments.ods")
+
+
+def read_odf(path):
+    from odf import opendocument, teletype
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    doc = opendocument.load(path)
+    if doc.getMediaType().endswith("spreadsheet"):
+        sheets = {}
+        for t in doc.spreadsheet.getElementsByType(Table):
+            rows = []
+            for r in t.getElementsByType(TableRow):
+                cells = []
+                for c in r.getElementsByType(TableCell):
+                    n = int(c.getAttribute("numbercolumnsrepeated") or 1)
+                    value = c.getAttribute("value")
+                    text = teletype.extractText(c)
+                    cells += [value if value is not None else text] * min(n, 8)
+                rows += [cells] * min(int(r.getAttribute("numberrowsrepeated") or 1), 8)
+            sheets[t.getAttribute("name")] = rows
+        return sheets
+    return {"paragraphs": [teletype.extractText(p) for p in doc.text.getElementsByType(P)]}
+
+
 def read(path):
+    if path.endswith((".odt", ".ods", ".odp")):
+        return read_odf(path)
     if path.endswith((".xlsx", ".xlsm")) or "xlsx" in path:
         import openpyxl
 
@@ -123,5 +207,7 @@ def read(path):
 if __name__ == "__main__":
     if sys.argv[1] == "make":
         make(sys.argv[2])
+    elif sys.argv[1] == "make-odf":
+        make_odf(sys.argv[2])
     else:
         print(json.dumps({p: read(p) for p in sys.argv[2:]}))

@@ -22,6 +22,10 @@
 #   openpyxl, XlsxWriter, python-docx, python-pptx (PyPI)  write Office documents as their own
 #                                     libraries do, and open the scrubbed ones again
 #   fpdf2 (PyPI)                      writes PDFs (compressed pages, one encrypted)
+#   odfpy (PyPI)                      writes and reads OpenDocument text and spreadsheets
+#   LibreOffice (libreoffice-writer-nogui, -calc-nogui, -impress-nogui)  saves the
+#                                     test documents as OpenDocument, and opens every
+#                                     scrubbed document again (soffice --headless)
 #   kubernetes-validate (PyPI)        checks the shipped Kubernetes Indexed Job against
 #                                     the batch/v1 Job schema of each release
 set -euo pipefail
@@ -44,6 +48,7 @@ have_pg_server() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; }
 have_pg_server || debs+=(postgresql)
 have_slurm() { [ -x /usr/sbin/slurmctld ] && [ -x /usr/sbin/slurmd ] && [ -x /usr/sbin/munged ] && command -v sbatch >/dev/null; }
 have_slurm || debs+=(slurmctld slurmd slurm-client munge)
+have_libreoffice() { command -v soffice >/dev/null && [ -x /usr/lib/libreoffice/program/soffice.bin ] && compgen -G '/usr/lib/libreoffice/program/libsclo.so' >/dev/null && compgen -G '/usr/lib/libreoffice/program/libswlo.so' >/dev/null && compgen -G '/usr/lib/libreoffice/program/libsdlo.so' >/dev/null; }
 if [ ${#debs[@]} -gt 0 ]; then
   echo "test.sh: installing ${debs[*]}"
   sudo=()
@@ -52,8 +57,18 @@ if [ ${#debs[@]} -gt 0 ]; then
    "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq "${debs[@]}") >/dev/null 2>&1 \
     || echo "test.sh: could not install ${debs[*]}"
 fi
+if ! have_libreoffice; then
+  # Without its recommends: the three programs, not Java or desktop themes.
+  lo_debs=(libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui)
+  echo "test.sh: installing ${lo_debs[*]}"
+  sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo -n)
+  (export DEBIAN_FRONTEND=noninteractive
+   "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${lo_debs[@]}") >/dev/null 2>&1 \
+    || echo "test.sh: could not install ${lo_debs[*]}"
+fi
 # Python module, and the PyPI package that provides it.
-py_modules="pyarrow:pyarrow duckdb:duckdb polars:polars kubernetes_validate:kubernetes-validate openpyxl:openpyxl docx:python-docx pptx:python-pptx xlsxwriter:xlsxwriter fpdf:fpdf2"
+py_modules="pyarrow:pyarrow duckdb:duckdb polars:polars kubernetes_validate:kubernetes-validate openpyxl:openpyxl docx:python-docx pptx:python-pptx xlsxwriter:xlsxwriter fpdf:fpdf2 odf:odfpy"
 pips=()
 for mp in $py_modules; do
   python3 -c "import ${mp%%:*}" 2>/dev/null || pips+=("${mp#*:}")
@@ -72,6 +87,7 @@ for mp in $py_modules; do
 done
 have_pg_server || missing+=(postgresql)
 have_slurm || missing+=(slurm)
+have_libreoffice || missing+=(libreoffice)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: still missing: ${missing[*]}; the tests that need them would fail" >&2
   exit 1

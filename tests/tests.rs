@@ -56,6 +56,9 @@ mod scale_out;
 #[path = "it/office.rs"]
 mod office;
 
+#[path = "it/opendocument.rs"]
+mod opendocument;
+
 #[path = "it/k8s.rs"]
 mod k8s;
 

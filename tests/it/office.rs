@@ -11,10 +11,10 @@ use std::io::Read;
 
 use super::*;
 
-const DOCS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/office_docs.py");
+pub(crate) const DOCS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/office_docs.py");
 
 /// Writes the three documents into `dir`, or says why it cannot.
-fn make_docs(dir: &Path) -> bool {
+pub(crate) fn make_docs(dir: &Path) -> bool {
     let o = Command::new("python3")
         .args([DOCS, "make"])
         .arg(dir)
@@ -36,7 +36,7 @@ fn make_docs(dir: &Path) -> bool {
 
 /// What the library that wrote `file` reads back from it (fails the test
 /// if it no longer opens).
-fn read_back(file: &Path) -> Value {
+pub(crate) fn read_back(file: &Path) -> Value {
     let o = Command::new("python3")
         .args([DOCS, "read"])
         .arg(file)
@@ -53,7 +53,7 @@ fn read_back(file: &Path) -> Value {
 }
 
 /// Every member of a zip, by name.
-fn members(file: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn members(file: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut ar = zip::ZipArchive::new(fs::File::open(file).unwrap()).unwrap();
     (0..ar.len())
         .map(|i| {
@@ -66,7 +66,7 @@ fn members(file: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// The members that differ between two zips (all must be in both).
-fn changed_members(a: &Path, b: &Path) -> Vec<String> {
+pub(crate) fn changed_members(a: &Path, b: &Path) -> Vec<String> {
     let (a, b) = (members(a), members(b));
     assert_eq!(
         a.keys().collect::<Vec<_>>(),
@@ -79,7 +79,7 @@ fn changed_members(a: &Path, b: &Path) -> Vec<String> {
         .collect()
 }
 
-fn luhn_valid(digits: &str) -> bool {
+pub(crate) fn luhn_valid(digits: &str) -> bool {
     let sum: u32 = digits
         .bytes()
         .rev()
@@ -102,7 +102,7 @@ fn luhn_valid(digits: &str) -> bool {
 }
 
 /// Scrubs `file` with a manifest; returns the manifest's records.
-fn scrub(d: &Path, file: &Path) -> Vec<Value> {
+pub(crate) fn scrub(d: &Path, file: &Path) -> Vec<Value> {
     let m = d.join("m.jsonl");
     let _ = fs::remove_file(&m);
     let o = panscrub(&[
@@ -121,7 +121,7 @@ fn scrub(d: &Path, file: &Path) -> Vec<Value> {
 /// A Salesforce export zip (written by the system's zip) under `d`: a
 /// `Contact.csv` and, under `Attachments/`, each of the documents in `d`
 /// named for its record Id, with no extension.
-fn export_zip(d: &Path, attachments: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn export_zip(d: &Path, attachments: &[(&str, &str)]) -> PathBuf {
     let export = d.join("export");
     fs::create_dir_all(export.join("Attachments")).unwrap();
     fs::write(export.join("Contact.csv"), "Id,Name\n0035g00000AbCdE,Ann\n").unwrap();
@@ -137,7 +137,7 @@ fn export_zip(d: &Path, attachments: &[(&str, &str)]) -> PathBuf {
     d.join("export.zip")
 }
 
-fn assert_rescan_clean(file: &Path) {
+pub(crate) fn assert_rescan_clean(file: &Path) {
     let o = panscrub(&["scan", "-q", file.to_str().unwrap()]);
     assert_exit(&o, 0);
 }

@@ -102,6 +102,15 @@ impl PartContext<'_> {
                     .of(self.part)
                     .map(|s| mask_text(s, cx.det, cx.policy));
             }
+            Place::SheetCell { sheet, cell } => {
+                d.sheet = Some(mask_text(sheet, cx.det, cx.policy));
+                d.cell = Some(mask_text(cell, cx.det, cx.policy));
+            }
+            Place::SlideParagraph { slide, paragraph } => {
+                d.slide = Some(*slide);
+                d.paragraph = Some(*paragraph);
+            }
+            Place::Markup => {}
             Place::SharedString(n) => {
                 d.shared_string = Some(*n);
                 // Where a person sees it: the first cell that shows it.

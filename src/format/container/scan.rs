@@ -357,8 +357,8 @@ pub(super) fn scan_zip<R: Read + Seek + Clone>(
     let mut twin = ar.clone();
     // An Office document (a package): its text parts are read as a person
     // reads them, cells located by sheet name.
-    let package = crate::format::office::is_package(ar.file_names().flatten());
-    let sheets = if package {
+    let package = crate::format::office::package(ar.file_names().flatten());
+    let sheets = if package == Some(crate::format::office::Package::Ooxml) {
         SheetNames::read(&mut twin, meter.budget().max_held)
     } else {
         SheetNames::default()
@@ -383,9 +383,9 @@ pub(super) fn scan_zip<R: Read + Seek + Clone>(
         let mut br = BufReader::with_capacity(BLOCK, meter.limit(entry, compressed));
         let fmt = sniff(br.fill_buf().map_err(decode_error)?);
         let fmt = match fmt {
-            Format::Text if package => {
-                crate::format::office::part_kind(&raw_name).map_or(fmt, Format::OfficeXml)
-            }
+            Format::Text => package
+                .and_then(|p| crate::format::office::part_kind(p, &raw_name))
+                .map_or(fmt, Format::OfficeXml),
             _ => fmt,
         };
         route.push(Hop {

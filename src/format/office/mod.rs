@@ -1,7 +1,9 @@
 //! Office documents: Word, Excel and PowerPoint files (OOXML: `.docx`,
-//! `.xlsx`, `.pptx` and their macro-enabled and template variants), found
-//! by content (a zip holding `[Content_Types].xml`), wherever the zip is:
-//! a file, a member of a Salesforce export, a file with no extension.
+//! `.xlsx`, `.pptx` and their macro-enabled and template variants) and
+//! OpenDocument files (`.odt`, `.ods`, `.odp`, `odf.rs`), found by content
+//! (a zip holding `[Content_Types].xml`; one holding `mimetype` and
+//! `META-INF/manifest.xml`), wherever the zip is: a file, a member of a
+//! Salesforce export, a file with no extension.
 //!
 //! The parts that hold what a person reads (paragraphs, cells, shared
 //! strings, slides, notes) are scanned through their text view
@@ -15,8 +17,10 @@
 //! Findings say where a person finds them: the sheet and cell
 //! (`Payments!B7`), the paragraph of a Word part, the slide and paragraph
 //! of a slide; a shared string by its index (the cells that use it are in
-//! the sheets).
+//! the sheets). Attribute values with enough digits to hold a card (a
+//! hyperlink's target, an OpenDocument cell's value) are scanned too.
 
+pub mod odf;
 pub mod view;
 
 use std::collections::HashMap;
@@ -31,14 +35,46 @@ pub use view::{PartKind, Place, View};
 /// The part every OOXML package holds.
 const CONTENT_TYPES: &str = "[Content_Types].xml";
 
-/// Whether a zip's member names make it an OOXML package.
-pub fn is_package<S: AsRef<str>>(mut names: impl Iterator<Item = S>) -> bool {
-    names.any(|n| n.as_ref() == CONTENT_TYPES)
+/// The kind of document package a zip is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Package {
+    /// Word, Excel, PowerPoint: a zip holding `[Content_Types].xml`.
+    Ooxml,
+    /// OpenDocument (`.odt`, `.ods`, `.odp`): a zip holding `mimetype`
+    /// and `META-INF/manifest.xml`.
+    OpenDocument,
 }
 
-/// The vocabulary of a part that holds document text, by its name in the
-/// package; `None` for the other parts.
-pub fn part_kind(name: &str) -> Option<PartKind> {
+/// What kind of document package a zip's member names make it, if any.
+pub fn package<S: AsRef<str>>(names: impl Iterator<Item = S>) -> Option<Package> {
+    let (mut mimetype, mut manifest) = (false, false);
+    for n in names {
+        match n.as_ref() {
+            CONTENT_TYPES => return Some(Package::Ooxml),
+            "mimetype" => mimetype = true,
+            "META-INF/manifest.xml" => manifest = true,
+            _ => {}
+        }
+    }
+    (mimetype && manifest).then_some(Package::OpenDocument)
+}
+
+/// The vocabulary of a part that holds document text, by its name in a
+/// package of kind `package`; `None` for the other parts (scanned as the
+/// text they are).
+pub fn part_kind(package: Package, name: &str) -> Option<PartKind> {
+    match package {
+        Package::Ooxml => ooxml_part_kind(name),
+        Package::OpenDocument => {
+            // The body, and the master pages' headers and footers; an
+            // embedded object (a chart, a pasted sheet) has its own pair.
+            let file = name.rsplit('/').next().unwrap_or(name);
+            matches!(file, "content.xml" | "styles.xml").then_some(PartKind::OpenDocument)
+        }
+    }
+}
+
+fn ooxml_part_kind(name: &str) -> Option<PartKind> {
     let (dir, file) = name.rsplit_once('/').unwrap_or(("", name));
     if !file.ends_with(".xml") {
         return None;
@@ -144,7 +180,7 @@ pub fn string_cells<R: Read + Seek>(
         let Ok(name) = entry.name().map(|n| n.into_owned()) else {
             continue;
         };
-        if part_kind(&name) != Some(PartKind::Sheet) {
+        if ooxml_part_kind(&name) != Some(PartKind::Sheet) {
             continue;
         }
         let mut xml = Vec::new();
@@ -219,7 +255,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn packages_are_known_by_their_members() {
+        assert_eq!(
+            package(["[Content_Types].xml", "word/document.xml"].iter()),
+            Some(Package::Ooxml)
+        );
+        assert_eq!(
+            package(["mimetype", "content.xml", "META-INF/manifest.xml"].iter()),
+            Some(Package::OpenDocument)
+        );
+        assert_eq!(package(["mimetype", "content.xml"].iter()), None);
+        let odf = |n| part_kind(Package::OpenDocument, n);
+        assert_eq!(odf("content.xml"), Some(PartKind::OpenDocument));
+        assert_eq!(odf("Object 1/content.xml"), Some(PartKind::OpenDocument));
+        assert_eq!(odf("meta.xml"), None);
+        assert_eq!(part_kind(Package::Ooxml, "content.xml"), None);
+    }
+
+    #[test]
     fn text_parts_are_known_by_name() {
+        let part_kind = ooxml_part_kind;
         assert_eq!(part_kind("word/document.xml"), Some(PartKind::Word));
         assert_eq!(part_kind("word/header2.xml"), Some(PartKind::Word));
         assert_eq!(part_kind("word/styles.xml"), None);

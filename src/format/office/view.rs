@@ -11,6 +11,11 @@
 //! written as a reference is written back as the reference of its mask
 //! (`&#42;`), so nothing but the digits' own text changes.
 //!
+//! Attribute values (a hyperlink, an OpenDocument cell's `office:value`)
+//! follow the text, one per line: they are not part of what a paragraph
+//! reads (a style name between two runs must not split a number), but a
+//! card in them is a card in the file.
+//!
 //! Every view byte records the offset of the part byte it came from
 //! (`origin`); bytes the view inserts (paragraph breaks, tabs) have none.
 //! Masking changes digits only, and digits are one byte, so a changed view
@@ -19,6 +24,7 @@
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
+use super::odf;
 use crate::error::InputError;
 
 /// Which vocabulary a part is written in: what a paragraph or a cell is,
@@ -35,6 +41,11 @@ pub enum PartKind {
     Sheet,
     /// The workbook's shared strings: items `si`, text in `t`.
     SharedStrings,
+    /// An OpenDocument part (`content.xml`, `styles.xml` of a text,
+    /// spreadsheet or presentation document): paragraphs `text:p` and
+    /// headings `text:h`, cells `table:table-cell`, slides `draw:page`
+    /// (`odf.rs`).
+    OpenDocument,
 }
 
 /// Where a stretch of the view sits in the document.
@@ -42,10 +53,27 @@ pub enum PartKind {
 pub enum Place {
     /// The n-th paragraph of the part (1-based).
     Paragraph(u64),
-    /// A worksheet cell (`B7`).
+    /// A worksheet cell (`B7`); the sheet is the part's.
     Cell(String),
     /// The n-th shared string (0-based, as cells refer to it).
     SharedString(u64),
+    /// A cell of a named sheet (OpenDocument: sheets are in one part).
+    SheetCell {
+        /// The sheet's name.
+        sheet: String,
+        /// The cell reference (`B7`).
+        cell: String,
+    },
+    /// The n-th paragraph of a slide (OpenDocument: slides are in one
+    /// part), both 1-based.
+    SlideParagraph {
+        /// The slide, in document order.
+        slide: u64,
+        /// The paragraph, counted within the slide.
+        paragraph: u64,
+    },
+    /// An attribute outside any paragraph or cell: located by its part.
+    Markup,
 }
 
 /// One stretch of the view: a paragraph, a cell value, a shared string.
@@ -63,23 +91,60 @@ pub struct Segment {
 
 /// The text of a part and the way back to its bytes.
 pub struct View {
-    /// What a person sees, paragraph by paragraph (cell by cell).
+    /// What a person sees, paragraph by paragraph (cell by cell), then
+    /// the attribute values.
     pub text: Vec<u8>,
     /// Per view byte: offset of the part byte it came from, or `NONE`.
     origin: Vec<u32>,
-    /// Paragraphs, cells, shared strings, in view order.
+    /// Paragraphs, cells, shared strings, attributes, in view order.
     pub segments: Vec<Segment>,
+    /// Attribute values met during the walk, added after the text.
+    attributes: Vec<Attribute>,
+    /// Part ranges that repeat another range of the part and follow its
+    /// masks: (offset of the copy, offset of the original, length). An
+    /// OpenDocument numeric cell shows its value as text
+    /// (`office:value="4111…"` and `<text:p>4111…</text:p>`): one number,
+    /// found once, masked in both.
+    mirrors: Vec<(usize, usize, usize)>,
 }
 
-const NONE: u32 = u32::MAX;
+/// An attribute value waiting to be added to the view.
+struct Attribute {
+    /// Its decoded bytes and, per byte, the part offset it came from.
+    bytes: Vec<(u8, u32)>,
+    place: Place,
+    numeric: bool,
+}
+
+pub(super) const NONE: u32 = u32::MAX;
 
 /// What the walk is inside of, for the element that opened it.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Capture {
+pub(super) enum Capture {
     /// Text elements: their text is in the view.
     Text,
     /// Anything else.
     Skip,
+}
+
+/// Where the walk is: the counters and the element being read.
+#[derive(Default)]
+pub(super) struct Walk {
+    /// Stack of what each open element captures.
+    pub stack: Vec<Capture>,
+    pub paragraphs: u64,
+    shared: u64,
+    /// The OOXML cell being read: its reference and type.
+    cell: Option<(String, String)>,
+    /// OOXML paragraphs and shared strings open around the walk.
+    inside: u32,
+    pub odf: odf::State,
+}
+
+impl Walk {
+    fn inherited(&self) -> Capture {
+        self.stack.last().copied().unwrap_or(Capture::Skip)
+    }
 }
 
 impl View {
@@ -94,14 +159,11 @@ impl View {
             text: Vec::new(),
             origin: Vec::new(),
             segments: Vec::new(),
+            attributes: Vec::new(),
+            mirrors: Vec::new(),
         };
         let mut reader = Reader::from_reader(xml);
-        // Stack of what each open element captures.
-        let mut stack: Vec<Capture> = Vec::new();
-        let mut paragraphs = 0u64;
-        let mut shared = 0u64;
-        // The cell being read: its reference and type.
-        let mut cell: Option<(String, String)> = None;
+        let mut w = Walk::default();
         loop {
             let start = reader.buffer_position() as usize;
             let event = reader.read_event().map_err(|e| {
@@ -111,39 +173,38 @@ impl View {
                 ))
             })?;
             let end = reader.buffer_position() as usize;
-            let capturing = stack.last() == Some(&Capture::Text);
+            let capturing = w.stack.last() == Some(&Capture::Text);
             match event {
                 Event::Start(e) => {
-                    let c = v.open(&e, kind, &mut paragraphs, &mut shared, &mut cell, &stack);
-                    stack.push(c);
+                    let c = v.open(xml, &e, kind, &mut w);
+                    w.stack.push(c);
                 }
                 Event::Empty(e) => {
-                    let c = v.open(&e, kind, &mut paragraphs, &mut shared, &mut cell, &stack);
-                    let _ = c; // nothing inside an empty element
-                    v.empty(&e, kind, &stack);
+                    let c = v.open(xml, &e, kind, &mut w);
+                    w.stack.push(c);
+                    v.empty(&e, kind, &w);
+                    w.stack.pop();
+                    v.close(e.local_name().as_ref(), kind, &mut w);
                 }
                 Event::End(e) => {
-                    stack.pop();
-                    if kind == PartKind::Sheet && e.local_name().as_ref() == "c" {
-                        cell = None;
+                    w.stack.pop();
+                    v.close(e.local_name().as_ref(), kind, &mut w);
+                }
+                Event::Text(_) if capturing => {
+                    let bytes = &xml[start..end];
+                    if !(kind == PartKind::OpenDocument && v.mirrored(start, bytes, &mut w)) {
+                        v.literal(start, bytes);
                     }
                 }
-                Event::Text(_) if capturing => v.literal(start, &xml[start..end]),
                 Event::CData(_) if capturing => {
                     // `<![CDATA[` … `]]>`: the content is literal.
                     v.literal(start + 9, &xml[start + 9..end - 3]);
                 }
                 Event::GeneralRef(r) if capturing => {
-                    let ch = match r.resolve_char_ref() {
-                        Ok(Some(c)) => Some(c),
-                        Ok(None) => quick_xml::escape::resolve_predefined_entity(&r)
-                            .and_then(|s| s.chars().next()),
-                        Err(_) => None,
-                    };
                     // An entity no reader of the document can resolve
                     // (declared in a DTD, which OOXML forbids) stands for
                     // nothing the detector could use.
-                    if let Some(c) = ch {
+                    if let Some(c) = resolve(&r) {
                         let mut buf = [0u8; 4];
                         for &b in c.encode_utf8(&mut buf).as_bytes() {
                             v.text.push(b);
@@ -155,28 +216,67 @@ impl View {
                 _ => {}
             }
         }
+        for a in std::mem::take(&mut v.attributes) {
+            v.segment(a.place, a.numeric);
+            for (b, at) in a.bytes {
+                v.text.push(b);
+                v.origin.push(at);
+            }
+        }
         Ok(v)
     }
 
     /// An element opens: a paragraph, cell, value or shared string starts
-    /// a segment; says whether its text is captured.
-    fn open(
-        &mut self,
-        e: &BytesStart,
-        kind: PartKind,
-        paragraphs: &mut u64,
-        shared: &mut u64,
-        cell: &mut Option<(String, String)>,
-        stack: &[Capture],
-    ) -> Capture {
+    /// a segment; its attribute values are kept for the view's end; says
+    /// whether its text is captured.
+    fn open(&mut self, xml: &[u8], e: &BytesStart, kind: PartKind, w: &mut Walk) -> Capture {
+        let capture = match kind {
+            PartKind::OpenDocument => odf::open(self, xml, e, w),
+            _ => self.open_ooxml(e, kind, w),
+        };
+        let place = match kind {
+            PartKind::OpenDocument => w.odf.here(),
+            _ => w.cell.as_ref().map(|(r, _)| Place::Cell(r.clone())),
+        }
+        .or_else(|| {
+            // Inside a paragraph or a shared string: that one.
+            (w.inside > 0)
+                .then(|| self.segments.last().map(|s| s.place.clone()))
+                .flatten()
+        })
+        .unwrap_or(Place::Markup);
+        for a in e.attributes().with_checks(false).flatten() {
+            // Fewer than 13 digits cannot make a card number (revision
+            // ids, sizes, dates): most attributes never reach the view.
+            if a.value.bytes().filter(u8::is_ascii_digit).count() < 13 {
+                continue;
+            }
+            let key = a.key.as_ref();
+            let numeric = kind == PartKind::OpenDocument && w.odf.numeric_attribute(key);
+            let std::borrow::Cow::Borrowed(value) = a.value else {
+                continue; // not a slice of the part: cannot be written back
+            };
+            if let Some(bytes) = attribute_bytes(xml, value.as_bytes()) {
+                self.attributes.push(Attribute {
+                    bytes,
+                    place: place.clone(),
+                    numeric,
+                });
+            }
+        }
+        capture
+    }
+
+    fn open_ooxml(&mut self, e: &BytesStart, kind: PartKind, w: &mut Walk) -> Capture {
         let name = e.local_name();
         let name = name.as_ref();
-        let inherited = stack.last().copied().unwrap_or(Capture::Skip);
+        let inherited = w.inherited();
         match kind {
             PartKind::Word | PartKind::Slide => {
                 if name == "p" {
-                    *paragraphs += 1;
-                    self.segment(Place::Paragraph(*paragraphs), false);
+                    w.inside += 1;
+                    w.paragraphs += 1;
+                    self.segment(Place::Paragraph(w.paragraphs), false);
                     return Capture::Skip;
                 }
                 let text: &[&str] = match kind {
@@ -191,8 +291,9 @@ impl View {
             }
             PartKind::SharedStrings => match name {
                 "si" => {
-                    self.segment(Place::SharedString(*shared), false);
-                    *shared += 1;
+                    w.inside += 1;
+                    self.segment(Place::SharedString(w.shared), false);
+                    w.shared += 1;
                     Capture::Skip
                 }
                 "t" => Capture::Text,
@@ -200,18 +301,11 @@ impl View {
             },
             PartKind::Sheet => match name {
                 "c" => {
-                    let attr = |key: &str| -> String {
-                        e.try_get_attribute(key)
-                            .ok()
-                            .flatten()
-                            .map(|a| a.value.into_owned())
-                            .unwrap_or_default()
-                    };
-                    *cell = Some((attr("r"), attr("t")));
+                    w.cell = Some((attribute(e, "r"), attribute(e, "t")));
                     Capture::Skip
                 }
                 "v" | "f" => {
-                    let Some((r, t)) = cell.as_ref() else {
+                    let Some((r, t)) = w.cell.as_ref() else {
                         return Capture::Skip;
                     };
                     // A shared-string index, a boolean, an error or a
@@ -224,32 +318,60 @@ impl View {
                     Capture::Text
                 }
                 "is" => {
-                    if let Some((r, _)) = cell.as_ref() {
+                    if let Some((r, _)) = w.cell.as_ref() {
                         self.segment(Place::Cell(r.clone()), false);
                     }
                     Capture::Skip
                 }
-                "t" if inherited == Capture::Skip && cell.is_some() => Capture::Text,
+                "t" if inherited == Capture::Skip && w.cell.is_some() => Capture::Text,
                 _ => Capture::Skip,
             },
+            PartKind::OpenDocument => unreachable!("handled by odf::open"),
+        }
+    }
+
+    /// An element closes (an empty one right after it opened).
+    fn close(&mut self, name: &str, kind: PartKind, w: &mut Walk) {
+        match kind {
+            PartKind::OpenDocument => odf::close(self, name, w),
+            PartKind::Sheet if name == "c" => w.cell = None,
+            PartKind::Word | PartKind::Slide if name == "p" => {
+                w.inside = w.inside.saturating_sub(1)
+            }
+            PartKind::SharedStrings if name == "si" => w.inside = w.inside.saturating_sub(1),
+            _ => {}
         }
     }
 
     /// An empty element inside a paragraph: a tab or a line break is a
     /// separator the reader sees.
-    fn empty(&mut self, e: &BytesStart, kind: PartKind, _stack: &[Capture]) {
-        if !matches!(kind, PartKind::Word | PartKind::Slide) || self.segments.is_empty() {
+    fn empty(&mut self, e: &BytesStart, kind: PartKind, w: &Walk) {
+        if self.segments.is_empty() {
             return;
         }
-        match e.local_name().as_ref() {
-            "tab" => self.inserted(b'\t'),
-            "br" | "cr" => self.inserted(b'\n'),
+        match kind {
+            PartKind::Word | PartKind::Slide => match e.local_name().as_ref() {
+                "tab" => self.inserted(b'\t'),
+                "br" | "cr" => self.inserted(b'\n'),
+                _ => {}
+            },
+            PartKind::OpenDocument => odf::empty(self, e, w),
             _ => {}
         }
     }
 
+    /// An OpenDocument numeric cell's text that repeats its value: kept
+    /// out of the view, masked as its value is.
+    fn mirrored(&mut self, at: usize, bytes: &[u8], w: &mut Walk) -> bool {
+        let Some(value) = w.odf.cell_value_for(bytes) else {
+            return false;
+        };
+        self.mirrors.push((at, value, bytes.len()));
+        true
+    }
+
     /// Starts a segment, on a new line of the view.
-    fn segment(&mut self, place: Place, numeric: bool) {
+    pub(super) fn segment(&mut self, place: Place, numeric: bool) {
         if !self.text.is_empty() {
             self.inserted(b'\n');
         }
@@ -260,7 +382,7 @@ impl View {
         });
     }
 
-    fn inserted(&mut self, b: u8) {
+    pub(super) fn inserted(&mut self, b: u8) {
         self.text.push(b);
         self.origin.push(NONE);
     }
@@ -280,16 +402,18 @@ impl View {
     /// The part with the view's changes written back: `masked` is the view
     /// after masking (same length). Each changed byte is written where it
     /// came from: a literal byte in place, a reference as the reference of
-    /// the new character. Fails if a change falls on a byte the view
-    /// inserted or on part of a longer character (masking changes ASCII
-    /// digits only, so either means the view and the masks disagree).
+    /// the new character; a mirrored range takes its original's changes.
+    /// Fails if a change falls on a byte the view inserted or on part of a
+    /// longer character (masking changes ASCII digits only, so either
+    /// means the view and the masks disagree).
     pub fn write_back(&self, xml: &[u8], masked: &[u8]) -> Result<Vec<u8>, InputError> {
         let disagree = || InputError::Changed("the masks do not fit the Office part".into());
         if masked.len() != self.text.len() {
             return Err(disagree());
         }
-        let mut out = Vec::with_capacity(xml.len());
-        let mut copied = 0usize;
+        // (part offset, new byte), in part order: attribute values come
+        // after the text in the view but before it in the part.
+        let mut changes = Vec::new();
         for (i, (&old, &new)) in self.text.iter().zip(masked).enumerate() {
             if old == new {
                 continue;
@@ -298,7 +422,26 @@ impl View {
             if at == NONE || !old.is_ascii() || !new.is_ascii() {
                 return Err(disagree());
             }
-            let at = at as usize;
+            changes.push((at as usize, new));
+        }
+        changes.sort_unstable_by_key(|&(at, _)| at);
+        let mut moved: Vec<(usize, u8)> = Vec::new();
+        for &(copy, original, len) in &self.mirrors {
+            let lo = changes.partition_point(|&(at, _)| at < original);
+            let hi = changes.partition_point(|&(at, _)| at < original + len);
+            // A mirror copies literal bytes only (it is refused
+            // otherwise), so offsets line up one to one.
+            moved.extend(
+                changes[lo..hi]
+                    .iter()
+                    .map(|&(at, new)| (copy + (at - original), new)),
+            );
+        }
+        changes.extend(moved);
+        changes.sort_unstable_by_key(|&(at, _)| at);
+        let mut out = Vec::with_capacity(xml.len());
+        let mut copied = 0usize;
+        for (at, new) in changes {
             if at < copied {
                 return Err(disagree());
             }
@@ -319,6 +462,62 @@ impl View {
         out.extend_from_slice(&xml[copied..]);
         Ok(out)
     }
+}
+
+/// The value of attribute `key` (its name as written), or empty.
+pub(super) fn attribute(e: &BytesStart, key: &str) -> String {
+    e.try_get_attribute(key)
+        .ok()
+        .flatten()
+        .map(|a| a.value.into_owned())
+        .unwrap_or_default()
+}
+
+/// The character a reference stands for, if a reader can resolve it.
+fn resolve(r: &quick_xml::events::BytesRef) -> Option<char> {
+    match r.resolve_char_ref() {
+        Ok(Some(c)) => Some(c),
+        Ok(None) => quick_xml::escape::resolve_predefined_entity(r).and_then(|s| s.chars().next()),
+        Err(_) => None,
+    }
+}
+
+/// An attribute value's decoded bytes with the part offset of each
+/// (`value` is a slice of `xml`, as quick-xml hands out values of a part
+/// held in memory); references decoded, each byte of one pointing at its
+/// `&`. `None` for a value that is not a slice of the part.
+fn attribute_bytes(xml: &[u8], value: &[u8]) -> Option<Vec<(u8, u32)>> {
+    let base = (value.as_ptr() as usize).checked_sub(xml.as_ptr() as usize)?;
+    if base + value.len() > xml.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while i < value.len() {
+        let at = (base + i) as u32;
+        if value[i] == b'&' {
+            let len = value[i..].iter().position(|&b| b == b';')?;
+            let name = std::str::from_utf8(&value[i + 1..i + len]).ok()?;
+            let c = match name.strip_prefix('#') {
+                Some(num) => match num.strip_prefix('x') {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                    None => num.parse().ok(),
+                }
+                .and_then(char::from_u32),
+                None => quick_xml::escape::resolve_predefined_entity(name)
+                    .and_then(|s| s.chars().next()),
+            }?;
+            let mut buf = [0u8; 4];
+            for &b in c.encode_utf8(&mut buf).as_bytes() {
+                out.push((b, at));
+            }
+            i += len + 1;
+        } else {
+            out.push((value[i], at));
+            i += 1;
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]
