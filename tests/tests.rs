@@ -59,6 +59,9 @@ mod office;
 #[path = "it/opendocument.rs"]
 mod opendocument;
 
+#[path = "it/legacy_office.rs"]
+mod legacy_office;
+
 #[path = "it/k8s.rs"]
 mod k8s;
 

@@ -6,6 +6,7 @@ pub mod container;
 pub mod csv;
 pub mod csv_codes;
 pub mod json;
+pub mod legacy;
 pub mod office;
 pub mod parquet;
 pub mod pdf;
@@ -53,6 +54,10 @@ pub enum Format {
     Parquet,
     /// PDF: text read page by page, findings report-only (`pdf`).
     Pdf,
+    /// OLE compound file (legacy `.doc`, `.xls`, `.ppt`, Outlook `.msg`):
+    /// streams read as 8-bit and UTF-16 text, Excel numbers as integers;
+    /// findings report-only (`legacy`).
+    Ole,
     /// A part of an Office document (a member of an OOXML package) that
     /// holds document text: scanned through its text view and rebuilt
     /// with digits masked where they stand. Never sniffed: the package
@@ -82,6 +87,7 @@ impl Format {
             Format::PgDump => "pg_dump",
             Format::OfficeXml(_) => "office_xml",
             Format::Pdf => "pdf",
+            Format::Ole => "ole",
         }
     }
 
@@ -178,6 +184,9 @@ pub fn sniff(head: &[u8]) -> Format {
     }
     if pdf::is_pdf(head) {
         return Format::Pdf;
+    }
+    if legacy::is_ole(head) {
+        return Format::Ole;
     }
     // Local file header, or the end record of an empty archive.
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {

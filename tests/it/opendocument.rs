@@ -34,7 +34,12 @@ fn make_odf(dir: &Path) -> bool {
 /// or `ext:filter`) into `outdir`; returns the converted files. Fails the
 /// test if a document does not open. `None` when LibreOffice is not
 /// installed and not required.
-fn libreoffice(work: &Path, to: &str, outdir: &Path, files: &[PathBuf]) -> Option<Vec<PathBuf>> {
+pub(crate) fn libreoffice(
+    work: &Path,
+    to: &str,
+    outdir: &Path,
+    files: &[PathBuf],
+) -> Option<Vec<PathBuf>> {
     let profile = work.join("lo-profile");
     let run = Command::new("soffice")
         .arg(format!(

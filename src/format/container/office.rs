@@ -73,6 +73,65 @@ pub(super) fn scan_pdf<R: Read>(
     Ok(())
 }
 
+/// Scans an OLE compound file's streams (`format/legacy`); every finding
+/// is report-only, its `member` the stream, its offset in the stream, an
+/// Excel number located by sheet and cell.
+pub(super) fn scan_ole<R: Read>(
+    cx: &Cx,
+    meter: &Meter,
+    r: &mut R,
+    route: &[Hop],
+    name: Option<&str>,
+    out: &mut Sink,
+) -> Result<(), InputError> {
+    let bytes = hold_part(r, meter)?;
+    let texts = crate::format::legacy::stream_texts(&bytes)?;
+    for t in &texts {
+        let stream = mask_text(&t.stream, cx.det, cx.policy);
+        let member = match name {
+            Some(n) => format!("{n}!{stream}"),
+            None => stream,
+        };
+        let mut sc = StreamScanner::new(cx.det);
+        let mut refused = None;
+        let mut emit = |mut f: Finding| {
+            if refused.is_some() {
+                return;
+            }
+            let doc = t.cell_at(f.offset).map(|(sheet, cell)| DocPlace {
+                sheet: sheet.map(|s| mask_text(s, cx.det, cx.policy)),
+                cell: Some(cell.to_string()),
+                ..DocPlace::default()
+            });
+            f.offset = t.stream_offset(f.offset);
+            let found = MemberFinding {
+                route: route.to_vec(),
+                hit: Hit {
+                    at: Location {
+                        member: Some(member.clone()),
+                        offset: f.offset,
+                        doc,
+                        ..Location::default()
+                    },
+                    finding: f,
+                    masked_as: MaskedAs::Text,
+                    report_only: Some(crate::format::legacy::REPORT_ONLY),
+                    encoded: None,
+                },
+            };
+            if let Err(e) = out(found) {
+                refused = Some(e);
+            }
+        };
+        sc.read_from(&mut Cursor::new(&t.text), &mut emit)
+            .map_err(decode_error)?;
+        if let Some(e) = refused {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 /// What a part's findings are located by: the part's own name (slide
 /// number, sheet part) and the workbook's sheet names.
 pub(super) struct PartContext<'a> {

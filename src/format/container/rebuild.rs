@@ -136,6 +136,7 @@ pub fn rebuild<W: Write + Seek>(
         | Format::Parquet
         | Format::PgDump
         | Format::Pdf
+        | Format::Ole
         | Format::OfficeXml(_) => return Err(InputError::Corrupt("not a container".into())),
         stream => rebuild_stream(cx, meter, r, stream, feed, &[], w)?,
     };
@@ -233,7 +234,8 @@ pub(super) fn rebuild_zip<R: Read + Seek, W: Write + Seek>(
             | Format::Tar
             | Format::Parquet
             | Format::PgDump
-            | Format::Pdf => {
+            | Format::Pdf
+            | Format::Ole => {
                 zw.start_file(name, options).map_err(zip_error)?;
                 let mut masker = Masker::new(cx.policy, feed, route);
                 mask_copy(&mut content, &mut zw, &mut masker)

@@ -85,6 +85,9 @@ pub(super) fn scan_blob<R: Read + Seek + Clone>(
         Format::Pdf => {
             office::scan_pdf(cx, meter, &mut meter.limit(r, compressed), route, name, out)
         }
+        Format::Ole => {
+            office::scan_ole(cx, meter, &mut meter.limit(r, compressed), route, name, out)
+        }
         Format::Text
         | Format::Utf16(_)
         | Format::Binary
@@ -439,6 +442,7 @@ pub(super) fn scan_zip<R: Read + Seek + Clone>(
                 }
             }
             Format::Pdf => office::scan_pdf(cx, meter, &mut br, route, Some(&name), &mut located),
+            Format::Ole => office::scan_ole(cx, meter, &mut br, route, Some(&name), &mut located),
             Format::OfficeXml(kind) => {
                 let part = office::PartContext {
                     kind,

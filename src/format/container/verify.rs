@@ -118,6 +118,7 @@ fn compare(
         | Format::Parquet
         | Format::PgDump
         | Format::Pdf
+        | Format::Ole
         | Format::OfficeXml(_) => Ok(()),
     }
 }
