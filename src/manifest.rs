@@ -274,6 +274,7 @@ mod tests {
             reason: None,
             appended: None,
             metadata_not_kept: Vec::new(),
+            not_inspected: Vec::new(),
             superseded_by: None,
         });
         assert_eq!(

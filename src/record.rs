@@ -299,6 +299,11 @@ pub struct FileRecord {
     /// the rebuilt file or the `--out` copy could not keep.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub metadata_not_kept: Vec<String>,
+    /// What in the input panscrub did not inspect: pictures (no OCR),
+    /// each named (by member inside an archive). Their bytes were still
+    /// scanned for text; the picture itself was not read.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub not_inspected: Vec<String>,
     /// Merged manifests, on an error: the run (a later attempt of the same
     /// job) that went through this input again and finished it. The error
     /// is kept as evidence and no longer counted.

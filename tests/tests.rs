@@ -62,6 +62,9 @@ mod opendocument;
 #[path = "it/legacy_office.rs"]
 mod legacy_office;
 
+#[path = "it/pictures.rs"]
+mod pictures;
+
 #[path = "it/k8s.rs"]
 mod k8s;
 

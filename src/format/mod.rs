@@ -5,6 +5,7 @@ pub mod budget;
 pub mod container;
 pub mod csv;
 pub mod csv_codes;
+pub mod image;
 pub mod json;
 pub mod legacy;
 pub mod office;

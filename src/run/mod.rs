@@ -346,6 +346,8 @@ pub struct Job<'a> {
     pub head: &'a [u8],
     /// Its format, by content.
     pub format: Format,
+    /// What in it was not inspected (pictures), for its file record.
+    pub not_inspected: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Job<'_> {
@@ -467,7 +469,13 @@ fn process_file(
         md: &md,
         head: &head,
         format: fmt,
+        not_inspected: Default::default(),
     };
+    if let Some(what) = crate::format::image::kind(&head) {
+        if let Ok(mut set) = job.not_inspected.lock() {
+            set.insert(crate::format::image::note(None, what));
+        }
+    }
     let result = if matches!(fmt, Format::Parquet | Format::PgDump) || fmt.is_container() {
         rebuilt::process(&job, outcome)
     } else if fmt == Format::Tar {
@@ -475,6 +483,9 @@ fn process_file(
     } else {
         text::process(&job, outcome)
     };
+    if let Ok(set) = job.not_inspected.into_inner() {
+        outcome.not_inspected = set.into_iter().collect();
+    }
     // A file written to while it was processed (the active log): the run
     // worked on the length it had when opened, and says what it left for
     // the next run.

@@ -36,6 +36,8 @@ pub struct Outcome {
     pub appended: Option<u64>,
     /// What of its metadata a rebuilt file or a copy could not keep.
     pub metadata_not_kept: Vec<String>,
+    /// What in the input was not inspected (pictures, by member).
+    pub not_inspected: Vec<String>,
     /// Skipped because its format cannot be decoded (`skipped` says which).
     pub undecoded: bool,
 }
@@ -55,6 +57,7 @@ impl Outcome {
             counted_while_decoding: false,
             appended: None,
             metadata_not_kept: Vec::new(),
+            not_inspected: Vec::new(),
             undecoded: false,
         }
     }
@@ -107,6 +110,7 @@ impl Outcome {
             reason,
             appended: self.appended,
             metadata_not_kept: self.metadata_not_kept.clone(),
+            not_inspected: self.not_inspected.clone(),
             superseded_by: None,
         })
     }

@@ -32,6 +32,7 @@ pub fn container_cx<'a>(job: &'a Job) -> container::Cx<'a> {
         scrub_binary: job.ctx.cfg.scrub_binary,
         stream_name: None,
         max_held: job.ctx.cfg.budget.max_held,
+        not_inspected: Some(&job.not_inspected),
     }
 }
 

@@ -82,6 +82,20 @@ pub struct Cx<'a> {
     pub stream_name: Option<&'a Path>,
     /// Most decoded bytes of one member held in memory (`Budget::max_held`).
     pub max_held: u64,
+    /// Where members that are not inspected (pictures) are named; a set,
+    /// since an archive is scanned more than once.
+    pub not_inspected: Option<&'a std::sync::Mutex<std::collections::BTreeSet<String>>>,
+}
+
+impl Cx<'_> {
+    /// Names member `name` as not inspected if `head` starts a picture.
+    pub(super) fn note_picture(&self, name: Option<&str>, head: &[u8]) {
+        if let (Some(set), Some(what)) = (self.not_inspected, crate::format::image::kind(head)) {
+            if let Ok(mut set) = set.lock() {
+                set.insert(crate::format::image::note(name, what));
+            }
+        }
+    }
 }
 
 /// Maps decoding errors: budget errors keep their meaning, anything else is

@@ -131,6 +131,9 @@ pub(super) fn scan_stream<R: Read>(
     if crate::format::is_tar(head) {
         return scan_tar(cx, br, route, name, out);
     }
+    if !route.is_empty() {
+        cx.note_picture(name, head);
+    }
     let report_only = member_report_only(cx, sniff(head));
     let syn = stream_syntax(cx, name, head);
     scan_data(cx, br, route, name, 0, report_only, syn, out)
@@ -268,6 +271,7 @@ pub(super) fn scan_tar<R: Read>(
         let start = e.raw_file_position();
         let mut br = BufReader::with_capacity(BLOCK, &mut e);
         let head = br.fill_buf().map_err(decode_error)?;
+        cx.note_picture(Some(&full), head);
         let report_only = if kind.is_gnu_sparse() {
             Some("sparse tar member(s): report-only")
         } else {
