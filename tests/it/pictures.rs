@@ -32,7 +32,10 @@ open(sys.argv[1], "wb").write(png)
 #[test]
 fn pictures_are_named_as_not_inspected_and_their_text_still_scanned() {
     let d = tmp();
-    png(&d.path().join("receipt.png"), "card 4111 1111 1111 1111 on file");
+    png(
+        &d.path().join("receipt.png"),
+        "card 4111 1111 1111 1111 on file",
+    );
     png(&d.path().join("logo.png"), "company logo");
     let zip_path = export_zip(
         d.path(),
