@@ -65,6 +65,9 @@ mod legacy_office;
 #[path = "it/pictures.rs"]
 mod pictures;
 
+#[path = "it/salesforce.rs"]
+mod salesforce;
+
 #[path = "it/k8s.rs"]
 mod k8s;
 

@@ -286,6 +286,27 @@ pub fn write_html(c: &Collected, r: &Value, out: &mut dyn Write) -> Result<()> {
     ));
     s.push_str("</div>");
 
+    if let Some(list) = r["attachments"].as_array().filter(|l| !l.is_empty()) {
+        s.push_str("<h2>Salesforce attachments by record Id</h2><table class=\"sortable\"><thead><tr><th>record Id</th><th>findings</th><th>truncated</th><th>reported</th><th>where</th><th>not inspected</th></tr></thead><tbody>");
+        for a in list {
+            let places: Vec<&str> = a["where"]
+                .as_array()
+                .map(|w| w.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
+                esc(a["id"].as_str().unwrap_or("")),
+                a["findings"],
+                a["truncated"],
+                a["reported"],
+                esc(&places.join(", ")),
+                esc(a["not_inspected"].as_str().unwrap_or(""))
+            );
+        }
+        s.push_str("</tbody></table>");
+    }
+
     // Files: every file that is not clean, then clean ones, up to a cap.
     let seen = &c.seen;
     let complete = seen.all_files_sampled();

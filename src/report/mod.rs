@@ -16,6 +16,7 @@
 //!
 //! Manifests never hold a full PAN, so neither does anything printed here.
 
+mod attachments;
 mod html;
 mod merge;
 mod read;
@@ -113,5 +114,6 @@ pub fn summarize(c: &Collected) -> Value {
         "top_files": pairs(a.top_files(), usize::MAX),
         "problems": problems,
         "problems_total": a.errors + a.skipped,
+        "attachments": a.attachments.to_json(),
     })
 }

@@ -133,6 +133,8 @@ pub struct Aggregate {
     sample_files: Best<(bool, u64, Reverse<u64>), FileRecord>,
     /// The first error and skipped files read.
     pub sample_problems: Vec<FileRecord>,
+    /// Salesforce attachments, by record Id.
+    pub attachments: super::attachments::Attachments,
 }
 
 impl Default for Aggregate {
@@ -150,6 +152,7 @@ impl Default for Aggregate {
             sample_findings: Vec::new(),
             sample_files: Best::new(SAMPLE_FILES),
             sample_problems: Vec::new(),
+            attachments: Default::default(),
         }
     }
 }
@@ -170,6 +173,7 @@ fn place(f: &FindingRecord) -> String {
 impl Aggregate {
     pub fn finding(&mut self, f: FindingRecord) {
         count_finding(&mut self.counted, &f);
+        self.attachments.finding(&f);
         *self.by_place.entry(place(&f)).or_default() += 1;
         if self.sample_findings.len() < SAMPLE_FINDINGS {
             self.sample_findings.push(f);
@@ -179,6 +183,7 @@ impl Aggregate {
     pub fn file(&mut self, f: FileRecord) {
         let seq = self.file_records;
         self.file_records += 1;
+        self.attachments.file(&f);
         self.bytes += f.size;
         match f.status {
             FileStatus::Error if f.superseded_by.is_none() => self.errors += 1,

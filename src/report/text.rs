@@ -106,6 +106,7 @@ pub fn write_text(c: &Collected, r: &Value, out: &mut dyn Write) -> Result<()> {
     table(&mut s, "By type", &r["by_type"]);
     table(&mut s, "By directory or Salesforce object", &r["by_place"]);
     table(&mut s, "Top files", &r["top_files"]);
+    attachments(&mut s, &r["attachments"]);
     out.write_all(s.as_bytes())?;
     if c.seen.not_clean > 0 {
         writeln!(
@@ -233,4 +234,34 @@ pub fn write_csv(c: &Collected, out: &mut dyn Write) -> Result<()> {
         .map_err(csv_io)
     })?;
     Ok(w.flush()?)
+}
+
+/// Salesforce attachments by record Id: findings, what was done, where;
+/// pictures that were not read.
+fn attachments(s: &mut String, list: &Value) {
+    let Some(list) = list.as_array().filter(|l| !l.is_empty()) else {
+        return;
+    };
+    let _ = writeln!(
+        s,
+        "\nSalesforce attachments by record Id (findings, truncated, reported, where)"
+    );
+    for a in list {
+        let places: Vec<&str> = a["where"]
+            .as_array()
+            .map(|w| w.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let mut line = format!(
+            "  {:<18}  {:>4}  {:>4}  {:>4}  {}",
+            a["id"].as_str().unwrap_or(""),
+            a["findings"].as_u64().unwrap_or(0),
+            a["truncated"].as_u64().unwrap_or(0),
+            a["reported"].as_u64().unwrap_or(0),
+            places.join(", ")
+        );
+        if let Some(why) = a["not_inspected"].as_str() {
+            line.push_str(&format!(" (not inspected: {why})"));
+        }
+        let _ = writeln!(s, "{}", line.trim_end());
+    }
 }

@@ -338,8 +338,8 @@ fn sorted_manifest_is_deterministic() {
     let b = run("2");
     assert_eq!(
         a.len(),
-        20 + 20 + 10 + 16,
-        "20 extra files + their findings + testdata"
+        20 + 20 + 11 + 20,
+        "20 extra files + their findings + testdata's files and findings"
     );
     assert_eq!(a, b);
 }
