@@ -1,7 +1,7 @@
 //! Legacy Office documents (OLE compound files: `.xls`, `.doc`, `.ppt`)
 //! as LibreOffice writes them from the OOXML test documents: report-only.
 //! A card column stored as numbers (IEEE doubles: no digits in the bytes)
-//! is found by sheet and cell, text in Word and PowerPoint streams is
+//! and a card in a text cell are found by sheet and cell, text in Word and PowerPoint streams is
 //! found, the files are `reported` with a reason that says to convert
 //! them, exit 1, and never changed.
 
@@ -73,12 +73,14 @@ fn legacy_documents_are_reported_with_their_cells_and_left_as_they_are() {
             "deck.ppt PowerPoint Document 371449*****8431",
             "form.doc WordDocument 411111******1111",
             "form.doc WordDocument 555555******4444",
-            "payments.xls Workbook 378282*****0005",
-            "payments.xls Workbook 400005******5556",
+            // Text, from the shared string table, at the cell that
+            // shows it (once: the stream's raw readings leave it).
+            "payments.xls Workbook Notes!A1 400005******5556",
             // Numbers, found only by reading the cells.
             "payments.xls Workbook Payments!B2 411111******1111",
             "payments.xls Workbook Payments!B3 555555******4444",
             "payments.xls Workbook Payments!B4 601111******1117",
+            "payments.xls Workbook Payments!C3 378282*****0005",
         ]
     );
     for f in kind(&recs, "file") {
@@ -97,7 +99,8 @@ fn legacy_documents_are_reported_with_their_cells_and_left_as_they_are() {
 }
 
 /// A legacy workbook attached to a record in an export zip is reported
-/// under its member and stream, by sheet and cell; the export is kept.
+/// under its member and stream, every card (numbers and text) by sheet
+/// and cell; the export is kept.
 #[test]
 fn a_legacy_attachment_in_an_export_zip_is_reported_by_cell() {
     let d = tmp();
@@ -117,24 +120,29 @@ fn a_legacy_attachment_in_an_export_zip_is_reported_by_cell() {
     ]);
     assert_exit(&o, 1);
     let recs = manifest(&m);
-    let numbers: Vec<(String, String)> = kind(&recs, "finding")
+    let mut cells: Vec<String> = kind(&recs, "finding")
         .iter()
-        .filter(|f| !f["cell"].is_null())
         .map(|f| {
-            (
-                f["member"].as_str().unwrap().to_string(),
-                f["cell"].as_str().unwrap().to_string(),
+            format!(
+                "{} {}!{}",
+                f["member"].as_str().unwrap(),
+                f["sheet"].as_str().unwrap_or("?"),
+                f["cell"].as_str().unwrap_or("?"),
             )
         })
         .collect();
-    let member = "Attachments/00P5g00000XyZ04EAE!Workbook".to_string();
+    cells.sort();
+    let member = "Attachments/00P5g00000XyZ04EAE!Workbook";
     assert_eq!(
-        numbers,
-        vec![
-            (member.clone(), "B2".into()),
-            (member.clone(), "B3".into()),
-            (member, "B4".into())
+        cells,
+        [
+            "Notes!A1",
+            "Payments!B2",
+            "Payments!B3",
+            "Payments!B4",
+            "Payments!C3"
         ]
+        .map(|c| format!("{member} {c}"))
     );
     assert_eq!(fs::read(&zip_path).unwrap(), before);
 }

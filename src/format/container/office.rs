@@ -98,12 +98,16 @@ pub(super) fn scan_ole<R: Read>(
             if refused.is_some() {
                 return;
             }
-            let doc = t.cell_at(f.offset).map(|(sheet, cell)| DocPlace {
-                sheet: sheet.map(|s| mask_text(s, cx.det, cx.policy)),
-                cell: Some(cell.to_string()),
+            let doc = t.cell_at(f.offset).map(|l| DocPlace {
+                sheet: l.sheet.as_deref().map(|s| mask_text(s, cx.det, cx.policy)),
+                cell: l.cell.clone(),
+                shared_string: l.shared_string,
                 ..DocPlace::default()
             });
             f.offset = t.stream_offset(f.offset);
+            if t.left_to_cells(f.offset) {
+                return; // found, at its cell, by the workbook's cell reading
+            }
             let found = MemberFinding {
                 route: route.to_vec(),
                 hit: Hit {

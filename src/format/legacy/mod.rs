@@ -10,9 +10,12 @@
 //! three ways: as bytes (8-bit text: Excel's compressed strings, code-page
 //! text), as UTF-16LE at both alignments (Word's and Excel's Unicode text,
 //! Outlook's `__substg` bodies), and, for an Excel `Workbook` stream, its
-//! number cells written as the integers they hold, located by sheet and
-//! cell (`biff.rs`). Findings are reported, never masked; the file is
-//! `reported` (exit 1).
+//! cells as a person sees them (`biff.rs`): number cells written as the
+//! integers they hold, text cells from the shared string table, each
+//! located by sheet and cell. The raw readings of a workbook leave the
+//! text the cell reading covers to it, so a card is reported once, at its
+//! cell. Findings are reported, never masked; the file is `reported`
+//! (exit 1).
 //!
 //! An encrypted document is an error that says so, never a clean file:
 //! a password-protected `.docx`/`.xlsx` (an OLE file holding
@@ -22,6 +25,9 @@
 mod biff;
 
 use std::io::{Cursor, Read};
+use std::ops::Range;
+
+pub use biff::CellLine;
 
 use crate::error::InputError;
 
@@ -47,9 +53,11 @@ pub struct StreamText {
     pub text: Vec<u8>,
     /// How a view offset maps to a stream offset.
     pub mapping: Mapping,
-    /// For number cells: where each line sits (view offset, sheet, cell,
-    /// stream offset of its record).
-    pub cells: Vec<(u64, Option<String>, String, u64)>,
+    /// For a workbook's cell reading: where each line came from.
+    pub lines: Vec<CellLine>,
+    /// Stream ranges another reading of this stream covers (a workbook's
+    /// text cells, read by cell): findings there are left to it.
+    pub left_to_cells: Vec<Range<u64>>,
 }
 
 /// How a view offset maps back to the stream.
@@ -62,8 +70,9 @@ pub enum Mapping {
         /// The stream offset of the first code unit (0 or 1).
         start: u64,
     },
-    /// Lines written from number records: the offset is the record's.
-    Numbers,
+    /// Lines written from cells: a text cell's offset is its character's
+    /// in the stream, a number's is its record's.
+    Cells,
 }
 
 impl StreamText {
@@ -72,19 +81,27 @@ impl StreamText {
         match self.mapping {
             Mapping::Bytes => at,
             Mapping::Utf16 { start } => start + 2 * at,
-            Mapping::Numbers => self.line_at(at).map_or(at, |c| c.3),
+            Mapping::Cells => self
+                .line_at(at)
+                .map_or(at, |l| l.stream_at + u64::from(l.width) * (at - l.at)),
         }
     }
 
-    /// The sheet and cell of view offset `at`, for number lines.
-    pub fn cell_at(&self, at: u64) -> Option<(Option<&str>, &str)> {
-        let (_, sheet, cell, _) = self.line_at(at)?;
-        Some((sheet.as_deref(), cell.as_str()))
+    /// The cell line of view offset `at`: its sheet, cell, shared string
+    /// (a shared string no cell shows has no sheet or cell).
+    pub fn cell_at(&self, at: u64) -> Option<&CellLine> {
+        self.line_at(at)
     }
 
-    fn line_at(&self, at: u64) -> Option<&(u64, Option<String>, String, u64)> {
-        let i = self.cells.partition_point(|c| c.0 <= at);
-        self.cells.get(i.checked_sub(1)?)
+    /// Whether a finding at stream offset `stream_at` is another
+    /// reading's to report.
+    pub fn left_to_cells(&self, stream_at: u64) -> bool {
+        self.left_to_cells.iter().any(|r| r.contains(&stream_at))
+    }
+
+    fn line_at(&self, at: u64) -> Option<&CellLine> {
+        let i = self.lines.partition_point(|l| l.at <= at);
+        self.lines.get(i.checked_sub(1)?)
     }
 }
 
@@ -114,14 +131,17 @@ pub fn stream_texts(bytes: &[u8]) -> Result<Vec<StreamText>, InputError> {
         if name == "WordDocument" && word_encrypted(&data) {
             return Err(InputError::Encrypted("a Word document".into()));
         }
+        let mut covered = Vec::new();
         if name == "Workbook" || name == "Book" {
-            let numbers = biff::numbers(&data)?;
-            if !numbers.text.is_empty() {
+            let cells = biff::cells(&data)?;
+            covered = cells.covered;
+            if !cells.text.is_empty() {
                 out.push(StreamText {
                     stream: name.clone(),
-                    text: numbers.text,
-                    mapping: Mapping::Numbers,
-                    cells: numbers.cells,
+                    text: cells.text,
+                    mapping: Mapping::Cells,
+                    lines: cells.lines,
+                    left_to_cells: Vec::new(),
                 });
             }
         }
@@ -131,14 +151,16 @@ pub fn stream_texts(bytes: &[u8]) -> Result<Vec<StreamText>, InputError> {
                 stream: name.clone(),
                 text: view,
                 mapping: Mapping::Utf16 { start },
-                cells: Vec::new(),
+                lines: Vec::new(),
+                left_to_cells: covered.clone(),
             });
         }
         out.push(StreamText {
             stream: name,
             text: data,
             mapping: Mapping::Bytes,
-            cells: Vec::new(),
+            lines: Vec::new(),
+            left_to_cells: covered,
         });
     }
     Ok(out)

@@ -100,6 +100,19 @@ fn ooxml_part_kind(name: &str) -> Option<PartKind> {
     }
 }
 
+/// The letters of the 1-based spreadsheet column `n` (1 → `A`, 27 →
+/// `AA`), as every spreadsheet names its columns.
+pub fn column_letters(mut n: u64) -> String {
+    let mut letters = Vec::new();
+    while n > 0 {
+        n -= 1;
+        letters.push(b'A' + (n % 26) as u8);
+        n /= 26;
+    }
+    letters.reverse();
+    String::from_utf8(letters).unwrap_or_default()
+}
+
 /// The slide number a slide or notes part is named for
 /// (`ppt/slides/slide3.xml` is 3). PowerPoint numbers parts in the order
 /// slides were added; the deck's order is in `ppt/presentation.xml`, and

@@ -53,18 +53,6 @@ fn repeated(e: &BytesStart, key: &str) -> u64 {
     attribute(e, key).parse().unwrap_or(1).max(1)
 }
 
-/// The letters of the 1-based column `n` (1 → `A`, 27 → `AA`).
-fn column_name(mut n: u64) -> String {
-    let mut letters = Vec::new();
-    while n > 0 {
-        n -= 1;
-        letters.push(b'A' + (n % 26) as u8);
-        n /= 26;
-    }
-    letters.reverse();
-    String::from_utf8(letters).unwrap_or_default()
-}
-
 /// An element opens; says whether its text is captured.
 pub(super) fn open(v: &mut View, xml: &[u8], e: &BytesStart, w: &mut Walk) -> Capture {
     let inherited = w.stack.last().copied().unwrap_or(Capture::Skip);
@@ -101,7 +89,7 @@ pub(super) fn open(v: &mut View, xml: &[u8], e: &BytesStart, w: &mut Walk) -> Ca
             s.cell = Some(Cell {
                 place: Place::SheetCell {
                     sheet: s.sheet.clone(),
-                    cell: format!("{}{}", column_name(column), s.row),
+                    cell: format!("{}{}", super::column_letters(column), s.row),
                 },
                 numeric,
                 value,
@@ -215,7 +203,9 @@ mod tests {
 
     #[test]
     fn columns_are_named_as_spreadsheets_name_them() {
-        let names: Vec<String> = [1, 2, 26, 27, 52, 703].map(column_name).to_vec();
+        let names: Vec<String> = [1, 2, 26, 27, 52, 703]
+            .map(crate::format::office::column_letters)
+            .to_vec();
         assert_eq!(names, ["A", "B", "Z", "AA", "AZ", "AAA"]);
     }
 
