@@ -94,3 +94,6 @@ mod interface;
 
 #[path = "it/blindspots.rs"]
 mod blindspots;
+
+#[path = "it/tar_members.rs"]
+mod tar_members;

@@ -94,10 +94,12 @@ pub(super) fn scan_blob<R: Read + Seek + Clone>(
         | Format::Tar
         | Format::Parquet
         | Format::PgDump
-        | Format::OfficeXml(_) => scan_stream(cx, meter.limit(r, compressed), route, name, out),
+        | Format::OfficeXml(_) => {
+            scan_stream(cx, meter, meter.limit(r, compressed), route, name, out)
+        }
         _ => {
             let dec = meter.limit(decoder(fmt, r)?, compressed);
-            scan_stream(cx, dec, route, name, out)
+            scan_stream(cx, meter, dec, route, name, out)
         }
     }
 }
@@ -121,6 +123,7 @@ pub(super) fn member_report_only(cx: &Cx, content: Format) -> Option<&'static st
 /// opened and its members scanned one by one).
 pub(super) fn scan_stream<R: Read>(
     cx: &Cx,
+    meter: &Meter,
     r: R,
     route: &[Hop],
     name: Option<&str>,
@@ -129,7 +132,7 @@ pub(super) fn scan_stream<R: Read>(
     let mut br = BufReader::with_capacity(BLOCK, r);
     let head = br.fill_buf().map_err(decode_error)?;
     if crate::format::is_tar(head) {
-        return scan_tar(cx, br, route, name, out);
+        return scan_tar(cx, meter, br, route, name, out);
     }
     if !route.is_empty() {
         cx.note_picture(name, head);
@@ -251,13 +254,14 @@ impl<R: Read> Read for Halt<'_, R> {
 /// contiguous run of the archive.
 pub(super) fn scan_tar<R: Read>(
     cx: &Cx,
+    meter: &Meter,
     r: R,
     route: &[Hop],
     prefix: Option<&str>,
     out: &mut Sink,
 ) -> Result<(), InputError> {
     let mut ar = tar::Archive::new(r);
-    for entry in ar.entries().map_err(decode_error)? {
+    for (ordinal, entry) in ar.entries().map_err(decode_error)?.enumerate() {
         let mut e = entry.map_err(decode_error)?;
         let kind = e.header().entry_type();
         if !(kind.is_file() || kind.is_contiguous() || kind.is_gnu_sparse()) {
@@ -269,13 +273,23 @@ pub(super) fn scan_tar<R: Read>(
             None => name,
         };
         let start = e.raw_file_position();
+        let stored = e.header().size().unwrap_or(0);
         let mut br = BufReader::with_capacity(BLOCK, &mut e);
         let head = br.fill_buf().map_err(decode_error)?;
         cx.note_picture(Some(&full), head);
+        let content = sniff(head);
+        if !kind.is_gnu_sparse() && read_nested(content) {
+            let hop = Hop {
+                index: ordinal,
+                format: content,
+            };
+            scan_nested_in_tar(cx, meter, hop, br, stored, route, &full, out)?;
+            continue;
+        }
         let report_only = if kind.is_gnu_sparse() {
             Some("sparse tar member(s): report-only")
         } else {
-            member_report_only(cx, sniff(head))
+            member_report_only(cx, content)
         };
         let syn = stream_syntax(cx, Some(&full), head);
         let member_name = Path::new(full.rsplit('!').next().unwrap_or(&full)).to_path_buf();
@@ -318,6 +332,83 @@ pub(super) fn scan_tar<R: Read>(
     Ok(())
 }
 
+/// Why findings inside a document or archive that is a tar member are
+/// left in place.
+pub const NESTED_IN_TAR: &str = "document or archive inside a tar (zip, Office, PDF, compressed file): report-only (extract it and scrub the extracted file)";
+
+/// Whether a tar member of this content is read as what it is: a zip (an
+/// Office document, an export), a compressed file, a PDF, a legacy Office
+/// document. Read raw, their text is invisible (compressed, or UTF-16 and
+/// doubles); masked raw, they would be corrupted.
+fn read_nested(content: Format) -> bool {
+    matches!(
+        content,
+        Format::Zip
+            | Format::Gzip
+            | Format::Zstd
+            | Format::Xz
+            | Format::Bzip2
+            | Format::Lz4
+            | Format::Pdf
+            | Format::Ole
+    )
+}
+
+/// Reads a tar member that is a document or an archive as it would be read
+/// on its own (its members, pages, cells); every finding is report-only,
+/// since a tar is masked in place, byte for byte, and these bytes are not
+/// the text. `hop` is the member (its place in the tar, its content), which
+/// counts towards the nesting depth; `size` is its stored size (for the
+/// expansion ratio).
+#[allow(clippy::too_many_arguments)]
+fn scan_nested_in_tar<R: BufRead>(
+    cx: &Cx,
+    meter: &Meter,
+    hop: Hop,
+    mut r: R,
+    size: u64,
+    route: &[Hop],
+    name: &str,
+    out: &mut Sink,
+) -> Result<(), InputError> {
+    if route.len() >= meter.budget().max_depth {
+        return Err(InputError::Budget(format!(
+            "archives nested deeper than {}",
+            meter.budget().max_depth
+        )));
+    }
+    let content = hop.format;
+    let mut report = |mut m: MemberFinding| {
+        m.hit.report_only.get_or_insert(NESTED_IN_TAR);
+        out(m)
+    };
+    let mut route = route.to_vec();
+    route.push(hop);
+    match content {
+        Format::Zip => {
+            let bytes = Held::new(hold_nested_zip(&mut r, meter)?);
+            let len = bytes.len();
+            let zip = Cursor::new(bytes);
+            scan_blob(
+                cx,
+                meter,
+                zip,
+                len,
+                content,
+                &mut route,
+                Some(name),
+                &mut report,
+            )
+        }
+        Format::Pdf => office::scan_pdf(cx, meter, &mut r, &route, Some(name), &mut report),
+        Format::Ole => office::scan_ole(cx, meter, &mut r, &route, Some(name), &mut report),
+        _ => {
+            let dec = meter.limit(decoder(content, r)?, size.max(1));
+            scan_stream(cx, meter, dec, &route, Some(name), &mut report)
+        }
+    }
+}
+
 /// CSV/TSV or JSON by name: findings in it get structured locations.
 pub(super) fn is_structured(name: &Path) -> bool {
     delimiter_for(name).is_some() || declares_json(name)
@@ -335,6 +426,7 @@ pub fn scan_tar_file(
     let r = RangeReader::new(file, 0, size);
     scan_tar(
         cx,
+        meter,
         BufReader::with_capacity(BLOCK, meter.limit(r, size.max(1))),
         &[],
         None,
@@ -442,7 +534,7 @@ pub(super) fn scan_zip<R: Read + Seek + Clone>(
                     )))
                 } else {
                     let dec = meter.limit(decoder(fmt, br)?, compressed);
-                    scan_stream(cx, dec, route, Some(&name), &mut located)
+                    scan_stream(cx, meter, dec, route, Some(&name), &mut located)
                 }
             }
             Format::Pdf => office::scan_pdf(cx, meter, &mut br, route, Some(&name), &mut located),
@@ -462,7 +554,7 @@ pub(super) fn scan_zip<R: Read + Seek + Clone>(
             | Format::Binary
             | Format::Tar
             | Format::Parquet
-            | Format::PgDump => scan_stream(cx, br, route, Some(&name), &mut located),
+            | Format::PgDump => scan_stream(cx, meter, br, route, Some(&name), &mut located),
         };
         route.pop();
         res?;
