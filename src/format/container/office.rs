@@ -19,6 +19,43 @@ fn hold_part<R: Read + ?Sized>(r: &mut R, meter: &Meter) -> Result<Vec<u8>, Inpu
     })
 }
 
+/// Scans `text` and hands each finding to `out` as report-only (`why`),
+/// where `place` says: it sets the finding's offset and returns its
+/// location, or `None` for a finding another reading reports.
+fn report_text(
+    cx: &Cx,
+    text: &[u8],
+    route: &[Hop],
+    why: &'static str,
+    out: &mut Sink,
+    mut place: impl FnMut(&mut Finding) -> Option<Location>,
+) -> Result<(), InputError> {
+    let mut sc = StreamScanner::new(cx.det);
+    let mut refused = None;
+    let mut emit = |mut f: Finding| {
+        if refused.is_some() {
+            return;
+        }
+        let Some(at) = place(&mut f) else { return };
+        let found = MemberFinding {
+            route: route.to_vec(),
+            hit: Hit {
+                at,
+                finding: f,
+                masked_as: MaskedAs::Text,
+                report_only: Some(why),
+                encoded: None,
+            },
+        };
+        if let Err(e) = out(found) {
+            refused = Some(e);
+        }
+    };
+    sc.read_from(&mut Cursor::new(text), &mut emit)
+        .map_err(decode_error)?;
+    refused.map_or(Ok(()), Err)
+}
+
 /// Scans a PDF's pages; every finding is report-only, located by page
 /// (offsets are in the page's text).
 pub(super) fn scan_pdf<R: Read>(
@@ -36,46 +73,25 @@ pub(super) fn scan_pdf<R: Read>(
         other => other,
     })?;
     for (i, text) in pages.iter().enumerate() {
-        let mut sc = StreamScanner::new(cx.det);
-        let mut refused = None;
-        let mut emit = |f: Finding| {
-            if refused.is_some() {
-                return;
-            }
-            let found = MemberFinding {
-                route: route.to_vec(),
-                hit: Hit {
-                    at: Location {
-                        member: name.map(str::to_string),
-                        offset: f.offset,
-                        doc: Some(DocPlace {
-                            page: Some(i as u64 + 1),
-                            ..DocPlace::default()
-                        }),
-                        ..Location::default()
-                    },
-                    finding: f,
-                    masked_as: MaskedAs::Text,
-                    report_only: Some(crate::format::pdf::REPORT_ONLY),
-                    encoded: None,
-                },
-            };
-            if let Err(e) = out(found) {
-                refused = Some(e);
-            }
-        };
-        sc.read_from(&mut Cursor::new(text.as_bytes()), &mut emit)
-            .map_err(decode_error)?;
-        if let Some(e) = refused {
-            return Err(e);
-        }
+        let why = crate::format::pdf::REPORT_ONLY;
+        report_text(cx, text.as_bytes(), route, why, out, |f| {
+            Some(Location {
+                member: name.map(str::to_string),
+                offset: f.offset,
+                doc: Some(DocPlace {
+                    page: Some(i as u64 + 1),
+                    ..DocPlace::default()
+                }),
+                ..Location::default()
+            })
+        })?;
     }
     Ok(())
 }
 
 /// Scans an OLE compound file's streams (`format/legacy`); every finding
 /// is report-only, its `member` the stream, its offset in the stream, an
-/// Excel number located by sheet and cell.
+/// Excel cell located by sheet and cell.
 pub(super) fn scan_ole<R: Read>(
     cx: &Cx,
     meter: &Meter,
@@ -92,12 +108,8 @@ pub(super) fn scan_ole<R: Read>(
             Some(n) => format!("{n}!{stream}"),
             None => stream,
         };
-        let mut sc = StreamScanner::new(cx.det);
-        let mut refused = None;
-        let mut emit = |mut f: Finding| {
-            if refused.is_some() {
-                return;
-            }
+        let why = crate::format::legacy::REPORT_ONLY;
+        report_text(cx, &t.text, route, why, out, |f| {
             let doc = t.cell_at(f.offset).map(|l| DocPlace {
                 sheet: l.sheet.as_deref().map(|s| mask_text(s, cx.det, cx.policy)),
                 cell: l.cell.clone(),
@@ -105,33 +117,14 @@ pub(super) fn scan_ole<R: Read>(
                 ..DocPlace::default()
             });
             f.offset = t.stream_offset(f.offset);
-            if t.left_to_cells(f.offset) {
-                return; // found, at its cell, by the workbook's cell reading
-            }
-            let found = MemberFinding {
-                route: route.to_vec(),
-                hit: Hit {
-                    at: Location {
-                        member: Some(member.clone()),
-                        offset: f.offset,
-                        doc,
-                        ..Location::default()
-                    },
-                    finding: f,
-                    masked_as: MaskedAs::Text,
-                    report_only: Some(crate::format::legacy::REPORT_ONLY),
-                    encoded: None,
-                },
-            };
-            if let Err(e) = out(found) {
-                refused = Some(e);
-            }
-        };
-        sc.read_from(&mut Cursor::new(&t.text), &mut emit)
-            .map_err(decode_error)?;
-        if let Some(e) = refused {
-            return Err(e);
-        }
+            // Found, at its cell, by the workbook's cell reading.
+            (!t.left_to_cells(f.offset)).then(|| Location {
+                member: Some(member.clone()),
+                offset: f.offset,
+                doc,
+                ..Location::default()
+            })
+        })?;
     }
     Ok(())
 }
