@@ -10,6 +10,25 @@
 use super::office::{make_docs, members, read_back};
 use super::*;
 
+/// Scrubs `src` into `<d>/out` with manifest `<d>/m.jsonl`, expecting exit
+/// `code` and no card in stdout or stderr; returns (out, manifest).
+fn scrub_into_out(d: &Path, src: &Path, code: i32) -> (PathBuf, PathBuf) {
+    let (out, m) = (d.join("out"), d.join("m.jsonl"));
+    let o = panscrub(&[
+        "scrub",
+        "-q",
+        "--out",
+        out.to_str().unwrap(),
+        "-m",
+        m.to_str().unwrap(),
+        src.to_str().unwrap(),
+    ]);
+    assert_exit(&o, code);
+    assert_no_pan("stdout", &o.stdout);
+    assert_no_pan("stderr", &o.stderr);
+    (out, m)
+}
+
 fn bundled_export() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/salesforce/WE_00D5g000000TEST_1.zip")
 }
@@ -21,20 +40,7 @@ fn a_salesforce_export_with_attachments_is_scrubbed_and_reported_per_record_id()
     let src = d.path().join("export");
     fs::create_dir_all(&src).unwrap();
     fs::copy(&export, src.join("WE_00D5g000000TEST_1.zip")).unwrap();
-    let out = d.path().join("out");
-    let m = d.path().join("m.jsonl");
-    let o = panscrub(&[
-        "scrub",
-        "-q",
-        "--out",
-        out.to_str().unwrap(),
-        "-m",
-        m.to_str().unwrap(),
-        src.to_str().unwrap(),
-    ]);
-    assert_exit(&o, 0);
-    assert_no_pan("stdout", &o.stdout);
-    assert_no_pan("stderr", &o.stderr);
+    let (out, m) = scrub_into_out(d.path(), &src, 0);
     let recs = manifest(&m);
     let mut actions: Vec<String> = kind(&recs, "finding")
         .iter()
@@ -145,20 +151,7 @@ fn a_pdf_attachment_is_reported_by_record_id_and_page_while_the_rest_is_masked()
     assert!(st.success());
     fs::remove_dir_all(src.join("Attachments")).unwrap();
 
-    let out = d.path().join("out");
-    let m = d.path().join("m.jsonl");
-    let o = panscrub(&[
-        "scrub",
-        "-q",
-        "--out",
-        out.to_str().unwrap(),
-        "-m",
-        m.to_str().unwrap(),
-        src.to_str().unwrap(),
-    ]);
-    assert_exit(&o, 1);
-    assert_no_pan("stdout", &o.stdout);
-    assert_no_pan("stderr", &o.stderr);
+    let (out, m) = scrub_into_out(d.path(), &src, 1);
     let recs = manifest(&m);
     let mut actions: Vec<String> = kind(&recs, "finding")
         .iter()

@@ -92,19 +92,6 @@ fn expected(app_log_action: &str) -> Vec<String> {
     v
 }
 
-fn scrub(target: &Path, m: &Path) -> Output {
-    let o = panscrub(&[
-        "scrub",
-        "-q",
-        "-m",
-        m.to_str().unwrap(),
-        target.to_str().unwrap(),
-    ]);
-    assert_no_pan("stdout", &o.stdout);
-    assert_no_pan("stderr", &o.stderr);
-    o
-}
-
 /// Extracts `t` and returns its members' bytes.
 fn extracted(t: &Path, into: &Path) -> BTreeMap<String, Vec<u8>> {
     fs::create_dir_all(into).unwrap();
@@ -141,9 +128,10 @@ fn documents_and_compressed_logs_inside_a_tar_are_read_and_reported() {
         assert_exit(&o, 1);
         assert_eq!(findings(&m), expected("reported"), "{name} scan");
 
-        let m = d.path().join(format!("{name}.scrub.jsonl"));
-        let o = scrub(&t, &m);
+        let (o, m) = scrub_with_manifest(&t);
         assert_exit(&o, 1);
+        assert_no_pan("stdout", &o.stdout);
+        assert_no_pan("stderr", &o.stderr);
         assert_eq!(findings(&m), expected("truncated"), "{name} scrub");
         let file = kind(&manifest(&m), "file")[0].clone();
         assert_eq!(file["status"], "reported", "{file}");

@@ -35,13 +35,15 @@ mod feed;
 mod office;
 mod rebuild;
 mod scan;
+mod tar_scan;
 mod verify;
 
 pub use feed::{held, Decide, Feed, Places, Source};
 pub use rebuild::rebuild;
 pub(crate) use rebuild::{mask_copy, Masker};
 
-pub use scan::{scan, scan_tar_file, Sink};
+pub use scan::{scan, Sink};
+pub use tar_scan::scan_tar_file;
 pub(crate) use verify::compare_streams;
 pub use verify::verify;
 
