@@ -449,6 +449,38 @@ impl Record {
 
     /// Reads one manifest line of schema 1 or 2.
     pub fn parse(line: &str) -> Result<Record, serde_json::Error> {
+        match Self::parse_as_written(line) {
+            Some(r) => Ok(r),
+            None => Self::parse_any(line),
+        }
+    }
+
+    /// Reads a finding or file record laid out as this version writes it
+    /// (`kind` first), straight into its struct: the lines that make up
+    /// nearly all of a manifest, read several times faster than through
+    /// the tagged enum, which buffers every field first. `None` for any
+    /// other line, which [`Record::parse`] then reads the general way (a
+    /// line read here reads the same there).
+    pub fn parse_as_written(line: &str) -> Option<Record> {
+        const FINDING: &str = r#"{"kind":"finding","#;
+        const FILE: &str = r#"{"kind":"file","#;
+        let body = |prefix: &str| {
+            let rest = line.strip_prefix(prefix)?;
+            let mut s = String::with_capacity(rest.len() + 1);
+            s.push('{');
+            s.push_str(rest);
+            Some(s)
+        };
+        if let Some(s) = body(FINDING) {
+            return serde_json::from_str(&s).ok().map(Record::Finding);
+        }
+        if let Some(s) = body(FILE) {
+            return serde_json::from_str(&s).ok().map(Record::File);
+        }
+        None
+    }
+
+    fn parse_any(line: &str) -> Result<Record, serde_json::Error> {
         let mut v: serde_json::Value = serde_json::from_str(line)?;
         if v["kind"] == "finding" && v["column"].is_string() {
             // Schema 1: a Parquet finding's column path was `column`.
@@ -497,6 +529,24 @@ mod tests {
         });
         let line = serde_json::to_string(&f).unwrap();
         assert_eq!(Record::parse(&line).unwrap(), f);
+        // The quick reading gives what the general one gives.
+        assert_eq!(Record::parse_as_written(&line), Some(f.clone()));
+        assert_eq!(Record::parse_any(&line).unwrap(), f);
+    }
+
+    #[test]
+    fn the_quick_reading_leaves_every_other_line_to_the_general_one() {
+        for line in [
+            // Schema 1: `column` was the Parquet column's path.
+            r#"{"kind":"finding","path":"a.parquet","offset":0,"length":16,"column":"card","row":2,"brand":"visa","masked":"411111******1111","action":"reported"}"#,
+            // `kind` not first.
+            r#"{"path":"a","kind":"file","format":"text","size":1,"findings":0,"status":"clean"}"#,
+            // A key given twice: the general reading keeps the last.
+            r#"{"kind":"file","path":"a","path":"b","format":"text","size":1,"findings":0,"status":"clean"}"#,
+            r#"{"kind":"summary","files":0}"#,
+        ] {
+            assert_eq!(Record::parse_as_written(line), None, "{line}");
+        }
     }
 
     #[test]

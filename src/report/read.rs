@@ -57,6 +57,32 @@ struct Span {
     source: usize,
     start: u64,
     end: u64,
+    /// The lines in the range that [`Collected::replay_lines`] must not
+    /// copy as they are, by offset, in order: few (a summary, a bad line,
+    /// an error record), so the rest can be copied without being read.
+    marks: Vec<(u64, Mark)>,
+}
+
+/// What to do with a marked line.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mark {
+    /// Not a finding or file record: a summary, a line that is not a
+    /// record.
+    Skip,
+    /// A record to read and write again: an error not marked superseded
+    /// (a later attempt may have made it good), or one laid out otherwise
+    /// than this version writes it (schema 1).
+    Reread,
+}
+
+/// One finding or file record of a run, as [`Collected::replay_lines`]
+/// gives it.
+pub enum Line<'a> {
+    /// The line as read (without its line end): a record laid out as this
+    /// version writes it, with nothing in it that `merge` could change.
+    AsWritten(&'a str),
+    /// A record that was marked to be read again.
+    Reread(Box<Record>),
 }
 
 /// What the first pass keeps: runs, summaries, counts and samples, and
@@ -134,6 +160,7 @@ impl Collected {
             source: self.sources.len() - 1,
             start: at,
             end: at,
+            marks: Vec::new(),
         });
         Ok(self.runs.len() - 1)
     }
@@ -194,6 +221,48 @@ impl Collected {
         run: usize,
         each: &mut dyn FnMut(Record) -> io::Result<()>,
     ) -> Result<()> {
+        self.each_line(run, &mut |_, text| match Record::parse(text) {
+            Ok(r @ (Record::Finding(_) | Record::File(_))) => each(r),
+            _ => Ok(()),
+        })
+    }
+
+    /// Run `run`'s finding and file records again, in manifest order, for
+    /// copying: the lines the first pass found laid out as written and
+    /// needing nothing are given as they are, unread (what makes `merge`
+    /// run at the speed of copying); the marked ones are read.
+    pub fn replay_lines(
+        &self,
+        run: usize,
+        each: &mut dyn FnMut(Line<'_>) -> io::Result<()>,
+    ) -> Result<()> {
+        let marks = &self.spans[run].marks;
+        let mut next = 0;
+        self.each_line(run, &mut |at, text| {
+            while marks.get(next).is_some_and(|(o, _)| *o < at) {
+                next += 1;
+            }
+            match marks.get(next) {
+                Some(&(o, Mark::Skip)) if o == at => Ok(()),
+                Some(&(o, Mark::Reread)) if o == at => match Record::parse(text) {
+                    Ok(r @ (Record::Finding(_) | Record::File(_))) => {
+                        each(Line::Reread(Box::new(r)))
+                    }
+                    _ => Ok(()),
+                },
+                _ if text.is_empty() => Ok(()),
+                _ => each(Line::AsWritten(text)),
+            }
+        })
+    }
+
+    /// Each line of run `run`'s byte range that is UTF-8, with its offset
+    /// in the manifest, without trailing white space.
+    fn each_line(
+        &self,
+        run: usize,
+        each: &mut dyn FnMut(u64, &str) -> io::Result<()>,
+    ) -> Result<()> {
         let span = &self.spans[run];
         let source = &self.sources[span.source];
         let mut file = match &source.backing {
@@ -213,17 +282,17 @@ impl Collected {
         file.seek(SeekFrom::Start(span.start))?;
         let mut lines = BufReader::with_capacity(256 * 1024, file.take(span.end - span.start));
         let mut line = Vec::new();
+        let mut at = span.start;
         loop {
             line.clear();
-            if lines.read_until(b'\n', &mut line)? == 0 {
+            let len = lines.read_until(b'\n', &mut line)?;
+            if len == 0 {
                 return Ok(());
             }
-            let Ok(text) = std::str::from_utf8(&line) else {
-                continue;
-            };
-            if let Ok(r @ (Record::Finding(_) | Record::File(_))) = Record::parse(text.trim_end()) {
-                each(r)?;
+            if let Ok(text) = std::str::from_utf8(&line) {
+                each(at, text.trim_end())?;
             }
+            at += len as u64;
         }
     }
 
@@ -273,13 +342,33 @@ pub fn collect(paths: &[PathBuf]) -> Result<Collected> {
             if let Some(s) = spool.as_mut() {
                 s.write_all(&line)?;
             }
+            let line_at = at;
             at += len as u64;
             let text = std::str::from_utf8(&line).unwrap_or("\u{FFFD}");
             let text = text.trim_end_matches(['\n', '\r']);
             if text.trim().is_empty() {
                 continue;
             }
-            let record = Record::parse(text);
+            let as_written = Record::parse_as_written(text);
+            let laid_out_as_written = as_written.is_some();
+            let record = as_written.map_or_else(|| Record::parse(text), Ok);
+            if let Some(i) = current {
+                let mark = match &record {
+                    Ok(Record::File(f))
+                        if f.status == FileStatus::Error && f.superseded_by.is_none() =>
+                    {
+                        Some(Mark::Reread)
+                    }
+                    Ok(Record::Finding(_) | Record::File(_)) if laid_out_as_written => None,
+                    Ok(Record::Finding(_) | Record::File(_)) => Some(Mark::Reread),
+                    // A run line starts the next run's range.
+                    Ok(Record::Run(_)) => None,
+                    _ => Some(Mark::Skip),
+                };
+                if let Some(mark) = mark {
+                    c.spans[i].marks.push((line_at, mark));
+                }
+            }
             if !seen_record && !matches!(&record, Ok(r) if r.is_panscrub_run()) {
                 bail!(
                     "{} is not a panscrub manifest (its first line is not a panscrub run record)",
@@ -363,6 +452,42 @@ mod tests {
             per_run.push(n);
         }
         assert_eq!(per_run, vec![1, 2]);
+    }
+
+    #[test]
+    fn lines_to_copy_are_given_as_read_and_the_marked_ones_read_again() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("m.jsonl");
+        let error = r#"{"kind":"file","path":"x/b.log","format":"text","size":1,"findings":0,"status":"error","reason":"gone"}"#;
+        let schema_1 = r#"{"kind":"finding","path":"a.parquet","offset":0,"length":16,"column":"card","row":2,"brand":"visa","masked":"411111******1111","action":"reported"}"#;
+        let summary = r#"{"kind":"summary","files":1,"files_with_findings":0,"findings":1,"truncated":0,"reported":1,"allowed":0,"skipped":0,"errors":1,"bytes":0,"elapsed_seconds":1.0,"by_brand":{},"by_type":{},"exit_code":2,"run_id":"r1"}"#;
+        std::fs::write(
+            &p,
+            format!("{RUN}\n{FINDING}  \r\nnot json\n\n{error}\n{schema_1}\n{summary}\n"),
+        )
+        .unwrap();
+        let c = collect(&[p]).unwrap();
+        let mut seen = Vec::new();
+        c.replay_lines(0, &mut |l| {
+            seen.push(match l {
+                Line::AsWritten(text) => format!("as written {text}"),
+                Line::Reread(r) => match *r {
+                    Record::File(f) => format!("reread file {:?}", f.status),
+                    Record::Finding(f) => format!("reread finding {:?}", f.column_path),
+                    _ => "reread other".into(),
+                },
+            });
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                format!("as written {FINDING}"),
+                "reread file Error".into(),
+                r#"reread finding Some("card")"#.into(),
+            ]
+        );
     }
 
     #[test]
