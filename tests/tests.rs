@@ -97,3 +97,6 @@ mod blindspots;
 
 #[path = "it/tar_members.rs"]
 mod tar_members;
+
+#[path = "it/recompress.rs"]
+mod recompress;

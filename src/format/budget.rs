@@ -2,7 +2,6 @@
 //! an outage. Every decoder is wrapped in a [`Limited`] reader that counts
 //! expanded bytes against a per-input total and a per-stream ratio.
 
-use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,7 +67,9 @@ pub fn scanned_bytes() -> u64 {
 /// Counts decoded bytes of one input.
 pub struct Meter {
     budget: Budget,
-    used: Cell<u64>,
+    /// Atomic only so that a meter can be shared by the checks that run
+    /// side by side on one input (`container::verify`).
+    used: AtomicU64,
     /// Whether decoded bytes count as scanned (the scan, not the rebuild
     /// or its check).
     counting: bool,
@@ -79,7 +80,7 @@ impl Meter {
     pub fn new(budget: Budget) -> Meter {
         Meter {
             budget,
-            used: Cell::new(0),
+            used: AtomicU64::new(0),
             counting: false,
         }
     }
@@ -126,8 +127,7 @@ impl<R: Read> Read for Limited<'_, R> {
             count_scanned(n as u64);
         }
         self.read += n as u64;
-        let used = self.meter.used.get() + n as u64;
-        self.meter.used.set(used);
+        let used = self.meter.used.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
         if used > self.meter.budget.max_expanded {
             return Err(io::Error::other(BudgetExceeded(format!(
                 "more than {} bytes decoded",

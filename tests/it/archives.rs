@@ -24,18 +24,7 @@ fn sh(dir: &Path, script: &str) {
 }
 
 fn out(dir: &Path, script: &str) -> Vec<u8> {
-    let o = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o.stdout
+    sh_output(dir, script)
 }
 
 /// Masks the test PANs the way panscrub must (6+4, separators kept).

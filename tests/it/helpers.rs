@@ -174,3 +174,20 @@ pub(crate) fn is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// The standard output of `sh -c script` run in `dir`; fails the test if
+/// the script fails.
+pub(crate) fn sh_output(dir: &Path, script: &str) -> Vec<u8> {
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}

@@ -9,10 +9,10 @@ use super::*;
 
 /// Whether a finding is to be masked (the run's policy, asked again for
 /// each finding as it comes: the answer is a function of the finding).
-pub type Decide<'d> = dyn Fn(&Hit) -> bool + 'd;
+pub type Decide<'d> = dyn Fn(&Hit) -> bool + Sync + 'd;
 
 /// Hands out the next finding in scan order, or `None` at the end.
-pub type Source<'a> = Box<dyn FnMut() -> Result<Option<MemberFinding>, InputError> + 'a>;
+pub type Source<'a> = Box<dyn FnMut() -> Result<Option<MemberFinding>, InputError> + Send + 'a>;
 
 /// The findings of one file in scan order: the ones to mask are handed out
 /// ([`Feed::peek`], [`Feed::pop`]); the ones meant to stay are counted into

@@ -14,7 +14,6 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, Write};
 
 use flate2::read::MultiGzDecoder;
-use flate2::{Compression, GzBuilder};
 use zip::{ZipArchive, ZipWriter};
 
 use super::budget::{BudgetExceeded, Meter};
@@ -31,6 +30,8 @@ use crate::manifest::mask_text;
 use crate::mask::MaskPolicy;
 use std::path::Path;
 
+mod bzip2_join;
+mod encode;
 mod feed;
 mod office;
 mod rebuild;
@@ -220,64 +221,6 @@ impl<R: BufRead> Read for Lz4Frames<R> {
                 return Ok(0);
             }
             self.frame = Some(lz4_flex::frame::FrameDecoder::new(rest));
-        }
-    }
-}
-
-/// An encoder for the stream formats rebuilt with their tool's default
-/// level (zstd 3, xz 6, bzip2 9; lz4 with a content checksum, as the `lz4`
-/// tool writes); gzip is handled apart for its header.
-enum Encoder<W: Write> {
-    Zstd(zstd::stream::write::Encoder<'static, W>),
-    Xz(liblzma::write::XzEncoder<W>),
-    Bzip2(bzip2::write::BzEncoder<W>),
-    Lz4(lz4_flex::frame::FrameEncoder<W>),
-}
-
-impl<W: Write> Encoder<W> {
-    fn new(fmt: Format, w: W) -> Result<Encoder<W>, InputError> {
-        Ok(match fmt {
-            Format::Zstd => Encoder::Zstd(
-                zstd::stream::write::Encoder::new(w, 3).map_err(InputError::io("zstd"))?,
-            ),
-            Format::Xz => Encoder::Xz(liblzma::write::XzEncoder::new(w, 6)),
-            Format::Bzip2 => {
-                Encoder::Bzip2(bzip2::write::BzEncoder::new(w, bzip2::Compression::best()))
-            }
-            Format::Lz4 => Encoder::Lz4(lz4_flex::frame::FrameEncoder::with_frame_info(
-                lz4_flex::frame::FrameInfo::new().content_checksum(true),
-                w,
-            )),
-            _ => return Err(InputError::Corrupt("not a stream format".into())),
-        })
-    }
-
-    fn finish(self) -> io::Result<W> {
-        match self {
-            Encoder::Zstd(e) => e.finish(),
-            Encoder::Xz(e) => e.finish(),
-            Encoder::Bzip2(e) => e.finish(),
-            Encoder::Lz4(e) => e.finish().map_err(io::Error::other),
-        }
-    }
-}
-
-impl<W: Write> Write for Encoder<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Encoder::Zstd(e) => e.write(buf),
-            Encoder::Xz(e) => e.write(buf),
-            Encoder::Bzip2(e) => e.write(buf),
-            Encoder::Lz4(e) => e.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Encoder::Zstd(e) => e.flush(),
-            Encoder::Xz(e) => e.flush(),
-            Encoder::Bzip2(e) => e.flush(),
-            Encoder::Lz4(e) => e.flush(),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 
+use super::encode::{Encoder, GzipHeader};
 use super::*;
 
 /// Applies masks to consecutive pieces of one decoded stream, checking that
@@ -163,11 +164,13 @@ fn rebuild_stream<R: Read, W: Write>(
                 Some(h) => (h.filename().map(|n| n.to_vec()), h.mtime()),
                 None => (None, 0),
             };
-            let mut b = GzBuilder::new().mtime(mtime);
-            if let Some(n) = name {
-                b = b.filename(mask_text(&String::from_utf8_lossy(&n), cx.det, cx.policy));
-            }
-            let mut enc = b.write(w, Compression::new(6));
+            let header = GzipHeader {
+                name: name.map(|n| {
+                    mask_text(&String::from_utf8_lossy(&n), cx.det, cx.policy).into_bytes()
+                }),
+                mtime,
+            };
+            let mut enc = Encoder::gzip(header, w).map_err(InputError::io("write"))?;
             mask_stream(cx, meter, &mut dec, &mut enc, feed, route)?;
             enc.finish().map_err(InputError::io("write"))
         }

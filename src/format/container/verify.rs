@@ -18,13 +18,21 @@ pub fn verify(
     feed: &mut Feed,
     path: &Path,
 ) -> Result<(), InputError> {
+    // The two checks run side by side where the pool has a second worker;
+    // the comparison reads the rebuilt file by position, so the two
+    // readings do not move each other's offset.
     let mut left = Places::default();
-    scan(cx, meter, rebuilt, fmt, path, &mut |m| {
-        left.add(&m);
-        Ok(())
-    })
-    .map_err(|e| InputError::Verification(format!("rebuilt file does not decode: {e}")))?;
-    compare(cx, meter, original, rebuilt, fmt, feed)?;
+    let (scanned, compared) = rayon::join(
+        || {
+            scan(cx, meter, rebuilt, fmt, path, &mut |m| {
+                left.add(&m);
+                Ok(())
+            })
+        },
+        || compare(cx, meter, original, rebuilt, fmt, feed),
+    );
+    scanned.map_err(|e| InputError::Verification(format!("rebuilt file does not decode: {e}")))?;
+    compared?;
     feed.finish()?;
     if left != feed.kept {
         return Err(InputError::Verification(format!(
@@ -33,6 +41,34 @@ pub fn verify(
         )));
     }
     Ok(())
+}
+
+/// Reads a file by position (`pread`), leaving the file's own offset to
+/// whoever else reads it at the same time.
+struct At<'a> {
+    file: &'a File,
+    pos: u64,
+}
+
+impl Read for At<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = std::os::unix::fs::FileExt::read_at(self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for At<'_> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let len = self.file.metadata()?.len();
+        let pos = match to {
+            io::SeekFrom::Start(p) => Some(p),
+            io::SeekFrom::End(d) => len.checked_add_signed(d),
+            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = pos.ok_or_else(|| io::Error::other("seek before the start"))?;
+        Ok(self.pos)
+    }
 }
 
 /// Compares the decoded bytes of the original, masked, with the rebuilt
@@ -46,9 +82,11 @@ fn compare(
     feed: &mut Feed,
 ) -> Result<(), InputError> {
     let mut o = original;
-    let mut n = rebuilt;
     o.rewind().map_err(InputError::io("seek"))?;
-    n.rewind().map_err(InputError::io("seek"))?;
+    let n = At {
+        file: rebuilt,
+        pos: 0,
+    };
     match fmt {
         Format::Gzip | Format::Zstd | Format::Xz | Format::Bzip2 | Format::Lz4 => {
             let mut masker = Masker::new(cx.policy, feed, &[]);
