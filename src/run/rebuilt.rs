@@ -73,6 +73,7 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
                 path: &job.input.path,
             },
             replay: Replay::new(held_findings(job)),
+            written: std::cell::Cell::new(None),
         };
         // pg_dump archives count their file size, like text.
         out.counted_while_decoding = job.format != Format::PgDump;
@@ -195,6 +196,8 @@ struct Archive<'a> {
     job: &'a Job<'a>,
     source: Source<'a>,
     replay: Replay<container::MemberFinding>,
+    /// What the last rebuild compressed, for its verification.
+    written: std::cell::Cell<Option<container::StreamDigest>>,
 }
 
 impl Archive<'_> {
@@ -282,7 +285,9 @@ impl Rebuild for Archive<'_> {
             if format == Format::PgDump {
                 pgdump::rebuild(cx, file, feed, out)
             } else {
-                container::rebuild(cx, &self.meter(), file, format, feed, &mut *out)
+                let written = container::rebuild(cx, &self.meter(), file, format, feed, &mut *out)?;
+                self.written.set(written);
+                Ok(())
             }
         })
     }
@@ -302,6 +307,7 @@ impl Rebuild for Archive<'_> {
                     format,
                     feed,
                     &self.job.input.path,
+                    self.written.get(),
                 )
             }
         })

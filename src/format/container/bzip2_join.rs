@@ -231,8 +231,40 @@ mod tests {
         assert_eq!(first_stream(&bzip2_of(&data, 2)), data);
     }
 
+    /// The codec with small chunks: many one-block streams to join.
+    struct SmallChunks(Bzip2);
+
+    impl ChunkCodec for SmallChunks {
+        const CHUNK: usize = 600;
+        const WINDOW: usize = 0;
+        fn compress(dict: &[u8], data: &[u8], last: bool) -> io::Result<Vec<u8>> {
+            Bzip2::compress(dict, data, last)
+        }
+        fn append(&mut self, data: &[u8], piece: Vec<u8>, w: &mut dyn Write) -> io::Result<()> {
+            self.0.append(data, piece, w)
+        }
+        fn end(self, w: &mut dyn Write) -> io::Result<()> {
+            self.0.end(w)
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Any input, in blocks at every bit alignment, is one stream that
+        /// decodes to itself.
+        #[test]
+        fn any_input_joined_from_small_blocks_decodes_to_itself(
+            data in proptest::collection::vec(prop_oneof![Just(b'4'), Just(b'1'), any::<u8>()], 0..6000),
+            workers in 1usize..4,
+        ) {
+            let mut w = Vec::new();
+            let codec = SmallChunks(Bzip2::start(&mut w).unwrap());
+            let mut e = Chunked::new(codec, w, workers);
+            e.write_all(&data).unwrap();
+            let bz = e.finish().unwrap();
+            prop_assert_eq!(first_stream(&bz), data);
+        }
+
         #[test]
         fn bits_appended_at_any_alignment_read_back(
             src in proptest::collection::vec(any::<u8>(), 1..64),

@@ -371,6 +371,61 @@ mod tests {
         }
     }
 
+    /// The gzip codec with chunks small enough that a few KB of input
+    /// makes many of them (each chunk's dictionary then holds only the
+    /// chunk before it, which is shorter than the window).
+    struct SmallChunks(Gzip);
+
+    impl ChunkCodec for SmallChunks {
+        const CHUNK: usize = 700;
+        const WINDOW: usize = Gzip::WINDOW;
+        fn compress(dict: &[u8], data: &[u8], last: bool) -> io::Result<Vec<u8>> {
+            Gzip::compress(dict, data, last)
+        }
+        fn append(&mut self, data: &[u8], piece: Vec<u8>, w: &mut dyn Write) -> io::Result<()> {
+            self.0.append(data, piece, w)
+        }
+        fn end(self, w: &mut dyn Write) -> io::Result<()> {
+            self.0.end(w)
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// Any input, written in pieces of any size, on any number of
+        /// workers, decodes (as one member) to itself.
+        #[test]
+        fn small_chunks_written_in_any_pieces_decode_to_the_input(
+            parts in proptest::collection::vec(
+                (proptest::prelude::any::<u8>(), 0usize..400, proptest::prelude::any::<bool>()),
+                0..40,
+            ),
+            writes in 1usize..3000,
+            workers in 1usize..5,
+        ) {
+            // Runs of repeated text and of noise, so that both matches and
+            // literals cross chunk boundaries.
+            let mut data = Vec::new();
+            for (seed, len, noise) in parts {
+                let mut x = u32::from(seed) | 1;
+                for i in 0..len {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    data.push(if noise { x as u8 } else { b"card=4111 "[(i + seed as usize) % 10] });
+                }
+            }
+            let mut w = Vec::new();
+            let codec = SmallChunks(Gzip::start(GzipHeader { name: None, mtime: 0 }, &mut w).unwrap());
+            let mut e = Chunked::new(codec, w, workers);
+            for piece in data.chunks(writes) {
+                e.write_all(piece).unwrap();
+            }
+            let gz = e.finish().unwrap();
+            proptest::prop_assert_eq!(gunzip(&gz), data);
+        }
+    }
+
     #[test]
     fn chunked_gzip_keeps_name_and_time_and_compresses_as_one_stream_would() {
         let data = input(5 * Gzip::CHUNK);

@@ -40,8 +40,9 @@ mod tar_scan;
 mod verify;
 
 pub use feed::{held, Decide, Feed, Places, Source};
-pub use rebuild::rebuild;
+use rebuild::digest_of;
 pub(crate) use rebuild::{mask_copy, Masker};
+pub use rebuild::{rebuild, StreamDigest};
 
 pub use scan::{scan, Sink};
 pub use tar_scan::scan_tar_file;
