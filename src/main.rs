@@ -102,7 +102,7 @@ fn dispatch(cmd: Command) -> Result<ExitStatus> {
                 );
             }
             panscrub::outputs::check_manifest(&a.out, &[], a.force)?;
-            let c = report::collect(&a.manifests)?;
+            let c = report::collect_for_merge(&a.manifests)?;
             if c.bad_lines > 0 {
                 eprintln!(
                     "panscrub: warning: {} unreadable manifest line(s) skipped (a run cut short mid-write)",

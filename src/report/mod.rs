@@ -31,7 +31,7 @@ pub use text::{write_csv, write_files_csv, write_text};
 use base64::Engine;
 use serde_json::{json, Value};
 
-pub use read::{collect, Collected, Source};
+pub use read::{collect, collect_for_merge, Collected, Source};
 
 use crate::record::{PathText, SummaryRecord};
 

@@ -126,7 +126,7 @@ mod tests {
 
     use serde_json::Value;
 
-    use crate::report::{collect, merge};
+    use crate::report::{collect_for_merge, merge};
 
     fn run(id: &str, started: &str, roots: &str, shard: &str) -> String {
         format!(
@@ -167,7 +167,7 @@ mod tests {
                 p
             })
             .collect();
-        let c = collect(&paths).unwrap();
+        let c = collect_for_merge(&paths).unwrap();
         let mut out = Vec::new();
         merge(&c, &mut out).unwrap();
         String::from_utf8(out)
