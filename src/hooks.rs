@@ -36,6 +36,10 @@ pub struct TestHooks {
     /// scans again for every pass (`PANSCRUB_TEST_HELD_FINDINGS`), so small
     /// test inputs take the path of files with millions of findings.
     pub held_findings: Option<usize>,
+    /// Fail a gzip scrub that the deflate splice would hand to the general
+    /// rebuild, with the splice's reason (`PANSCRUB_TEST_REQUIRE_SPLICE`),
+    /// so that a test sees which path a file took.
+    pub require_splice: bool,
 }
 
 impl TestHooks {
@@ -56,6 +60,7 @@ impl TestHooks {
                 .and_then(|ms| ms.parse().ok())
                 .map(Duration::from_millis),
             held_findings: var("PANSCRUB_TEST_HELD_FINDINGS").and_then(|n| n.parse().ok()),
+            require_splice: var("PANSCRUB_TEST_REQUIRE_SPLICE").is_some(),
         }
     }
 

@@ -100,3 +100,6 @@ mod tar_members;
 
 #[path = "it/recompress.rs"]
 mod recompress;
+
+#[path = "it/splice.rs"]
+mod splice;

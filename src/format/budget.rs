@@ -96,15 +96,44 @@ impl Meter {
         &self.budget
     }
 
+    /// Counts `n` more decoded bytes of a stream that has decoded `read`
+    /// so far and may decode `ratio_limit` ([`Meter::ratio_limit`]); fails
+    /// once the budget or the ratio is exceeded.
+    pub fn charge(&self, n: u64, read: &mut u64, ratio_limit: u64) -> io::Result<()> {
+        if self.counting {
+            count_scanned(n);
+        }
+        *read += n;
+        let used = self.used.fetch_add(n, Ordering::Relaxed) + n;
+        if used > self.budget.max_expanded {
+            return Err(io::Error::other(BudgetExceeded(format!(
+                "more than {} bytes decoded",
+                self.budget.max_expanded
+            ))));
+        }
+        if *read > ratio_limit {
+            return Err(io::Error::other(BudgetExceeded(format!(
+                "compression ratio above {}:1",
+                self.budget.max_ratio
+            ))));
+        }
+        Ok(())
+    }
+
+    /// The most a stream `compressed` bytes long may decode to.
+    pub fn ratio_limit(&self, compressed: u64) -> u64 {
+        compressed
+            .saturating_mul(self.budget.max_ratio)
+            .max(RATIO_FLOOR)
+    }
+
     /// Wraps a decoder of a stream that was `compressed` bytes long.
     pub fn limit<R: Read>(&self, inner: R, compressed: u64) -> Limited<'_, R> {
         Limited {
             inner,
             meter: self,
             read: 0,
-            ratio_limit: compressed
-                .saturating_mul(self.budget.max_ratio)
-                .max(RATIO_FLOOR),
+            ratio_limit: self.ratio_limit(compressed),
         }
     }
 }
@@ -123,23 +152,8 @@ impl<R: Read> Read for Limited<'_, R> {
         // decode or rebuild promptly.
         crate::interrupt::check_io()?;
         let n = self.inner.read(buf)?;
-        if self.meter.counting {
-            count_scanned(n as u64);
-        }
-        self.read += n as u64;
-        let used = self.meter.used.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
-        if used > self.meter.budget.max_expanded {
-            return Err(io::Error::other(BudgetExceeded(format!(
-                "more than {} bytes decoded",
-                self.meter.budget.max_expanded
-            ))));
-        }
-        if self.read > self.ratio_limit {
-            return Err(io::Error::other(BudgetExceeded(format!(
-                "compression ratio above {}:1",
-                self.meter.budget.max_ratio
-            ))));
-        }
+        self.meter
+            .charge(n as u64, &mut self.read, self.ratio_limit)?;
         Ok(n)
     }
 }

@@ -263,6 +263,35 @@ impl Archive<'_> {
     }
 }
 
+impl Archive<'_> {
+    /// Rebuilds a gzip file by splicing its deflate blocks (see
+    /// `container::deflate`); whether it did. A file the splice does not
+    /// handle is left for the general rebuild, with `out` emptied.
+    fn splice(&self, decide: &Decide, out: &mut File) -> Result<bool, InputError> {
+        let (cx, file) = (&self.source.cx, self.job.file);
+        let mut refused = None;
+        self.with_feed(decide, |feed| {
+            match container::splice_gzip(cx, &self.meter(), file, feed, &mut *out) {
+                Ok((_, stats)) => self.written.set(Some(stats.digest)),
+                Err(container::SpliceError::Unsupported(why)) => refused = Some(why),
+                Err(container::SpliceError::Failed(e)) => return Err(e),
+            }
+            Ok(())
+        })?;
+        let Some(why) = refused else {
+            return Ok(true);
+        };
+        if self.job.ctx.hooks.require_splice {
+            return Err(InputError::Verification(format!(
+                "the deflate splice was refused: {why}"
+            )));
+        }
+        out.set_len(0).map_err(InputError::io("truncate"))?;
+        out.rewind().map_err(InputError::io("seek"))?;
+        Ok(false)
+    }
+}
+
 impl Rebuild for Archive<'_> {
     fn scan(&self, each: &mut HitSink) -> Result<(), InputError> {
         // The scan's decoded bytes count as scanned (not the rebuild's).
@@ -281,6 +310,9 @@ impl Rebuild for Archive<'_> {
 
     fn rebuild(&self, decide: &Decide, out: &mut File) -> Result<(), InputError> {
         let (cx, file, format) = (&self.source.cx, self.job.file, self.job.format);
+        if format == Format::Gzip && self.splice(decide, out)? {
+            return Ok(());
+        }
         self.with_feed(decide, |feed| {
             if format == Format::PgDump {
                 pgdump::rebuild(cx, file, feed, out)

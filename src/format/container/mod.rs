@@ -31,6 +31,7 @@ use crate::mask::MaskPolicy;
 use std::path::Path;
 
 mod bzip2_join;
+mod deflate;
 mod encode;
 mod feed;
 mod office;
@@ -39,6 +40,7 @@ mod scan;
 mod tar_scan;
 mod verify;
 
+pub use deflate::{splice_gzip, SpliceError, SpliceStats};
 pub use feed::{held, Decide, Feed, Places, Source};
 use rebuild::digest_of;
 pub(crate) use rebuild::{mask_copy, Masker};

@@ -130,6 +130,13 @@ pub struct StreamDigest {
     len: u64,
 }
 
+impl StreamDigest {
+    /// The digest of `len` bytes whose XXH3-128 is `xxh3_128`.
+    pub(super) fn new(xxh3_128: u128, len: u64) -> StreamDigest {
+        StreamDigest { xxh3_128, len }
+    }
+}
+
 /// A writer that keeps the [`StreamDigest`] of what passes through it.
 struct Digesting<W: Write> {
     inner: W,

@@ -1,0 +1,136 @@
+//! Scrubbing gzip by deflate-block surgery: files the system's gzip wrote
+//! (every level, several members, a stored name) are scrubbed with the
+//! splice required (`PANSCRUB_TEST_REQUIRE_SPLICE`, a test build's hook
+//! that turns a fallback into an error), so these prove the fast path was
+//! taken. The result passes `gzip -t`, decodes to exactly what a scrub of
+//! the plain file gives, keeps each member's header, and is at most 1%
+//! larger. A file the splice refuses (an extra field) is still scrubbed
+//! through the general rebuild.
+
+use std::process::Command;
+
+use super::*;
+
+/// About 2 MB of log lines with a test card every ~10 KB.
+fn log_text() -> String {
+    let mut s = String::new();
+    let mut i = 0u64;
+    while s.len() < 2_000_000 {
+        let id = i.wrapping_mul(2_654_435_761) % 1_000_003;
+        if i % 200 == 17 {
+            let pan =
+                ["4111111111111111", "5555 5555 5555 4444", "378282246310005"][(i % 3) as usize];
+            s.push_str(&format!("{i} POST /pay order={id} card={pan} 200\n"));
+        } else {
+            s.push_str(&format!("{i} GET /api/orders/{id} 200 {} ms\n", i % 997));
+        }
+        i += 1;
+    }
+    s
+}
+
+fn scrub_requiring_splice(dir: &Path, manifest: &Path) -> Output {
+    Command::new(BIN)
+        .args(["scrub", "-q", "--manifest"])
+        .arg(manifest)
+        .arg(dir)
+        .env("PANSCRUB_TEST_REQUIRE_SPLICE", "1")
+        .output()
+        .unwrap()
+}
+
+/// The scrub of the plain text, for comparison.
+fn scrubbed_plain(d: &Path, text: &str) -> Vec<u8> {
+    let plain = d.join("plain");
+    write(&plain.join("app.log"), text.as_bytes());
+    scrub_ok(&plain);
+    fs::read(plain.join("app.log")).unwrap()
+}
+
+#[test]
+fn system_gzip_at_every_level_is_spliced_to_the_plain_scrub() {
+    let text = log_text();
+    let d = tmp();
+    let want = scrubbed_plain(d.path(), &text);
+    let tree = d.path().join("gz");
+    write(&tree.join("app.log"), text.as_bytes());
+    for level in [1, 3, 6, 9] {
+        sh_output(
+            &tree,
+            &format!("gzip -{level} -c app.log > app-{level}.log.gz"),
+        );
+    }
+    // Two members, as `cat` of two rotations gives.
+    sh_output(
+        &tree,
+        "head -c 700000 app.log | gzip -9 > a && tail -c +700001 app.log | gzip -1 > b && cat a b > two.log.gz && rm a b",
+    );
+    // A stored name (gzip keeps it when compressing a file in place).
+    sh_output(&tree, "cp app.log named.log && gzip -6 named.log");
+    fs::remove_file(tree.join("app.log")).unwrap();
+    let originals: Vec<(String, Vec<u8>)> = fs::read_dir(&tree)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    let m = d.path().join("m.jsonl");
+    let o = scrub_requiring_splice(&tree, &m);
+    assert_exit(&o, 0); // every finding truncated
+    assert_no_pan("stderr", &o.stderr);
+    let manifest = manifest(&m);
+    assert_eq!(
+        summary(&manifest)["errors"],
+        0,
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for (name, before) in originals {
+        let path = tree.join(&name);
+        sh_output(&tree, &format!("gzip -t {name}"));
+        let decoded = sh_output(&tree, &format!("gzip -dc {name}"));
+        assert!(decoded == want, "{name} does not decode to the plain scrub");
+        let after = fs::read(&path).unwrap();
+        assert!(
+            after.len() as f64 <= before.len() as f64 * 1.01,
+            "{name}: {} -> {} bytes",
+            before.len(),
+            after.len()
+        );
+        // The member header is the original's (flags, time, OS, name).
+        let head = if name == "named.log.gz" {
+            10 + b"named.log\0".len()
+        } else {
+            10
+        };
+        assert_eq!(after[..head], before[..head], "{name}: header changed");
+    }
+}
+
+#[test]
+fn a_member_with_an_extra_field_falls_back_to_the_general_rebuild() {
+    use std::io::Write;
+    let text = log_text();
+    let d = tmp();
+    let want = scrubbed_plain(d.path(), &text);
+    let tree = d.path().join("gz");
+    let mut e = flate2::GzBuilder::new()
+        .extra(b"BC\x02\x00\x00\x00".to_vec())
+        .write(Vec::new(), flate2::Compression::default());
+    e.write_all(text.as_bytes()).unwrap();
+    write(&tree.join("bgzf-like.log.gz"), &e.finish().unwrap());
+    // Required, the splice refuses it and says why (a verification error).
+    let m = d.path().join("refused.jsonl");
+    let o = scrub_requiring_splice(&tree, &m);
+    assert_exit(&o, 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("extra field"));
+    assert_no_pan("stderr", &o.stderr);
+    // Left to the run, it is rebuilt the general way.
+    scrub_ok(&tree);
+    let decoded = sh_output(&tree, "gzip -dc bgzf-like.log.gz");
+    assert!(decoded == want);
+}
