@@ -40,6 +40,10 @@ pub struct TestHooks {
     /// rebuild, with the splice's reason (`PANSCRUB_TEST_REQUIRE_SPLICE`),
     /// so that a test sees which path a file took.
     pub require_splice: bool,
+    /// Flip one byte of every gzip the deflate splice rebuilt, as a faulty
+    /// encoder would (`PANSCRUB_TEST_CORRUPT_SPLICE`): verification must
+    /// fail and the general rebuild take over.
+    pub corrupt_splice: bool,
 }
 
 impl TestHooks {
@@ -61,6 +65,7 @@ impl TestHooks {
                 .map(Duration::from_millis),
             held_findings: var("PANSCRUB_TEST_HELD_FINDINGS").and_then(|n| n.parse().ok()),
             require_splice: var("PANSCRUB_TEST_REQUIRE_SPLICE").is_some(),
+            corrupt_splice: var("PANSCRUB_TEST_CORRUPT_SPLICE").is_some(),
         }
     }
 

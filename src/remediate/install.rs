@@ -252,7 +252,8 @@ impl Staged {
 }
 
 /// Test hook: flips the last byte of a file.
-fn flip_a_byte(f: &mut File) -> io::Result<()> {
+/// Inverts the last byte of `f` (test hooks: a faulty writer).
+pub fn flip_a_byte(f: &mut File) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
     let len = f.metadata()?.len();
     if len == 0 {

@@ -46,6 +46,12 @@ trait Rebuild {
     fn rebuild(&self, decide: &Decide, out: &mut File) -> Result<(), InputError>;
     /// Checks the rebuilt file against the original.
     fn verify(&self, decide: &Decide, rebuilt: &File) -> Result<(), InputError>;
+    /// After a rebuild failed verification: whether a more general way
+    /// of rebuilding is left, which the next rebuild then takes (a gzip
+    /// spliced by our own encoder is rebuilt by recompression).
+    fn fall_back(&self) -> bool {
+        false
+    }
 }
 
 /// Processes a compressed stream, a zip, a Parquet file or a pg_dump
@@ -74,6 +80,8 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
             },
             replay: Replay::new(held_findings(job)),
             written: std::cell::Cell::new(None),
+            spliced: std::cell::Cell::new(false),
+            no_splice: std::cell::Cell::new(false),
         };
         // pg_dump archives count their file size, like text.
         out.counted_while_decoding = job.format != Format::PgDump;
@@ -133,8 +141,7 @@ fn install(
     if let Some(dest) = job.mirror() {
         let mut staged = Staged::mirror(dest, job.file, job.md)?.touch(job.ctx.cfg.touch);
         if needed {
-            format.rebuild(decide, staged.file_mut())?;
-            staged.verify(hooks.corrupt_rebuild, |f| format.verify(decide, f))?;
+            rebuild_verified(format, decide, &mut staged, hooks.corrupt_rebuild)?;
         } else {
             let mut src = job.file;
             src.rewind().map_err(InputError::io("seek"))?;
@@ -148,10 +155,30 @@ fn install(
         return Ok(false);
     }
     let mut staged = Staged::beside(&job.input.path, job.file, job.md)?.touch(job.ctx.cfg.touch);
-    format.rebuild(decide, staged.file_mut())?;
-    staged.verify(hooks.corrupt_rebuild, |f| format.verify(decide, f))?;
+    rebuild_verified(format, decide, &mut staged, hooks.corrupt_rebuild)?;
     *not_kept = staged.replace_original(job.md, hooks.rebuild_pause)?;
     Ok(true)
+}
+
+/// Rebuilds into `staged` and verifies; a rebuild that fails its
+/// verification is done again the format's more general way if it has one.
+fn rebuild_verified(
+    format: &dyn Rebuild,
+    decide: &Decide,
+    staged: &mut Staged,
+    corrupt: bool,
+) -> Result<(), InputError> {
+    format.rebuild(decide, staged.file_mut())?;
+    match staged.verify(corrupt, |f| format.verify(decide, f)) {
+        Err(InputError::Verification(_)) if format.fall_back() => {
+            let f = staged.file_mut();
+            f.set_len(0).map_err(InputError::io("truncate"))?;
+            f.rewind().map_err(InputError::io("seek"))?;
+            format.rebuild(decide, f)?;
+            staged.verify(corrupt, |f| format.verify(decide, f))
+        }
+        verified => verified,
+    }
 }
 
 /// sha256 of a rebuilt input before, and after when it was replaced.
@@ -198,6 +225,10 @@ struct Archive<'a> {
     replay: Replay<container::MemberFinding>,
     /// What the last rebuild compressed, for its verification.
     written: std::cell::Cell<Option<container::StreamDigest>>,
+    /// Whether the last rebuild was a deflate splice; once one fails its
+    /// verification, the next is a recompression.
+    spliced: std::cell::Cell<bool>,
+    no_splice: std::cell::Cell<bool>,
 }
 
 impl Archive<'_> {
@@ -310,7 +341,12 @@ impl Rebuild for Archive<'_> {
 
     fn rebuild(&self, decide: &Decide, out: &mut File) -> Result<(), InputError> {
         let (cx, file, format) = (&self.source.cx, self.job.file, self.job.format);
-        if format == Format::Gzip && self.splice(decide, out)? {
+        self.spliced.set(false);
+        if format == Format::Gzip && !self.no_splice.get() && self.splice(decide, out)? {
+            self.spliced.set(true);
+            if self.job.ctx.hooks.corrupt_splice {
+                crate::remediate::install::flip_a_byte(out).map_err(InputError::io("test hook"))?;
+            }
             return Ok(());
         }
         self.with_feed(decide, |feed| {
@@ -322,6 +358,12 @@ impl Rebuild for Archive<'_> {
                 Ok(())
             }
         })
+    }
+
+    fn fall_back(&self) -> bool {
+        let again = self.spliced.get() && !self.job.ctx.hooks.require_splice;
+        self.no_splice.set(again);
+        again
     }
 
     fn verify(&self, decide: &Decide, rebuilt: &File) -> Result<(), InputError> {

@@ -134,3 +134,42 @@ fn a_member_with_an_extra_field_falls_back_to_the_general_rebuild() {
     let decoded = sh_output(&tree, "gzip -dc bgzf-like.log.gz");
     assert!(decoded == want);
 }
+
+#[test]
+fn a_splice_that_fails_verification_is_rebuilt_by_recompression() {
+    let text = log_text();
+    let d = tmp();
+    let want = scrubbed_plain(d.path(), &text);
+    let tree = d.path().join("gz");
+    write(&tree.join("app.log"), text.as_bytes());
+    sh_output(&tree, "gzip -6 app.log");
+    let original = fs::read(tree.join("app.log.gz")).unwrap();
+    // The spliced file is damaged before verification (a faulty encoder):
+    // with the splice required, the scrub fails and the original stays.
+    let run = |envs: &[(&str, &str)], m: &str| {
+        let mut c = Command::new(BIN);
+        c.args(["scrub", "-q", "--manifest"])
+            .arg(d.path().join(m))
+            .arg(&tree);
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let o = run(
+        &[
+            ("PANSCRUB_TEST_CORRUPT_SPLICE", "1"),
+            ("PANSCRUB_TEST_REQUIRE_SPLICE", "1"),
+        ],
+        "a.jsonl",
+    );
+    assert_exit(&o, 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("verification failed"));
+    assert_eq!(fs::read(tree.join("app.log.gz")).unwrap(), original);
+    // Otherwise the general rebuild takes over and the scrub succeeds.
+    let o = run(&[("PANSCRUB_TEST_CORRUPT_SPLICE", "1")], "b.jsonl");
+    assert_exit(&o, 0);
+    let decoded = sh_output(&tree, "gzip -dc app.log.gz");
+    assert!(decoded == want);
+    assert_no_pan("stderr", &o.stderr);
+}

@@ -86,7 +86,7 @@ pub struct SpliceStats {
 
 /// Rebuilds the gzip `file` into `w` with the feed's findings masked, by
 /// splicing deflate blocks.
-pub fn splice_gzip<W: Write>(
+pub fn splice_gzip<W: Write + Send>(
     cx: &Cx,
     meter: &Meter,
     file: &File,
@@ -108,7 +108,8 @@ pub fn splice_gzip<W: Write>(
     };
     let mut masker = Masker::new(cx.policy, feed, &[]);
     let mut mask = |pos: u64, buf: &mut [u8]| masker.apply(pos, buf);
-    let (w, stats) = splice::splice(r, w, &mut mask, &mask_name, &mut charge)?;
+    let threads = rayon::current_num_threads();
+    let (w, stats) = splice::splice(r, w, &mut mask, &mask_name, &mut charge, threads)?;
     if !masker.done().map_err(SpliceError::from_masker)? {
         return Err(SpliceError::Unsupported(
             "the stream ended before a finding".into(),

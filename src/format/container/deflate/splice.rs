@@ -17,7 +17,7 @@ use flate2::Crc;
 
 use super::bits::{BitReader, BitWriter};
 use super::block_writer::BlockWriter;
-use super::inflate::{match_parts, match_token, Inflater, Kind, MATCH, WINDOW};
+use super::inflate::{match_parts, match_token, Block, Inflater, Kind, MATCH, WINDOW};
 use super::{member_header, SpliceError, SpliceStats};
 use crate::error::InputError;
 use crate::format::container::StreamDigest;
@@ -89,24 +89,24 @@ impl Window {
     }
 }
 
-/// Rewrites `parse` (the block's tokens, whose output starts at `from` in
-/// the window) for the masked bytes into `out`; whether anything differs.
-fn reparse(win: &Window, from: usize, parse: &[u32], out: &mut Vec<u32>) -> bool {
+/// Rewrites the block's parse for the masked bytes into `out`; whether
+/// anything differs.
+fn reparse(work: &Work, out: &mut Vec<u32>) -> bool {
+    let (from, parse, changed) = (work.from, &work.parse[..], &work.changed[..]);
     out.clear();
     out.reserve(parse.len() + 64);
-    let changed = &win.changed[..];
     let mut modified = false;
     let mut p = from;
     // The first changed range that ends after the current position: the
     // ranges before it end at or before it, those from it on end after.
-    let mut next = changed.partition_point(|r| r.1 <= win.origin + from as u64);
+    let mut next = changed.partition_point(|r| r.1 <= work.origin + from as u64);
     for &t in parse {
-        let at = win.origin + p as u64;
+        let at = work.origin + p as u64;
         while next < changed.len() && changed[next].1 <= at {
             next += 1;
         }
         if t & MATCH == 0 {
-            let b = win.masked[p];
+            let b = work.masked[p];
             modified |= next < changed.len() && changed[next].0 <= at;
             out.push(b as u32);
             p += 1;
@@ -120,7 +120,7 @@ fn reparse(win: &Window, from: usize, parse: &[u32], out: &mut Vec<u32>) -> bool
         let ahead = next < changed.len() && changed[next].0 < at + len as u64;
         let behind = next > 0 && changed[next - 1].1 > at - d as u64;
         if ahead || behind {
-            modified |= split_match(&win.masked, p, len, d, out);
+            modified |= split_match(&work.masked, p, len, d, out);
         } else {
             out.push(t);
         }
@@ -161,26 +161,177 @@ fn split_match(masked: &[u8], p: usize, len: usize, d: usize, out: &mut Vec<u32>
 /// Masks decoded bytes in place, given their decoded-stream offset.
 pub(super) type MaskAt<'m> = dyn FnMut(u64, &mut [u8]) -> Result<(), InputError> + 'm;
 
+/// A decoded block, with all the writer needs to write it (owned, so that
+/// it can be handed to another thread).
+#[derive(Default)]
+struct Work {
+    stored: bool,
+    last: bool,
+    /// The block's compressed bytes, from the byte holding its first bit;
+    /// `comp_base` is that byte's stream offset, `bits` the block's range.
+    comp: Vec<u8>,
+    comp_base: u64,
+    bits: (u64, u64),
+    /// The masked window and block; the block starts at `from`.
+    masked: Vec<u8>,
+    from: usize,
+    /// Decoded-stream offset of `masked[0]`.
+    origin: u64,
+    /// The window's changed ranges, up to the block's end.
+    changed: Vec<(u64, u64)>,
+    parse: Vec<u32>,
+}
+
+/// What the writer is handed, in order.
+enum Piece {
+    /// A member's header (at a byte boundary).
+    Header(Vec<u8>),
+    Block(Box<Work>),
+    /// A member's trailer: CRC-32 and size (after aligning).
+    Trailer([u8; 8]),
+}
+
+/// The writing half: blocks copied or encoded again, headers and trailers.
+struct Emitter<W: Write> {
+    w: BitWriter<W>,
+    encoder: BlockWriter,
+    reparsed: Vec<u32>,
+    copied: u64,
+    reencoded: u64,
+}
+
+impl<W: Write> Emitter<W> {
+    fn new(w: W) -> Emitter<W> {
+        Emitter {
+            w: BitWriter::new(w),
+            encoder: BlockWriter::new(),
+            reparsed: Vec::new(),
+            copied: 0,
+            reencoded: 0,
+        }
+    }
+
+    fn piece(&mut self, piece: &Piece) -> std::io::Result<()> {
+        let w = &mut self.w;
+        match piece {
+            Piece::Header(bytes) => w.put_bytes(bytes),
+            Piece::Trailer(bytes) => {
+                w.align();
+                w.put_bytes(bytes);
+            }
+            Piece::Block(work) if work.stored => {
+                // Its padding depends on where it lands: always written.
+                let data = &work.masked[work.from..];
+                w.put(work.last as u32, 1);
+                w.put(0, 2);
+                w.align();
+                let n = data.len() as u16;
+                w.put_bytes(&n.to_le_bytes());
+                w.put_bytes(&(!n).to_le_bytes());
+                w.put_bytes(data);
+                self.copied += 1;
+            }
+            Piece::Block(work) => {
+                if reparse(work, &mut self.reparsed) {
+                    self.encoder.write(w, &self.reparsed, work.last);
+                    self.reencoded += 1;
+                } else {
+                    w.copy_bits(&work.comp, work.comp_base, work.bits.0, work.bits.1);
+                    self.copied += 1;
+                }
+            }
+        }
+        w.drain(false)
+    }
+}
+
 /// Splices a gzip file (every member) from `r` into `w`, masking with
-/// `mask`; `charge` is called with each block's decoded size.
-pub(super) fn splice<R: Read, W: Write>(
+/// `mask`; `charge` is called with each block's decoded size. With
+/// `threads` > 1 the writing half runs on a thread of its own, a few
+/// blocks behind the decoding.
+pub(super) fn splice<R: Read, W: Write + Send>(
     r: R,
     w: W,
     mask: &mut MaskAt,
     mask_name: &dyn Fn(&[u8]) -> Option<Vec<u8>>,
     charge: &mut dyn FnMut(u64) -> Result<(), SpliceError>,
+    threads: usize,
 ) -> Result<(W, SpliceStats), SpliceError> {
+    let mut emitter = Emitter::new(w);
+    let digest = if threads < 2 {
+        let mut spare = Some(Box::default());
+        decode(r, mask, mask_name, charge, &mut |piece| {
+            emitter.piece(&piece).map_err(SpliceError::io)?;
+            if let Piece::Block(work) = piece {
+                spare = Some(work);
+            }
+            Ok(spare.take())
+        })?
+    } else {
+        std::thread::scope(|s| {
+            let (to_writer, pieces) = std::sync::mpsc::sync_channel::<Piece>(4);
+            let (recycle, spares) = std::sync::mpsc::channel::<Box<Work>>();
+            let em = &mut emitter;
+            let writer = s.spawn(move || -> std::io::Result<()> {
+                for piece in pieces {
+                    em.piece(&piece)?;
+                    if let Piece::Block(work) = piece {
+                        let _ = recycle.send(work);
+                    }
+                }
+                Ok(())
+            });
+            let decoded = decode(r, mask, mask_name, charge, &mut |piece| {
+                if to_writer.send(piece).is_err() {
+                    return Err(SpliceError::io(std::io::Error::other("the writer stopped")));
+                }
+                Ok(spares.try_recv().ok())
+            });
+            drop(to_writer);
+            let written = writer
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            // A write error is the cause of a decoding side that stopped.
+            written.map_err(SpliceError::io)?;
+            decoded
+        })?
+    };
+    emitter.w.align();
+    let Emitter {
+        w,
+        copied,
+        reencoded,
+        ..
+    } = emitter;
+    let w = w.into_inner().map_err(SpliceError::io)?;
+    Ok((
+        w,
+        SpliceStats {
+            digest,
+            copied,
+            reencoded,
+        },
+    ))
+}
+
+/// The decoding half: reads every member, decodes and masks each block,
+/// and hands the pieces to `emit` in order (which may give back a used
+/// block's buffers). Gives the digest of the masked stream.
+fn decode<R: Read>(
+    r: R,
+    mask: &mut MaskAt,
+    mask_name: &dyn Fn(&[u8]) -> Option<Vec<u8>>,
+    charge: &mut dyn FnMut(u64) -> Result<(), SpliceError>,
+    emit: &mut dyn FnMut(Piece) -> Result<Option<Box<Work>>, SpliceError>,
+) -> Result<StreamDigest, SpliceError> {
     let mut r = BitReader::new(r);
-    let mut w = BitWriter::new(w);
     let mut inflater = Inflater::new();
-    let mut encoder = BlockWriter::new();
-    let (mut parse, mut reparsed) = (Vec::new(), Vec::new());
+    let mut parse = Vec::new();
     let mut hash = twox_hash::XxHash3_128::new();
     let mut total = 0u64;
-    let (mut copied, mut reencoded) = (0, 0);
+    let mut spare: Option<Box<Work>> = None;
     loop {
-        let header = member_header(&mut r, mask_name)?;
-        w.put_bytes(&header);
+        emit(Piece::Header(member_header(&mut r, mask_name)?))?;
         let mut win = Window::new(total);
         let (mut crc_orig, mut crc_masked) = (Crc::new(), Crc::new());
         loop {
@@ -199,25 +350,9 @@ pub(super) fn splice<R: Read, W: Write>(
             crc_masked.update(&win.masked[from..]);
             hash.write(&win.masked[from..]);
             win.note_changes(from);
-            if block.kind == Kind::Stored {
-                // Its padding depends on where it lands: always written.
-                w.put(block.last as u32, 1);
-                w.put(0, 2);
-                w.align();
-                let n = (win.masked.len() - from) as u16;
-                w.put_bytes(&n.to_le_bytes());
-                w.put_bytes(&(!n).to_le_bytes());
-                w.put_bytes(&win.masked[from..]);
-                copied += 1;
-            } else if reparse(&win, from, &parse, &mut reparsed) {
-                encoder.write(&mut w, &reparsed, block.last);
-                reencoded += 1;
-            } else {
-                let (held, base) = r.held();
-                w.copy_bits(held, base, block.bits.0, block.bits.1);
-                copied += 1;
-            }
-            w.drain(false).map_err(SpliceError::io)?;
+            let mut work = spare.take().unwrap_or_default();
+            fill(&mut work, &win, from, &block, &r, &mut parse);
+            spare = emit(Piece::Block(work))?;
             total += (win.orig.len() - from) as u64;
             win.slide();
             r.keep_from(r.bit_pos());
@@ -236,21 +371,42 @@ pub(super) fn splice<R: Read, W: Write>(
                 "our decoder's output does not match the member's CRC".into(),
             ));
         }
-        w.align();
-        w.put_bytes(&crc_masked.sum().to_le_bytes());
-        w.put_bytes(&size.to_le_bytes());
+        let mut out = [0u8; 8];
+        out[..4].copy_from_slice(&crc_masked.sum().to_le_bytes());
+        out[4..].copy_from_slice(&size.to_le_bytes());
+        emit(Piece::Trailer(out))?;
         if r.at_end().map_err(SpliceError::io)? {
             break;
         }
     }
-    let digest = StreamDigest::new(hash.finish_128(), total);
-    let w = w.into_inner().map_err(SpliceError::io)?;
-    Ok((
-        w,
-        SpliceStats {
-            digest,
-            copied,
-            reencoded,
-        },
-    ))
+    Ok(StreamDigest::new(hash.finish_128(), total))
+}
+
+/// Fills `work` with the block just decoded (its parse moves over).
+fn fill<R: Read>(
+    work: &mut Work,
+    win: &Window,
+    from: usize,
+    block: &Block,
+    r: &BitReader<R>,
+    parse: &mut Vec<u32>,
+) {
+    work.stored = block.kind == Kind::Stored;
+    work.last = block.last;
+    work.bits = block.bits;
+    work.comp.clear();
+    work.comp_base = block.bits.0 / 8;
+    if !work.stored {
+        let (held, base) = r.held();
+        let a = (work.comp_base - base) as usize;
+        let b = (block.bits.1.div_ceil(8) - base) as usize;
+        work.comp.extend_from_slice(&held[a..b]);
+    }
+    work.masked.clear();
+    work.masked.extend_from_slice(&win.masked);
+    work.from = from;
+    work.origin = win.origin;
+    work.changed.clear();
+    work.changed.extend_from_slice(&win.changed);
+    std::mem::swap(&mut work.parse, parse);
 }

@@ -48,7 +48,14 @@ fn run(gz: &[u8], ranges: &[(usize, usize)]) -> Result<(Vec<u8>, SpliceStats), S
         Ok(())
     };
     let no_name = |_: &[u8]| None;
-    splice(gz, Vec::new(), &mut mask, &no_name, &mut |_| Ok(()))
+    splice(
+        gz,
+        Vec::new(),
+        &mut mask,
+        &no_name,
+        &mut |_| Ok(()),
+        1 + (gz.len() % 2),
+    )
 }
 
 /// Log-like text, with a card number (one of a few, Luhn-valid) in one
@@ -164,7 +171,7 @@ fn a_name_holding_a_card_number_is_masked() {
         let s = String::from_utf8_lossy(n).replace("4111111111111111", "411111******1111");
         Some(s.into_bytes())
     };
-    let (out, _) = splice(&gz[..], Vec::new(), &mut mask, &name, &mut |_| Ok(())).unwrap();
+    let (out, _) = splice(&gz[..], Vec::new(), &mut mask, &name, &mut |_| Ok(()), 1).unwrap();
     assert!(out.windows(16).any(|w| w == b"411111******1111"));
     assert!(!out.windows(16).any(|w| w == b"4111111111111111"));
     assert_eq!(gunzip(&out), b"nothing here\n");
