@@ -19,8 +19,14 @@ fuzz_target!(|data: &[u8]| {
     f.write_all(data).unwrap();
     let det = Detector::default();
     let policy = MaskPolicy::default();
-    let allow = panscrub::allow::AllowList::default();
-    let cx = container::Cx { det: &det, policy: &policy, scrub_binary: false, allow: &allow, stream_name: None };
-    let budget = Budget { max_expanded: 64 << 20, max_ratio: 1000, max_depth: 3 };
-    let _ = container::scan(&cx, &Meter::new(budget), &f, fmt, std::path::Path::new("fuzz.bin"));
+    let cx = container::Cx {
+        det: &det,
+        policy: &policy,
+        scrub_binary: false,
+        stream_name: None,
+        max_held: 64 << 20,
+        not_inspected: None,
+    };
+    let budget = Budget { max_expanded: 64 << 20, max_ratio: 1000, max_depth: 3, max_held: 64 << 20 };
+    let _ = container::scan(&cx, &Meter::new(budget), &f, fmt, std::path::Path::new("fuzz.bin"), &mut |_| Ok(()));
 });

@@ -16,9 +16,10 @@ fuzz_target!(|data: &[u8]| {
     f.write_all(data).unwrap();
     let det = Detector::default();
     let policy = MaskPolicy::default();
-    let allow = panscrub::allow::AllowList::default();
-    let cx = parquet::Cx { det: &det, policy: &policy, allow: &allow, allow_columns: &[] };
-    let budget = Budget { max_expanded: 64 << 20, max_ratio: 1000, max_depth: 3 };
+    let run_policy = panscrub::policy::Policy::default();
+    let allow = run_policy.for_input(std::path::Path::new("fuzz.parquet"));
+    let cx = parquet::Cx { det: &det, policy: &policy, allow };
+    let budget = Budget { max_expanded: 64 << 20, max_ratio: 1000, max_depth: 3, max_held: 64 << 20 };
     let meter = || Meter::new(budget);
     let Ok(found) = parquet::scan(&cx, &meter(), &f) else {
         return;

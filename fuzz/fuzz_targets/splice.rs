@@ -21,9 +21,15 @@ fn splice_checked(gz: &[u8], plain: Option<&[u8]>) {
     f.write_all(gz).unwrap();
     let det = Detector::default();
     let policy = MaskPolicy::default();
-    let allow = panscrub::allow::AllowList::default();
-    let cx = container::Cx { det: &det, policy: &policy, scrub_binary: false, allow: &allow, stream_name: None };
-    let budget = Budget { max_expanded: 64 << 20, max_ratio: 1000, max_depth: 3 };
+    let cx = container::Cx {
+        det: &det,
+        policy: &policy,
+        scrub_binary: false,
+        stream_name: None,
+        max_held: 64 << 20,
+        not_inspected: None,
+    };
+    let budget = Budget { max_expanded: 64 << 20, max_ratio: 1000, max_depth: 3, max_held: 64 << 20 };
     let mut found = Vec::new();
     let path = std::path::Path::new("fuzz.gz");
     if container::scan(&cx, &Meter::new(budget), &f, Format::Gzip, path, &mut |m| {
