@@ -42,7 +42,7 @@ mod verify;
 
 pub use deflate::{splice_gzip, SpliceError, SpliceStats};
 pub use feed::{held, Decide, Feed, Places, Source};
-use rebuild::digest_of;
+use rebuild::Digesting;
 pub(crate) use rebuild::{mask_copy, Masker};
 pub use rebuild::{rebuild, StreamDigest};
 

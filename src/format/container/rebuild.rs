@@ -137,15 +137,16 @@ impl StreamDigest {
     }
 }
 
-/// A writer that keeps the [`StreamDigest`] of what passes through it.
-struct Digesting<W: Write> {
+/// A writer (or reader) that keeps the [`StreamDigest`] of what passes
+/// through it.
+pub(super) struct Digesting<W> {
     inner: W,
     hash: twox_hash::XxHash3_128,
     len: u64,
 }
 
-impl<W: Write> Digesting<W> {
-    fn new(inner: W) -> Digesting<W> {
+impl<W> Digesting<W> {
+    pub(super) fn new(inner: W) -> Digesting<W> {
         Digesting {
             inner,
             hash: twox_hash::XxHash3_128::new(),
@@ -153,7 +154,7 @@ impl<W: Write> Digesting<W> {
         }
     }
 
-    fn into_parts(self) -> (W, StreamDigest) {
+    pub(super) fn into_parts(self) -> (W, StreamDigest) {
         let xxh3_128 = self.hash.finish_128();
         (
             self.inner,
@@ -178,11 +179,13 @@ impl<W: Write> Write for Digesting<W> {
     }
 }
 
-/// The [`StreamDigest`] of everything `r` yields.
-pub(super) fn digest_of(r: &mut dyn Read) -> Result<StreamDigest, InputError> {
-    let mut d = Digesting::new(io::sink());
-    io::copy(r, &mut d).map_err(decode_error)?;
-    Ok(d.into_parts().1)
+impl<R: Read> Read for Digesting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.write(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
 }
 
 /// Rebuilds a container with the feed's findings to mask masked into `w`.

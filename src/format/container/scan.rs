@@ -29,6 +29,35 @@ pub fn scan(
     path: &Path,
     out: &mut Sink,
 ) -> Result<(), InputError> {
+    scan_top(cx, meter, file, fmt, path, None, out)
+}
+
+/// Scans a top-level compressed stream (gzip, zstd, xz, bzip2, lz4) as
+/// [`scan`] does, and gives the digest of all it decodes to: verification
+/// checks a rebuilt stream and its digest in one decoding.
+pub(super) fn scan_digesting(
+    cx: &Cx,
+    meter: &Meter,
+    file: &File,
+    fmt: Format,
+    path: &Path,
+    out: &mut Sink,
+) -> Result<StreamDigest, InputError> {
+    debug_assert!(fmt.is_compressed_stream());
+    let mut digest = None;
+    scan_top(cx, meter, file, fmt, path, Some(&mut digest), out)?;
+    digest.ok_or_else(|| InputError::Corrupt("not a compressed stream".into()))
+}
+
+fn scan_top(
+    cx: &Cx,
+    meter: &Meter,
+    file: &File,
+    fmt: Format,
+    path: &Path,
+    digest: Option<&mut Option<StreamDigest>>,
+    out: &mut Sink,
+) -> Result<(), InputError> {
     let size = file.metadata().map_err(InputError::io("stat"))?.len();
     let inner = if fmt.is_compressed_stream() {
         path.with_extension("")
@@ -40,8 +69,20 @@ pub fn scan(
         ..*cx
     };
     let r = RangeReader::new(file, 0, size);
+    // The whole decoded stream, hashed on the way when asked (read to its
+    // end: a tar stops reading at its end marker).
+    let blob = |out: &mut Sink| match digest {
+        Some(digest) if fmt.is_compressed_stream() => {
+            let mut dec = Digesting::new(meter.limit(decoder(fmt, r)?, size));
+            scan_stream(&cx, meter, &mut dec, &[], None, out)?;
+            io::copy(&mut dec, &mut io::sink()).map_err(decode_error)?;
+            *digest = Some(dec.into_parts().1);
+            Ok(())
+        }
+        _ => scan_blob(&cx, meter, r, size, fmt, &mut Vec::new(), None, out),
+    };
     if !(fmt.is_compressed_stream() && is_structured(&inner)) {
-        return scan_blob(&cx, meter, r, size, fmt, &mut Vec::new(), None, out);
+        return blob(out);
     }
     // A compressed CSV or JSON stream (`events.ndjson.gz`, `Contact.csv.zst`):
     // its findings get rows or paths from a second decoding, opened at the
@@ -58,16 +99,7 @@ pub fn scan(
         }
         out(m)
     };
-    scan_blob(
-        &cx,
-        meter,
-        r,
-        size,
-        fmt,
-        &mut Vec::new(),
-        None,
-        &mut located,
-    )
+    blob(&mut located)
 }
 
 #[allow(clippy::too_many_arguments)]
