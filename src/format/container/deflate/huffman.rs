@@ -43,25 +43,19 @@ impl Decoder {
                 return Err(BadCode);
             }
         }
-        let mut next = [0u32; 16];
-        let mut code = 0;
-        for len in 1..16 {
-            code = (code + count[len - 1]) << 1;
-            next[len] = code;
-        }
         self.table.clear();
         self.table.resize(1 << p, 0);
         // Second-level widths: the longest code under each primary prefix.
         let mut widest = vec![0u8; 1 << p];
-        let mut codes = Vec::with_capacity(lens.len());
-        for (sym, &len) in lens.iter().enumerate() {
+        let mut revs = Vec::with_capacity(lens.len());
+        codes(lens, &mut revs);
+        let mut entries = Vec::with_capacity(lens.len());
+        for (sym, (&len, &rev)) in lens.iter().zip(&revs).enumerate() {
             let len = len as u32;
             if len == 0 {
                 continue;
             }
-            let rev = reverse(next[len as usize], len);
-            next[len as usize] += 1;
-            codes.push((sym as u32, rev, len));
+            entries.push((sym as u32, rev, len));
             if len > p {
                 let w = &mut widest[(rev & ((1 << p) - 1)) as usize];
                 *w = (*w).max((len - p) as u8);
@@ -74,7 +68,7 @@ impl Decoder {
                 self.table.resize(self.table.len() + (1 << w), 0);
             }
         }
-        for (sym, rev, len) in codes {
+        for (sym, rev, len) in entries {
             if len <= p {
                 let mut i = rev;
                 while i < 1 << p {
