@@ -22,6 +22,7 @@ pub mod luhn;
 pub mod oracle;
 pub mod prefilter;
 pub mod records;
+mod runs;
 pub mod separators;
 pub mod shape;
 mod stream;

@@ -6,16 +6,18 @@
 //! precedes the `2`; `D`/`d` follows the `2` and precedes a digit). So a byte that is not
 //! an E-byte rules out every PAN covering it, and sampling one byte in 13 is
 //! enough to find every region that may hold a PAN: any 13 consecutive bytes
-//! contain exactly one sample. On prose this touches ~8% of the bytes; on
-//! logs a sample that lands on a digit grows into its maximal E-run
-//! ("chain"), and only chains of 13+ bytes reach candidate assembly.
+//! contain exactly one sample. Samples are taken only where [`super::runs`]
+//! finds 13 bytes in a row that could all be E-bytes (64 bytes classified
+//! at a time), so on prose and logs most bytes are never sampled; a sample
+//! that lands on a digit grows into its maximal E-run ("chain"), and only
+//! chains of 13+ bytes reach candidate assembly.
 //!
 //! Contract: the prefilter may report chains that hold no PAN (false
 //! positives), never miss a chain that holds one (no false negatives).
 //! `tests::never_misses_a_pan` and the detector's oracle property test check
 //! it.
 
-use super::separators;
+use super::{runs, separators};
 
 /// Shortest PAN in bytes (13 contiguous digits).
 pub const MIN_SPAN: usize = 13;
@@ -134,19 +136,24 @@ pub fn for_each_chain(hay: &[u8], lo: usize, hi: usize, mut on_chain: impl FnMut
     // A PAN starting at s is found by the sample inside its first 13 bytes,
     // so samples beyond hi + 12 can only find PANs that start at hi or later.
     let stop = n.min(hi.saturating_add(MIN_SPAN - 1));
-    let mut i = lo + MIN_SPAN - 1;
-    while i < stop {
-        // Fast path: most sampled bytes are not digits or separators.
+    // A sample at `i` finds every PAN starting in `i - 12..=i`; every PAN
+    // starting at or after `from` is still to be found. `runs` skips to
+    // the first 13 bytes that could all belong to one, and the byte that
+    // ends them is sampled.
+    let mut from = lo;
+    let mut starts = runs::Starts::new(hay, lo, stop.saturating_sub(MIN_SPAN - 1));
+    while let Some(start) = starts.next_from(from) {
+        let i = start + MIN_SPAN - 1;
         let (mut a, mut b) = match CLASS[hay[i] as usize] {
             0 => {
-                i += MIN_SPAN;
+                from = i + 1;
                 continue;
             }
             1 => (digits_start(hay, lo, i), digits_end(hay, i)),
             2 => {
                 // A separator counts only between two digits.
                 if !(i + 1 < n && is_digit(hay[i - 1]) && is_digit(hay[i + 1])) {
-                    i += MIN_SPAN;
+                    from = i + 1;
                     continue;
                 }
                 (digits_start(hay, lo, i - 1), digits_end(hay, i + 1))
@@ -157,7 +164,7 @@ pub fn for_each_chain(hay: &[u8], lo: usize, hi: usize, mut on_chain: impl FnMut
                 let at = if hay[i] == b'%' { i } else { i - 2 };
                 if !(is_digit(hay[at - 1]) && hay[at] == b'%' && next_run_after(hay, at).is_some())
                 {
-                    i += MIN_SPAN;
+                    from = i + 1;
                     continue;
                 }
                 (digits_start(hay, lo, at), at)
@@ -173,12 +180,16 @@ pub fn for_each_chain(hay: &[u8], lo: usize, hi: usize, mut on_chain: impl FnMut
         while let Some(next) = next_run_after(hay, b) {
             b = digits_end(hay, next);
         }
-        if b - a >= MIN_SPAN {
+        // A PAN has 13 digits or more; a chain with fewer digit bytes
+        // (a date and hour, `2015-10-18 18`) holds none. (The `2` and `0`
+        // of a `%20` count here though they are no PAN digits: more
+        // chains pass, never fewer.)
+        if b - a >= MIN_SPAN && hay[a..b].iter().filter(|&&c| is_digit(c)).count() >= MIN_SPAN {
             on_chain(a, b);
         }
         // hay[b] is not an E-byte, so no PAN covers it: the next PAN starts
-        // at b + 1 or later and holds the sample at b + 13.
-        i = b + MIN_SPAN;
+        // at b + 1 or later.
+        from = b + 1;
     }
 }
 
