@@ -67,7 +67,9 @@ pub struct ColumnCell {
     pub row: u64,
 }
 
-/// Where a finding is, as reported.
+/// Where a finding is, as reported. The places only some formats have are
+/// boxed: a rebuilt file keeps its hits between its passes in
+/// `run::replay::HELD_BYTES` of memory, and a log's hits have none of them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Location {
     /// Path inside an archive, nested levels joined by `!` (masked).
@@ -79,13 +81,13 @@ pub struct Location {
     /// 1-based byte column of that line (text).
     pub column: Option<u64>,
     /// CSV row and field.
-    pub csv: Option<CsvCell>,
+    pub csv: Option<Box<CsvCell>>,
     /// JSON path of the value holding the finding (`$.records[3].Note`).
     pub json_path: Option<String>,
     /// Parquet column and row.
-    pub cell: Option<ColumnCell>,
+    pub cell: Option<Box<ColumnCell>>,
     /// Office documents: sheet and cell, paragraph, slide.
-    pub doc: Option<DocPlace>,
+    pub doc: Option<Box<DocPlace>>,
 }
 
 /// Where a finding in an Office document or a PDF is, as a person finds
@@ -213,6 +215,14 @@ impl Hit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A rebuilt file keeps up to `HELD_BYTES / size_of` hits between its
+    /// passes: a field that grows `Hit` shrinks how many fit.
+    #[test]
+    fn a_hit_stays_small() {
+        assert!(std::mem::size_of::<Location>() <= 112);
+        assert!(std::mem::size_of::<Hit>() <= 320);
+    }
 
     #[test]
     fn json_paths_name_their_last_key() {

@@ -91,11 +91,13 @@ mod tests {
         Hit {
             finding: f,
             at: Location {
-                csv: field.map(|n| CsvCell {
-                    row: 1,
-                    field: n.into(),
-                    record_id: None,
-                    object: None,
+                csv: field.map(|n| {
+                    Box::new(CsvCell {
+                        row: 1,
+                        field: n.into(),
+                        record_id: None,
+                        object: None,
+                    })
                 }),
                 ..Location::default()
             },

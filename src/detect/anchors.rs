@@ -11,7 +11,7 @@
 //! of server logs) and each is confirmed by the keyword grammar in scalar
 //! code.
 //!
-//! Beside `runs`, this is the only module with `unsafe`: vector loads, and the call into
+//! Like `records` and `runs`, this module has `unsafe` only for vector loads, and the call into
 //! the AVX2 kernel after runtime detection. The scalar kernel is the
 //! reference and a property test holds both to it.
 

@@ -1,5 +1,5 @@
 //! Where a PAN may start: the first place from which 13 bytes in a row
-//! could all belong to one, found 64 bytes at a time.
+//! could all belong to one (and hold 13 digits), found 64 bytes at a time.
 //!
 //! [`super::prefilter`] grows a chain from a sampled byte and checks it
 //! exactly; this module tells it where sampling is worth it. A byte *may
@@ -12,10 +12,14 @@
 //! after `from` is the first place a PAN may start.
 //!
 //! Server logs are full of short digit groups (timestamps, ports, process
-//! ids) that a sample one byte in 13 keeps landing on; runs of 13 are rare
-//! in them. Classifying 64 bytes into four bit masks takes about twenty
-//! vector instructions, and the run test is a handful of shifts and ANDs on
-//! the masks (`w & w >> 1`, then `>> 2`, `>> 4`, `>> 5`: 2, 4, 8, 13 bytes).
+//! ids) that a sample one byte in 13 keeps landing on. Runs of 13 loose
+//! bytes are fewer (about four per KB of loghub), mostly a date and hour
+//! (`2015-10-18 18`, 10 digits); since every digit of a PAN starting at
+//! `s` lies in the run of loose bytes from `s`, a start whose run holds
+//! fewer than 13 digits is skipped whole. Classifying 64 bytes into four
+//! bit masks takes about twenty vector instructions, and the run test is a
+//! handful of shifts and ANDs on the masks (`w & w >> 1`, then `>> 2`,
+//! `>> 4`, `>> 5`: 2, 4, 8, 13 bytes).
 //!
 //! The masks are computed eight blocks per call into the kernel and kept
 //! while the prefilter works through them, so a sample costs a bit test,
@@ -23,9 +27,9 @@
 //! without AVX2, is sampled everywhere (every position is a possible
 //! start), which is what the prefilter did before this module.
 //!
-//! Beside `anchors`, this is the only module with `unsafe`: vector loads,
-//! and the call into the AVX2 kernel after runtime detection. A property
-//! test holds the kernel to a byte-by-byte definition.
+//! Like `anchors` and `records`, this module has `unsafe` for vector loads
+//! and the call into the AVX2 kernel after runtime detection, and nothing
+//! else. A property test holds the kernel to a byte-by-byte definition.
 
 #![allow(unsafe_code)]
 
@@ -118,8 +122,11 @@ impl<'h> Starts<'h> {
         self
     }
 
-    /// The smallest `s` in `from..end` such that `hay[s..s + 13]` are all
-    /// loose E-bytes (every `s` when dense). `from` must not decrease
+    /// The next possible start in `from..end`: an `s` such that
+    /// `hay[s..s + 13]` are all loose E-bytes, no earlier than the first
+    /// such `s` and no later than the first whose run of loose bytes also
+    /// holds 13 digits (a run going past the blocks classified is handed
+    /// out uncounted). When dense, `from` itself. `from` must not decrease
     /// between calls.
     pub fn next_from(&mut self, from: usize) -> Option<usize> {
         if from >= self.end {

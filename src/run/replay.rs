@@ -7,18 +7,20 @@ use std::cell::{Cell, RefCell};
 use crate::error::InputError;
 use crate::location::Hit;
 
-/// Findings of one file kept in memory from the scan for the rebuild, its
-/// check and the manifest. A file with more is scanned again for each of
-/// them instead (detection is deterministic, and the rebuild checks every
-/// masked byte against the scan), so memory stays bounded whatever the
-/// number of findings; only such files pay for the extra decoding.
-pub const HELD_FINDINGS: usize = 65_536;
+/// Memory for the findings of one file kept from the scan for the
+/// rebuild, its check and the manifest: about 120,000 findings of an
+/// archive (a `MemberFinding` is 344 bytes). A file with more is scanned
+/// again for each of them instead (detection is deterministic, and the
+/// rebuild checks every masked byte against the scan), so memory stays
+/// bounded whatever the number of findings; only such files pay for the
+/// extra decoding.
+pub const HELD_BYTES: usize = 40 << 20;
 
 /// Where a pass hands each finding's hit.
 pub type HitSink<'s> = dyn FnMut(&Hit) -> Result<(), InputError> + 's;
 
-/// The first scan's findings, kept for the passes after it while there
-/// are at most [`HELD_FINDINGS`].
+/// The first scan's findings, kept for the passes after it while they fit
+/// in [`HELD_BYTES`].
 pub struct Replay<T> {
     /// `None` once the first scan found more: later passes scan again.
     pub held: RefCell<Option<Vec<T>>>,
@@ -27,12 +29,13 @@ pub struct Replay<T> {
 }
 
 impl<T> Replay<T> {
-    /// Keeps at most `limit` findings ([`HELD_FINDINGS`] but in tests).
-    pub fn new(limit: usize) -> Replay<T> {
+    /// Keeps at most `limit` findings, or as many as fit in
+    /// [`HELD_BYTES`] (`None`, but in tests).
+    pub fn new(limit: Option<usize>) -> Replay<T> {
         Replay {
             held: RefCell::new(Some(Vec::new())),
             scanned: Cell::new(false),
-            limit,
+            limit: limit.unwrap_or(HELD_BYTES / std::mem::size_of::<T>().max(1)),
         }
     }
 
@@ -51,7 +54,13 @@ impl<T> Replay<T> {
             first(&mut |m| {
                 each(hit(&m))?;
                 match held.as_mut() {
-                    Some(h) if h.len() < self.limit => h.push(m),
+                    Some(h) if h.len() < self.limit => {
+                        // Grown by doubling, but never past the limit.
+                        if h.len() == h.capacity() {
+                            h.reserve_exact(h.capacity().max(1024).min(self.limit - h.len()));
+                        }
+                        h.push(m)
+                    }
                     _ => held = None,
                 }
                 Ok(())
@@ -66,7 +75,7 @@ impl<T> Replay<T> {
     }
 }
 
-/// The most findings kept for `job`.
-pub fn held_findings(job: &super::Job) -> usize {
-    job.ctx.hooks.held_findings.unwrap_or(HELD_FINDINGS)
+/// The most findings kept for `job` when a test sets it.
+pub fn held_findings(job: &super::Job) -> Option<usize> {
+    job.ctx.hooks.held_findings
 }

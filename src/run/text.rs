@@ -381,7 +381,7 @@ impl<'f> Locator<'f> {
                     offset,
                     line: Some(l.line),
                     column: Some(column),
-                    csv,
+                    csv: csv.map(Box::new),
                     json_path,
                     ..Location::default()
                 },

@@ -635,12 +635,13 @@ fn run_with_peak_memory(args: &[&std::ffi::OsStr]) -> (i32, u64) {
     (o.status.code().unwrap(), mb)
 }
 
-/// A rebuilt file with more findings than a run keeps in memory (65,536)
-/// is scanned again for its rebuild, its check and its manifest records
-/// instead: a `.gz` with a PAN on each of 300,000 lines is scanned and
-/// scrubbed under 100 MB of peak memory (when every finding was held, twice,
-/// from the scan to the rebuild, this peaked near 400 MB), every PAN is
-/// truncated, and the manifest lists each one once, on its own line.
+/// A rebuilt file with more findings than a run keeps in memory (40 MiB of
+/// them, about 120,000) is scanned again for its rebuild, its check and
+/// its manifest records instead: a `.gz` with a PAN on each of 300,000
+/// lines is scanned and scrubbed under 100 MB of peak memory (when every
+/// finding was held, twice, from the scan to the rebuild, this peaked near
+/// 400 MB), every PAN is truncated, and the manifest lists each one once,
+/// on its own line.
 #[test]
 fn rebuilt_files_with_many_findings_keep_memory_bounded() {
     let d = tmp();

@@ -78,10 +78,10 @@ pub(super) fn scan_pdf<R: Read>(
             Some(Location {
                 member: name.map(str::to_string),
                 offset: f.offset,
-                doc: Some(DocPlace {
+                doc: Some(Box::new(DocPlace {
                     page: Some(i as u64 + 1),
                     ..DocPlace::default()
-                }),
+                })),
                 ..Location::default()
             })
         })?;
@@ -121,7 +121,7 @@ pub(super) fn scan_ole<R: Read>(
             (!t.left_to_cells(f.offset)).then(|| Location {
                 member: Some(member.clone()),
                 offset: f.offset,
-                doc,
+                doc: doc.map(Box::new),
                 ..Location::default()
             })
         })?;
@@ -208,7 +208,7 @@ pub(super) fn scan_part<R: Read>(
                 at: Location {
                     member: Some(name.to_string()),
                     offset: f.offset,
-                    doc: segment.map(|s| part.place(cx, &s.place)),
+                    doc: segment.map(|s| Box::new(part.place(cx, &s.place))),
                     ..Location::default()
                 },
                 finding: f,

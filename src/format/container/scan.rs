@@ -481,7 +481,7 @@ impl<'a> Locator<'a> {
                 m.hit.at.csv = loc
                     .locate(at)
                     .map_err(decode_error)?
-                    .map(|l| l.into_cell(object.clone(), self.det, self.policy));
+                    .map(|l| Box::new(l.into_cell(object.clone(), self.det, self.policy)));
             }
             Some(Locating::Json(loc)) => {
                 let p = loc.locate(at).map_err(decode_error)?;

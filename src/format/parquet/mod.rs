@@ -112,7 +112,7 @@ impl CellFinding {
             finding: self.located.finding,
             at: Location {
                 offset: self.located.finding.offset,
-                cell: Some(ColumnCell {
+                cell: Some(Box::new(ColumnCell {
                     // Each field name masked on its own: in the joined
                     // path a PAN after a dot would not stand alone.
                     column_path: self
@@ -122,7 +122,7 @@ impl CellFinding {
                         .collect::<Vec<_>>()
                         .join("."),
                     row: self.row,
-                }),
+                })),
                 ..Location::default()
             },
             masked_as: self.masked_as,

@@ -330,7 +330,7 @@ fn locate(
         if numeric.get(field).copied().unwrap_or(false) {
             hit.masked_as = MaskedAs::Number;
         }
-        hit.at.csv = Some(CsvCell {
+        hit.at.csv = Some(Box::new(CsvCell {
             row: hit.at.line.unwrap_or(0),
             field: mask_text(
                 columns.get(field).map(String::as_str).unwrap_or(""),
@@ -339,7 +339,7 @@ fn locate(
             ),
             record_id: None,
             object: None,
-        });
+        }));
     }
     Ok(())
 }
