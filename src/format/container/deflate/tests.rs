@@ -5,6 +5,7 @@
 //! `Unsupported`, never as a wrong file or a panic.
 
 use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
@@ -205,6 +206,119 @@ fn refused_streams_come_back_unsupported() {
             other => panic!("{what}: {:?}", other.map(|o| o.1)),
         }
     }
+}
+
+/// A raw deflate stream as a gzip member, with the CRC-32 and size of
+/// `content` (zeros when there is none).
+fn wrap(stream: &[u8], content: Option<&[u8]>) -> Vec<u8> {
+    let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    gz.extend_from_slice(stream);
+    let (crc, size) = content.map_or((0, 0), |c| {
+        let mut crc = flate2::Crc::new();
+        crc.update(c);
+        (crc.sum(), c.len() as u32)
+    });
+    gz.extend_from_slice(&crc.to_le_bytes());
+    gz.extend_from_slice(&size.to_le_bytes());
+    gz
+}
+
+/// What flate2 decodes `stream` to, in full.
+fn inflated(stream: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut d = flate2::read::DeflateDecoder::new(stream);
+    d.read_to_end(&mut out).ok().map(|_| out)
+}
+
+/// A raw stream and what flate2 decodes it to. Go's block writers stop
+/// without a final block, flushed to a byte: an empty final fixed block
+/// (bits 1, then 1 0, then seven 0s for end-of-block) is written where the
+/// padding starts, trying each padding length until flate2 decodes it.
+fn completed(stream: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    if let Some(content) = inflated(stream) {
+        return Some((stream.to_vec(), content));
+    }
+    (0..8).find_map(|pad| {
+        let start = (stream.len() * 8).checked_sub(pad)?;
+        let mut s = stream.to_vec();
+        s.resize(stream.len() + 2, 0);
+        for bit in start..s.len() * 8 {
+            s[bit / 8] &= !(1 << (bit % 8));
+        }
+        s[start / 8] |= 1 << (start % 8);
+        s[(start + 1) / 8] |= 1 << ((start + 1) % 8);
+        // The member's trailer follows the byte the final block ends in.
+        s.truncate((start + 10).div_ceil(8));
+        inflated(&s).map(|content| (s, content))
+    })
+}
+
+/// Deflate written by other encoders (`tests/fixtures/deflate/`, see its
+/// README): Go's Huffman-only, dynamic and fixed block writers (completed
+/// with a final block), a gzip member cut short, flate2's own test files.
+/// Each that flate2 decodes splices, with no mask, a mask every 101 bytes
+/// and one long masked range, to exactly the masked content; each that
+/// flate2 refuses is refused.
+#[test]
+fn external_streams_splice_exactly_or_are_refused() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/deflate");
+    let mut files: Vec<PathBuf> = ["go", "flate2"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            !name.starts_with("LICENSE") && !name.ends_with(".txt")
+        })
+        .collect();
+    files.sort();
+    assert!(files.len() >= 40, "fixtures missing: {}", files.len());
+    let (mut spliced, mut refused) = (0, 0);
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy();
+        let bytes = std::fs::read(path).unwrap();
+        let mut decoded = Vec::new();
+        let (gz, content) = if name.ends_with(".gz") {
+            let ok = MultiGzDecoder::new(&bytes[..])
+                .read_to_end(&mut decoded)
+                .is_ok();
+            (bytes.clone(), ok.then_some(decoded))
+        } else {
+            match completed(&bytes) {
+                Some((stream, content)) => (wrap(&stream, Some(&content)), Some(content)),
+                None => (wrap(&bytes, None), None),
+            }
+        };
+        let len = content.as_ref().map_or(4 * bytes.len(), Vec::len);
+        let patterns = [
+            vec![],
+            (0..len)
+                .step_by(101)
+                .map(|a| (a, (a + 7).min(len)))
+                .collect(),
+            vec![(len / 3, len / 3 + len / 4)],
+        ];
+        for ranges in patterns {
+            match run(&gz, &ranges) {
+                Ok((out, _)) => {
+                    let want = content
+                        .as_ref()
+                        .unwrap_or_else(|| panic!("{name}: spliced what flate2 refuses"));
+                    assert_eq!(gunzip(&out), masked(want, &ranges), "{name}");
+                    spliced += 1;
+                }
+                // Every stream these encoders wrote is one our decoder
+                // reads: only what flate2 refuses too may be refused.
+                Err(SpliceError::Unsupported(why)) => {
+                    assert!(content.is_none(), "{name}: refused ({why})");
+                    refused += 1
+                }
+                Err(SpliceError::Failed(e)) => panic!("{name}: {e}"),
+            }
+        }
+    }
+    eprintln!("external streams: {spliced} spliced, {refused} refused");
+    assert!(spliced >= 130, "only {spliced} spliced ({refused} refused)");
 }
 
 proptest! {
