@@ -196,11 +196,15 @@ fn emit<W: Write>(
             let (len, d) = match_parts(t);
             let li = s.len[len as usize - 3] as usize;
             let sym = 257 + li;
-            w.put(lit_codes[sym], lit_lens[sym] as u32);
-            w.put(len - LEN_BASE[li] as u32, LEN_EXTRA[li] as u32);
+            // Each code with its extra bits in one put (at most 15 + 5
+            // and 15 + 13 bits).
+            let n = lit_lens[sym] as u32;
+            let extra = len - LEN_BASE[li] as u32;
+            w.put(lit_codes[sym] | extra << n, n + LEN_EXTRA[li] as u32);
             let di = dist_symbol(s, d);
-            w.put(dist_codes[di], dist_lens[di] as u32);
-            w.put(d - DIST_BASE[di] as u32, DIST_EXTRA[di] as u32);
+            let n = dist_lens[di] as u32;
+            let extra = d - DIST_BASE[di] as u32;
+            w.put(dist_codes[di] | extra << n, n + DIST_EXTRA[di] as u32);
         }
     }
     w.put(lit_codes[256], lit_lens[256] as u32);

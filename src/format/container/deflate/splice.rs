@@ -100,11 +100,43 @@ fn reparse(work: &Work, out: &mut Vec<u32>) -> bool {
     // The first changed range that ends after the current position: the
     // ranges before it end at or before it, those from it on end after.
     let mut next = changed.partition_point(|r| r.1 <= work.origin + from as u64);
-    for &t in parse {
+    let mut i = 0;
+    while i < parse.len() {
         let at = work.origin + p as u64;
         while next < changed.len() && changed[next].1 <= at {
             next += 1;
         }
+        // Tokens whose bytes and whose match sources lie clear of every
+        // change (after the last one behind, before the next one ahead)
+        // stay as they are: copied in one go, not looked at one by one.
+        // Most of a block is such a stretch.
+        let ahead = changed.get(next).map_or(u64::MAX, |r| r.0);
+        let (start, mut q) = (i, p);
+        while let Some(&t) = parse.get(i) {
+            let pos = work.origin + q as u64;
+            let n = if t & MATCH == 0 {
+                1
+            } else {
+                let (len, d) = match_parts(t);
+                let source = pos.saturating_sub(d as u64);
+                if touches(&changed[..next], source, source + len as u64) {
+                    break;
+                }
+                len as usize
+            };
+            if pos + n as u64 > ahead {
+                break;
+            }
+            q += n;
+            i += 1;
+        }
+        if i > start {
+            out.extend_from_slice(&parse[start..i]);
+            p = q;
+            continue;
+        }
+        let t = parse[i];
+        i += 1;
         if t & MATCH == 0 {
             let b = work.masked[p];
             modified |= next < changed.len() && changed[next].0 <= at;
@@ -118,8 +150,8 @@ fn reparse(work: &Work, out: &mut Vec<u32>) -> bool {
         // is either the next range (starting before the match's end) or
         // the last one behind (ending after the source's start).
         let ahead = next < changed.len() && changed[next].0 < at + len as u64;
-        let behind = next > 0 && changed[next - 1].1 > at - d as u64;
-        if ahead || behind {
+        let source = at - d as u64;
+        if ahead || touches(&changed[..next], source, source + len as u64) {
             modified |= split_match(&work.masked, p, len, d, out);
         } else {
             out.push(t);
@@ -127,6 +159,14 @@ fn reparse(work: &Work, out: &mut Vec<u32>) -> bool {
         p += len;
     }
     modified
+}
+
+/// Whether any of the sorted, disjoint ranges `behind` overlaps `[a, b)`.
+/// Only those ending after `a` can, and the window bounds how far back a
+/// source reaches: a few ranges are looked at, from the last.
+#[inline]
+fn touches(behind: &[(u64, u64)], a: u64, b: u64) -> bool {
+    behind.iter().rev().take_while(|r| r.1 > a).any(|r| r.0 < b)
 }
 
 /// Re-expresses a match at `p` for the masked bytes: runs where the
