@@ -77,9 +77,8 @@ pub struct Starts<'h> {
     /// Every position is a possible start (short buffer, no AVX2).
     dense: bool,
     pipe: Pipe,
-    /// The blocks from `first`, `filled` of them valid.
+    /// The `filled` blocks before `pipe.at`.
     batch: Batch,
-    first: usize,
     filled: usize,
 }
 
@@ -109,7 +108,6 @@ impl<'h> Starts<'h> {
                 ..Pipe::default()
             },
             batch: Batch::default(),
-            first: from,
             filled: 0,
         }
         .started(from)
@@ -137,8 +135,8 @@ impl<'h> Starts<'h> {
         }
         let mut from = from;
         loop {
-            let described = self.first + self.filled * BLOCK;
-            if from < self.first || from >= described {
+            let (first, described) = (self.first(), self.pipe.at);
+            if from < first || from >= described {
                 if from >= self.end {
                     return None;
                 }
@@ -147,7 +145,6 @@ impl<'h> Starts<'h> {
                 if from >= self.pipe.at + 2 * BLOCK || from < self.pipe.at {
                     self.seek(from);
                 }
-                self.first = self.pipe.at;
                 self.filled = self.fill();
                 continue;
             }
@@ -169,16 +166,22 @@ impl<'h> Starts<'h> {
         }
     }
 
+    /// Where the blocks described start.
+    fn first(&self) -> usize {
+        self.pipe.at - self.filled * BLOCK
+    }
+
     /// The first run start at or after `from` among the blocks described.
     fn first_start(&self, from: usize) -> Option<usize> {
-        let k = (from - self.first) / BLOCK;
-        let mut mask = self.batch.starts[k] & (!0u64 << ((from - self.first) % BLOCK));
+        let first = self.first();
+        let k = (from - first) / BLOCK;
+        let mut mask = self.batch.starts[k] & (!0u64 << ((from - first) % BLOCK));
         for block in k..self.filled {
             if block > k {
                 mask = self.batch.starts[block];
             }
             if mask != 0 {
-                return Some(self.first + block * BLOCK + mask.trailing_zeros() as usize);
+                return Some(first + block * BLOCK + mask.trailing_zeros() as usize);
             }
         }
         None
@@ -187,7 +190,8 @@ impl<'h> Starts<'h> {
     /// Where the run of loose E-bytes from `s` ends and how many digits it
     /// holds; `None` when it goes on past the blocks described.
     fn run_from(&self, s: usize) -> Option<(usize, usize)> {
-        let (mut k, mut bit) = ((s - self.first) / BLOCK, (s - self.first) % BLOCK);
+        let first = self.first();
+        let (mut k, mut bit) = ((s - first) / BLOCK, (s - first) % BLOCK);
         let mut digits = 0;
         loop {
             // Shifting in zeros from the top bounds the run by the block.
@@ -195,7 +199,7 @@ impl<'h> Starts<'h> {
             let span = if ones >= 64 { !0 } else { (1u64 << ones) - 1 };
             digits += ((self.batch.digit[k] >> bit) & span).count_ones() as usize;
             if bit + ones < BLOCK {
-                return Some((self.first + k * BLOCK + bit + ones, digits));
+                return Some((first + k * BLOCK + bit + ones, digits));
             }
             k += 1;
             bit = 0;
@@ -213,7 +217,6 @@ impl<'h> Starts<'h> {
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = at;
-        self.first = at;
         self.filled = 0;
     }
 
