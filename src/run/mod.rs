@@ -14,6 +14,7 @@
 mod names;
 pub mod outcome;
 pub use names::may_hold_pan;
+mod archive;
 pub mod printer;
 pub mod progress;
 mod rebuilt;

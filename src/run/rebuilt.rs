@@ -7,26 +7,26 @@
 
 use std::fs::File;
 use std::io::{self, Seek};
-use std::sync::mpsc;
 
 use crate::error::InputError;
 use crate::format::budget::Meter;
-use crate::format::container::{Decide, Feed};
-use crate::format::{container, parquet, pgdump, Format};
+use crate::format::container::Decide;
+use crate::format::{parquet, Format};
 use crate::location::Hit;
 use crate::manifest::Action;
 use crate::remediate::apply::Hashing;
 use crate::remediate::digest::sha256_file;
 use crate::remediate::install::Staged;
 
+use super::archive::{Archive, Source};
 use super::outcome::Outcome;
 use super::printer::Findings;
 use super::replay::{held_findings, HitSink, Replay};
 use super::Job;
 
 /// What the archive scanners need from the run.
-pub fn container_cx<'a>(job: &'a Job) -> container::Cx<'a> {
-    container::Cx {
+pub fn container_cx<'a>(job: &'a Job) -> crate::format::container::Cx<'a> {
+    crate::format::container::Cx {
         det: &job.ctx.det,
         policy: &job.ctx.cfg.policy,
         scrub_binary: job.ctx.cfg.scrub_binary,
@@ -36,8 +36,12 @@ pub fn container_cx<'a>(job: &'a Job) -> container::Cx<'a> {
     }
 }
 
+/// A rebuild begun during the first scan: nothing (the scan found nothing
+/// to mask), the staged file not yet verified, or why it failed.
+pub type Begun = Result<Option<Staged>, InputError>;
+
 /// A format that is rebuilt whole: how to scan, rebuild and verify it.
-trait Rebuild {
+pub trait Rebuild {
     /// Hands every finding to `each`, in scan order. The first call is the
     /// scan (its decoded bytes count as scanned); later calls hand out the
     /// same findings again.
@@ -51,6 +55,19 @@ trait Rebuild {
     /// spliced by our own encoder is rebuilt by recompression).
     fn fall_back(&self) -> bool {
         false
+    }
+    /// The first scan of an in-place scrub, for a format that can rebuild
+    /// while it scans (a gzip file is spliced alongside its scan): from
+    /// the first finding to mask on, the rebuild runs into the file
+    /// `stage` creates then, so a file with nothing to mask costs a scan
+    /// and nothing is written for it. `None`: this format scans first and
+    /// rebuilds after. The outer error is the scan's.
+    fn scan_rebuilding(
+        &self,
+        _decide: &Decide,
+        _stage: &dyn Fn() -> Result<Staged, InputError>,
+    ) -> Option<Result<Begun, InputError>> {
+        None
     }
 }
 
@@ -70,19 +87,15 @@ pub fn process(job: &Job, out: &mut Outcome) -> Result<(), InputError> {
         };
         run(job, &adapter, out)
     } else {
-        let adapter = Archive {
+        let adapter = Archive::new(
             job,
-            source: Source {
+            Source {
                 cx: container_cx(job),
                 file: job.file,
                 format: job.format,
                 path: &job.input.path,
             },
-            replay: Replay::new(held_findings(job)),
-            written: std::cell::Cell::new(None),
-            spliced: std::cell::Cell::new(false),
-            no_splice: std::cell::Cell::new(false),
-        };
+        );
         // pg_dump archives count their file size, like text.
         out.counted_while_decoding = job.format != Format::PgDump;
         run(job, &adapter, out)
@@ -95,12 +108,22 @@ fn run(job: &Job, format: &dyn Rebuild, out: &mut Outcome) -> Result<(), InputEr
     let policy = job.policy();
     let scrub = job.scrub();
     let decide = |h: &Hit| scrub && h.report_only.is_none() && !policy.allows(h);
-    let mut needed = false;
-    format.scan(&mut |h| {
-        needed |= decide(h);
-        Ok(())
-    })?;
-    let installed = install(job, format, &decide, needed, &mut out.metadata_not_kept);
+    let not_kept = &mut out.metadata_not_kept;
+    let installed = match begin_in_place(job, format, &decide) {
+        Some(begun) => match begun? {
+            Ok(None) => Ok(false),
+            Ok(Some(staged)) => replace(job, format, &decide, staged, not_kept),
+            Err(e) => Err(e),
+        },
+        None => {
+            let mut needed = false;
+            format.scan(&mut |h| {
+                needed |= decide(h);
+                Ok(())
+            })?;
+            install(job, format, &decide, needed, not_kept)
+        }
+    };
     let replaced = *installed.as_ref().unwrap_or(&false);
     let mut findings = Findings::new(job.ctx, job.path);
     let listed = format.scan(&mut |hit| {
@@ -125,6 +148,22 @@ fn run(job: &Job, format: &dyn Rebuild, out: &mut Outcome) -> Result<(), InputEr
     Ok(())
 }
 
+/// An in-place scrub's first scan with its rebuild begun alongside, where
+/// the format can (see [`Rebuild::scan_rebuilding`]).
+fn begin_in_place(
+    job: &Job,
+    format: &dyn Rebuild,
+    decide: &Decide,
+) -> Option<Result<Begun, InputError>> {
+    if !job.scrub() || job.mirror().is_some() {
+        return None;
+    }
+    let touch = job.ctx.cfg.touch;
+    format.scan_rebuilding(decide, &|| {
+        Ok(Staged::beside(&job.input.path, job.file, job.md)?.touch(touch))
+    })
+}
+
 /// Builds, verifies and installs the result of a scrub. With `--out` the
 /// result goes to the mirror tree (a plain copy when nothing needs
 /// masking); otherwise it replaces the original unless the original
@@ -141,7 +180,8 @@ fn install(
     if let Some(dest) = job.mirror() {
         let mut staged = Staged::mirror(dest, job.file, job.md)?.touch(job.ctx.cfg.touch);
         if needed {
-            rebuild_verified(format, decide, &mut staged, hooks.corrupt_rebuild)?;
+            format.rebuild(decide, staged.file_mut())?;
+            verify_or_redo(format, decide, &mut staged, hooks.corrupt_rebuild)?;
         } else {
             let mut src = job.file;
             src.rewind().map_err(InputError::io("seek"))?;
@@ -155,20 +195,32 @@ fn install(
         return Ok(false);
     }
     let mut staged = Staged::beside(&job.input.path, job.file, job.md)?.touch(job.ctx.cfg.touch);
-    rebuild_verified(format, decide, &mut staged, hooks.corrupt_rebuild)?;
+    format.rebuild(decide, staged.file_mut())?;
+    replace(job, format, decide, staged, not_kept)
+}
+
+/// Verifies a rebuilt file and puts it in place of the original.
+fn replace(
+    job: &Job,
+    format: &dyn Rebuild,
+    decide: &Decide,
+    mut staged: Staged,
+    not_kept: &mut Vec<String>,
+) -> Result<bool, InputError> {
+    let hooks = &job.ctx.hooks;
+    verify_or_redo(format, decide, &mut staged, hooks.corrupt_rebuild)?;
     *not_kept = staged.replace_original(job.md, hooks.rebuild_pause)?;
     Ok(true)
 }
 
-/// Rebuilds into `staged` and verifies; a rebuild that fails its
+/// Verifies what was rebuilt into `staged`; a rebuild that fails its
 /// verification is done again the format's more general way if it has one.
-fn rebuild_verified(
+fn verify_or_redo(
     format: &dyn Rebuild,
     decide: &Decide,
     staged: &mut Staged,
     corrupt: bool,
 ) -> Result<(), InputError> {
-    format.rebuild(decide, staged.file_mut())?;
     match staged.verify(corrupt, |f| format.verify(decide, f)) {
         Err(InputError::Verification(_)) if format.fall_back() => {
             let f = staged.file_mut();
@@ -196,196 +248,6 @@ fn hashes(job: &Job, replaced: bool) -> Result<(Option<String>, Option<String>),
         None
     };
     Ok((Some(before), after))
-}
-
-/// Where a container's findings come from: its scan. It reads the file
-/// only with positioned reads, so it can run on its own thread while the
-/// rebuild reads the same open file.
-struct Source<'a> {
-    cx: container::Cx<'a>,
-    file: &'a File,
-    format: Format,
-    path: &'a std::path::Path,
-}
-
-impl Source<'_> {
-    fn scan(&self, meter: &Meter, out: &mut container::Sink) -> Result<(), InputError> {
-        if self.format == Format::PgDump {
-            pgdump::scan(&self.cx, meter, self.file, out)
-        } else {
-            container::scan(&self.cx, meter, self.file, self.format, self.path, out)
-        }
-    }
-}
-
-/// gzip, zstd, xz, bzip2, lz4, zip and pg_dump archives.
-struct Archive<'a> {
-    job: &'a Job<'a>,
-    source: Source<'a>,
-    replay: Replay<container::MemberFinding>,
-    /// What the last rebuild compressed, for its verification.
-    written: std::cell::Cell<Option<container::StreamDigest>>,
-    /// Whether the last rebuild was a deflate splice; once one fails its
-    /// verification, the next is a recompression.
-    spliced: std::cell::Cell<bool>,
-    no_splice: std::cell::Cell<bool>,
-}
-
-impl Archive<'_> {
-    fn meter(&self) -> Meter {
-        Meter::new(self.job.ctx.cfg.budget)
-    }
-
-    /// Runs `f` with a feed of the original's findings: from memory, or
-    /// from a scan on a thread of its own that hands them over in small
-    /// batches as `f` pulls them.
-    fn with_feed(
-        &self,
-        decide: &Decide,
-        f: impl FnOnce(&mut Feed) -> Result<(), InputError>,
-    ) -> Result<(), InputError> {
-        if let Some(found) = self.replay.held.borrow().as_ref() {
-            return f(&mut container::held(found, decide));
-        }
-        let budget = self.job.ctx.cfg.budget;
-        let source = &self.source;
-        std::thread::scope(|s| {
-            let (tx, rx) = mpsc::sync_channel::<Vec<container::MemberFinding>>(4);
-            let scan = s.spawn(move || {
-                let mut batch = Vec::with_capacity(1024);
-                let mut stopped = false;
-                let res = source.scan(&Meter::new(budget), &mut |m| {
-                    batch.push(m);
-                    if batch.len() == 1024 && tx.send(std::mem::take(&mut batch)).is_err() {
-                        stopped = true; // the rebuild stopped pulling
-                        return Err(InputError::Changed("scan stopped".into()));
-                    }
-                    Ok(())
-                });
-                if res.is_ok() && !batch.is_empty() {
-                    let _ = tx.send(batch);
-                }
-                (res, stopped)
-            });
-            let mut current = Vec::new().into_iter();
-            let pull = move || loop {
-                if let Some(m) = current.next() {
-                    return Ok(Some(m));
-                }
-                match rx.recv() {
-                    Ok(batch) => current = batch.into_iter(),
-                    Err(_) => return Ok(None),
-                }
-            };
-            let mut feed = Feed::new(Box::new(pull), decide);
-            let used = f(&mut feed);
-            drop(feed); // a scan still running stops at its next send
-            let (scanned, stopped) = match scan.join() {
-                Ok(r) => r,
-                Err(panic) => std::panic::resume_unwind(panic),
-            };
-            // A scan that failed ended the feed early: its error is the
-            // cause of whatever the rebuild saw.
-            match (scanned, used) {
-                (Err(e), _) if !stopped => Err(e),
-                (_, used) => used,
-            }
-        })
-    }
-}
-
-impl Archive<'_> {
-    /// Rebuilds a gzip file by splicing its deflate blocks (see
-    /// `container::deflate`); whether it did. A file the splice does not
-    /// handle is left for the general rebuild, with `out` emptied.
-    fn splice(&self, decide: &Decide, out: &mut File) -> Result<bool, InputError> {
-        let (cx, file) = (&self.source.cx, self.job.file);
-        let mut refused = None;
-        self.with_feed(decide, |feed| {
-            match container::splice_gzip(cx, &self.meter(), file, feed, &mut *out) {
-                Ok((_, stats)) => self.written.set(Some(stats.digest)),
-                Err(container::SpliceError::Unsupported(why)) => refused = Some(why),
-                Err(container::SpliceError::Failed(e)) => return Err(e),
-            }
-            Ok(())
-        })?;
-        let Some(why) = refused else {
-            return Ok(true);
-        };
-        if self.job.ctx.hooks.require_splice {
-            return Err(InputError::Verification(format!(
-                "the deflate splice was refused: {why}"
-            )));
-        }
-        out.set_len(0).map_err(InputError::io("truncate"))?;
-        out.rewind().map_err(InputError::io("seek"))?;
-        Ok(false)
-    }
-}
-
-impl Rebuild for Archive<'_> {
-    fn scan(&self, each: &mut HitSink) -> Result<(), InputError> {
-        // The scan's decoded bytes count as scanned (not the rebuild's).
-        let first = if self.job.format == Format::PgDump {
-            self.meter()
-        } else {
-            self.meter().counting()
-        };
-        self.replay.each(
-            |out| self.source.scan(&first, out),
-            |out| self.source.scan(&self.meter(), out),
-            |m| &m.hit,
-            each,
-        )
-    }
-
-    fn rebuild(&self, decide: &Decide, out: &mut File) -> Result<(), InputError> {
-        let (cx, file, format) = (&self.source.cx, self.job.file, self.job.format);
-        self.spliced.set(false);
-        if format == Format::Gzip && !self.no_splice.get() && self.splice(decide, out)? {
-            self.spliced.set(true);
-            if self.job.ctx.hooks.corrupt_splice {
-                crate::remediate::install::flip_a_byte(out).map_err(InputError::io("test hook"))?;
-            }
-            return Ok(());
-        }
-        self.with_feed(decide, |feed| {
-            if format == Format::PgDump {
-                pgdump::rebuild(cx, file, feed, out)
-            } else {
-                let written = container::rebuild(cx, &self.meter(), file, format, feed, &mut *out)?;
-                self.written.set(written);
-                Ok(())
-            }
-        })
-    }
-
-    fn fall_back(&self) -> bool {
-        let again = self.spliced.get() && !self.job.ctx.hooks.require_splice;
-        self.no_splice.set(again);
-        again
-    }
-
-    fn verify(&self, decide: &Decide, rebuilt: &File) -> Result<(), InputError> {
-        let (cx, file, format) = (&self.source.cx, self.job.file, self.job.format);
-        self.with_feed(decide, |feed| {
-            let meter = self.meter();
-            if format == Format::PgDump {
-                pgdump::verify(cx, &meter, file, rebuilt, feed)
-            } else {
-                container::verify(
-                    cx,
-                    &meter,
-                    file,
-                    rebuilt,
-                    format,
-                    feed,
-                    &self.job.input.path,
-                    self.written.get(),
-                )
-            }
-        })
-    }
 }
 
 /// A top-level Parquet file. Its rebuild asks the same policy for every

@@ -39,6 +39,22 @@ impl<T> Replay<T> {
         }
     }
 
+    /// An empty holder for a first scan run outside [`Replay::each`] (one
+    /// that rebuilds as it goes); [`Replay::scanned`] takes what it held.
+    pub fn holder(&self) -> Holder<T> {
+        Holder {
+            held: Some(Vec::new()),
+            limit: self.limit,
+        }
+    }
+
+    /// Records that the first scan ran (outside [`Replay::each`]) and what
+    /// it held: later passes hand out those findings, or scan again.
+    pub fn scanned(&self, holder: Holder<T>) {
+        self.scanned.set(true);
+        *self.held.borrow_mut() = holder.into_held();
+    }
+
     /// Hands out every finding: `first` is the scan (it pushes its
     /// findings, counted, into the sink it is given), `again` a new scan
     /// without counting; `hit` shows a finding's hit.
@@ -50,28 +66,46 @@ impl<T> Replay<T> {
         each: &mut HitSink,
     ) -> Result<(), InputError> {
         if !self.scanned.replace(true) {
-            let mut held = Some(Vec::new());
+            let mut held = self.holder();
             first(&mut |m| {
                 each(hit(&m))?;
-                match held.as_mut() {
-                    Some(h) if h.len() < self.limit => {
-                        // Grown by doubling, but never past the limit.
-                        if h.len() == h.capacity() {
-                            h.reserve_exact(h.capacity().max(1024).min(self.limit - h.len()));
-                        }
-                        h.push(m)
-                    }
-                    _ => held = None,
-                }
+                held.push(m);
                 Ok(())
             })?;
-            *self.held.borrow_mut() = held;
+            *self.held.borrow_mut() = held.into_held();
             return Ok(());
         }
         if let Some(found) = self.held.borrow().as_ref() {
             return found.iter().try_for_each(|m| each(hit(m)));
         }
         again(&mut |m| each(hit(&m)))
+    }
+}
+
+/// The findings of a first scan as they come, up to the limit: past it,
+/// none (later passes scan again).
+pub struct Holder<T> {
+    held: Option<Vec<T>>,
+    limit: usize,
+}
+
+impl<T> Holder<T> {
+    /// Keeps `m` while there is room; forgets everything once there is not.
+    pub fn push(&mut self, m: T) {
+        match self.held.as_mut() {
+            Some(h) if h.len() < self.limit => {
+                // Grown by doubling, but never past the limit.
+                if h.len() == h.capacity() {
+                    h.reserve_exact(h.capacity().max(1024).min(self.limit - h.len()));
+                }
+                h.push(m)
+            }
+            _ => self.held = None,
+        }
+    }
+
+    fn into_held(self) -> Option<Vec<T>> {
+        self.held
     }
 }
 

@@ -173,3 +173,100 @@ fn a_splice_that_fails_verification_is_rebuilt_by_recompression() {
     assert!(decoded == want);
     assert_no_pan("stderr", &o.stderr);
 }
+
+/// The names in `dir`, sorted: a temp file left behind shows here.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// `scrub --allow allow.txt` of `tree` (the log's three cards allowed),
+/// the splice required.
+fn scrub_allowing(d: &Path, tree: &Path, m: &str) -> Output {
+    let allow = d.join("allow.txt");
+    write(
+        &allow,
+        b"4111111111111111\n5555555555554444\n378282246310005\n",
+    );
+    Command::new(BIN)
+        .args(["scrub", "-q", "--allow"])
+        .arg(&allow)
+        .arg("--manifest")
+        .arg(d.join(m))
+        .arg(tree)
+        .env("PANSCRUB_TEST_REQUIRE_SPLICE", "1")
+        .output()
+        .unwrap()
+}
+
+/// The splice starts at a gzip's first finding to mask, while its scan is
+/// still running: a file whose findings are all allowed is left as it was
+/// (same inode, bytes and time; no temp file made), and one whose only
+/// card to mask comes after 2 MB of allowed ones is spliced to exactly the
+/// plain scrub.
+#[test]
+fn a_gzip_is_rewritten_only_from_a_card_to_mask_on() {
+    use std::os::unix::fs::MetadataExt;
+    let d = tmp();
+    let tree = d.path().join("gz");
+    write(&tree.join("app.log"), log_text().as_bytes());
+    sh_output(&tree, "gzip -6 app.log");
+    let gz = tree.join("app.log.gz");
+    let (before, md) = (fs::read(&gz).unwrap(), fs::metadata(&gz).unwrap());
+    let o = scrub_allowing(d.path(), &tree, "all-allowed.jsonl");
+    assert_exit(&o, 0);
+    let after = fs::metadata(&gz).unwrap();
+    assert_eq!((after.ino(), after.mtime()), (md.ino(), md.mtime()));
+    assert!(fs::read(&gz).unwrap() == before);
+    assert_eq!(names(&tree), ["app.log.gz"]);
+    let m = manifest(&d.path().join("all-allowed.jsonl"));
+    let cards = summary(&m)["findings"].as_u64().unwrap();
+    assert!(cards > 100);
+    assert_eq!(summary(&m)["allowed"], cards);
+    assert_eq!(summary(&m)["truncated"], 0);
+
+    // One card to mask, at the very end.
+    let mut text = log_text();
+    text.push_str("last POST /pay card=4012888888881881 200\n");
+    let plain = d.path().join("plain");
+    write(&plain.join("app.log"), text.as_bytes());
+    assert_exit(&scrub_allowing(d.path(), &plain, "plain.jsonl"), 0);
+    fs::remove_file(&gz).unwrap();
+    write(&tree.join("app.log"), text.as_bytes());
+    sh_output(&tree, "gzip -6 app.log");
+    let o = scrub_allowing(d.path(), &tree, "late.jsonl");
+    assert_exit(&o, 0);
+    assert_no_pan("stderr", &o.stderr);
+    assert!(sh_output(&tree, "gzip -dc app.log.gz") == fs::read(plain.join("app.log")).unwrap());
+    assert_eq!(names(&tree), ["app.log.gz"]);
+    let m = manifest(&d.path().join("late.jsonl"));
+    assert_eq!(summary(&m)["truncated"], 1);
+    assert_eq!(summary(&m)["allowed"], cards);
+}
+
+/// A gzip cut short after its first cards: the splice has begun when the
+/// scan meets the damage. The file is an error, left exactly as it was,
+/// with no temp file beside it and no card in what is printed.
+#[test]
+fn a_truncated_gzip_met_while_splicing_is_left_as_it_was() {
+    let d = tmp();
+    let tree = d.path().join("gz");
+    write(&tree.join("app.log"), log_text().as_bytes());
+    sh_output(
+        &tree,
+        "gzip -6 -c app.log | head -c 300000 > cut.log.gz && rm app.log",
+    );
+    let before = fs::read(tree.join("cut.log.gz")).unwrap();
+    let m = d.path().join("m.jsonl");
+    let o = scrub_requiring_splice(&tree, &m);
+    assert_exit(&o, 2);
+    assert_no_pan("stderr", &o.stderr);
+    assert_no_pan("manifest", &fs::read(&m).unwrap());
+    assert!(fs::read(tree.join("cut.log.gz")).unwrap() == before);
+    assert_eq!(names(&tree), ["cut.log.gz"]);
+    assert_eq!(summary(&manifest(&m))["errors"], 1);
+}

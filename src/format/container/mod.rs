@@ -30,6 +30,7 @@ use crate::manifest::mask_text;
 use crate::mask::MaskPolicy;
 use std::path::Path;
 
+mod ahead;
 mod bzip2_join;
 mod deflate;
 mod encode;

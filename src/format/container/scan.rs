@@ -7,6 +7,7 @@
 
 use std::cell::Cell;
 
+use super::ahead;
 use super::office;
 use super::tar_scan::scan_tar;
 use super::*;
@@ -71,15 +72,26 @@ fn scan_top(
     let r = RangeReader::new(file, 0, size);
     // The whole decoded stream, hashed on the way when asked (read to its
     // end: a tar stops reading at its end marker).
-    let blob = |out: &mut Sink| match digest {
-        Some(digest) if fmt.is_compressed_stream() => {
-            let mut dec = Digesting::new(meter.limit(decoder(fmt, r)?, size));
-            scan_stream(&cx, meter, &mut dec, &[], None, out)?;
-            io::copy(&mut dec, &mut io::sink()).map_err(decode_error)?;
-            *digest = Some(dec.into_parts().1);
-            Ok(())
+    let blob = |out: &mut Sink| {
+        if !fmt.is_compressed_stream() {
+            return scan_blob(&cx, meter, r, size, fmt, &mut Vec::new(), None, out);
         }
-        _ => scan_blob(&cx, meter, r, size, fmt, &mut Vec::new(), None, out),
+        // Decoded on a helper thread ahead of the scan, where there are
+        // workers for both.
+        ahead::decoding(
+            r,
+            |r| decoder(fmt, r),
+            |dec| match digest {
+                Some(digest) => {
+                    let mut dec = Digesting::new(meter.limit(dec, size));
+                    scan_stream(&cx, meter, &mut dec, &[], None, out)?;
+                    io::copy(&mut dec, &mut io::sink()).map_err(decode_error)?;
+                    *digest = Some(dec.into_parts().1);
+                    Ok(())
+                }
+                None => scan_stream(&cx, meter, meter.limit(dec, size), &[], None, out),
+            },
+        )
     };
     if !(fmt.is_compressed_stream() && is_structured(&inner)) {
         return blob(out);
