@@ -4,7 +4,7 @@
 //! in-place scrub of a gzip file, whose deflate splice starts as soon as
 //! its scan finds something to mask and then runs alongside it.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::Seek;
 use std::sync::mpsc;
@@ -15,6 +15,7 @@ use crate::format::container::{self, Decide, Feed, MemberFinding};
 use crate::format::{pgdump, Format};
 use crate::remediate::install::Staged;
 
+use super::follow::{Following, GiveUpOnDrop, Progress, Tracking};
 use super::rebuilt::{Begun, Rebuild};
 use super::replay::{held_findings, HitSink, Replay};
 use super::Job;
@@ -73,6 +74,9 @@ pub struct Archive<'a> {
     /// verification, the next is a recompression.
     spliced: Cell<bool>,
     no_splice: Cell<bool>,
+    /// The last splice's result re-scanned as it was written, for its
+    /// verification (taken by it).
+    rescanned: RefCell<Option<Result<container::Rescan, InputError>>>,
 }
 
 impl<'a> Archive<'a> {
@@ -85,6 +89,7 @@ impl<'a> Archive<'a> {
             written: Cell::new(None),
             spliced: Cell::new(false),
             no_splice: Cell::new(false),
+            rescanned: RefCell::new(None),
         }
     }
 
@@ -142,24 +147,35 @@ impl Archive<'_> {
     fn splice(&self, decide: &Decide, out: &mut File) -> Result<bool, InputError> {
         let mut spliced = false;
         self.with_feed(decide, |feed| {
-            spliced = self.splice_from(feed, out)?;
+            spliced = self.splice_from(feed, out, &Progress::default())?;
             Ok(())
         })?;
         Ok(spliced)
     }
 
-    /// [`Archive::splice`] with the findings of `feed`.
-    fn splice_from(&self, feed: &mut Feed, out: &mut File) -> Result<bool, InputError> {
+    /// [`Archive::splice`] with the findings of `feed`; how far `out` is
+    /// written goes to `progress`, for a reader following it.
+    fn splice_from(
+        &self,
+        feed: &mut Feed,
+        out: &mut File,
+        progress: &Progress,
+    ) -> Result<bool, InputError> {
         let (cx, file) = (&self.source.cx, self.job.file);
+        let _unless_finished = GiveUpOnDrop(progress);
         self.spliced.set(false);
-        let why = match container::splice_gzip(cx, &self.meter(), file, feed, &mut *out) {
+        let mut tracked = Tracking::new(&*out, progress);
+        let why = match container::splice_gzip(cx, &self.meter(), file, feed, &mut tracked) {
             Ok((_, stats)) => {
+                let len = tracked.written();
                 self.written.set(Some(stats.digest));
                 self.spliced.set(true);
                 if self.job.ctx.hooks.corrupt_splice {
+                    // Before the finish: the follower reads the damage.
                     crate::remediate::install::flip_a_byte(out)
                         .map_err(InputError::io("test hook"))?;
                 }
+                progress.finish(len, true);
                 return Ok(true);
             }
             Err(container::SpliceError::Unsupported(why)) => why,
@@ -209,7 +225,7 @@ impl Archive<'_> {
             let begun = match feed.peek() {
                 Ok(None) => Ok(None),
                 Ok(Some(_)) => stage().and_then(|mut staged| {
-                    let spliced = self.splice_from(&mut feed, staged.file_mut())?;
+                    let spliced = self.splice_checked(&mut feed, &mut staged)?;
                     Ok(Some((staged, spliced)))
                 }),
                 Err(e) => Err(e),
@@ -243,6 +259,48 @@ impl Archive<'_> {
     }
 }
 
+impl Archive<'_> {
+    /// [`Archive::splice_from`] into `staged`, its result re-scanned on a
+    /// thread of its own as it is written (the re-scan half of the
+    /// verification, which then only compares; see `run/follow.rs`).
+    /// Not where a test build damages the file after the splice: that is
+    /// verified by reading it again.
+    fn splice_checked(&self, feed: &mut Feed, staged: &mut Staged) -> Result<bool, InputError> {
+        let progress = Progress::default();
+        if self.job.ctx.hooks.corrupt_rebuild {
+            return self.splice_from(feed, staged.file_mut(), &progress);
+        }
+        let reader = staged
+            .file_mut()
+            .try_clone()
+            .map_err(InputError::io("open"))?;
+        let (fmt, path) = (self.job.format, self.source.path);
+        // One thread: the splice keeps the others busy.
+        let cx = &container::Cx {
+            workers: 1,
+            ..self.source.cx
+        };
+        let budget = self.job.ctx.cfg.budget;
+        // The meter's ratio: the rebuilt stream decodes to as many bytes
+        // as the original did.
+        let size = self.job.md.len();
+        std::thread::scope(|s| {
+            let check = s.spawn(|| {
+                let follow = Following::new(&reader, &progress);
+                container::rescan(cx, &Meter::new(budget), follow, size, fmt, path)
+            });
+            let spliced = self.splice_from(feed, staged.file_mut(), &progress);
+            let rescan = check
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            if let Ok(true) = spliced {
+                *self.rescanned.borrow_mut() = Some(rescan);
+            }
+            spliced
+        })
+    }
+}
+
 /// Findings handed from a scan on its own thread at a time.
 const BATCH: usize = 1024;
 
@@ -265,6 +323,7 @@ impl Rebuild for Archive<'_> {
     fn rebuild(&self, decide: &Decide, out: &mut File) -> Result<(), InputError> {
         let (cx, file, format) = (&self.source.cx, self.job.file, self.job.format);
         self.spliced.set(false);
+        self.rescanned.take(); // a rebuild again is verified by reading it
         if format == Format::Gzip && !self.no_splice.get() && self.splice(decide, out)? {
             return Ok(());
         }
@@ -295,6 +354,12 @@ impl Rebuild for Archive<'_> {
 
     fn verify(&self, decide: &Decide, rebuilt: &File) -> Result<(), InputError> {
         let (cx, file, format) = (&self.source.cx, self.job.file, self.job.format);
+        if let Some(rescan) = self.rescanned.take() {
+            let written = self.written.get();
+            return self.with_feed(decide, |feed| {
+                container::judge_rescan(rescan, feed, written)
+            });
+        }
         self.with_feed(decide, |feed| {
             let meter = self.meter();
             if format == Format::PgDump {

@@ -15,6 +15,7 @@ mod names;
 pub mod outcome;
 pub use names::may_hold_pan;
 mod archive;
+mod follow;
 pub mod printer;
 pub mod progress;
 mod rebuilt;

@@ -33,6 +33,7 @@ pub fn container_cx<'a>(job: &'a Job) -> crate::format::container::Cx<'a> {
         stream_name: None,
         max_held: job.ctx.cfg.budget.max_held,
         not_inspected: Some(&job.not_inspected),
+        workers: job.ctx.cfg.jobs,
     }
 }
 

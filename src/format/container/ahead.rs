@@ -26,11 +26,12 @@ const DEPTH: usize = 4;
 /// when the run has more than one worker, else directly. The decoder is
 /// made and used on the thread that decodes.
 pub fn decoding<'r, R: Read + Send + 'r, T>(
+    workers: usize,
     r: R,
     open: impl FnOnce(R) -> Result<Box<dyn Read + 'r>, InputError> + Send,
     f: impl FnOnce(&mut dyn Read) -> Result<T, InputError>,
 ) -> Result<T, InputError> {
-    if rayon::current_num_threads() < 2 {
+    if workers < 2 {
         return f(&mut open(r)?);
     }
     std::thread::scope(|s| {
@@ -168,14 +169,6 @@ mod tests {
         Ok(Box::new(r))
     }
 
-    fn on_two_workers<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap()
-            .install(f)
-    }
-
     fn sample(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 31 % 251) as u8).collect()
     }
@@ -184,17 +177,15 @@ mod tests {
     fn hands_over_every_byte_in_order() {
         for len in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 5 * CHUNK + 123] {
             let data = sample(len);
-            let got = on_two_workers(|| {
-                let r = Pieces {
-                    data: data.clone(),
-                    at: 0,
-                    fail_at_end: false,
-                };
-                decoding(r, boxed, |ahead| {
-                    let mut got = Vec::new();
-                    ahead.read_to_end(&mut got).unwrap();
-                    Ok(got)
-                })
+            let r = Pieces {
+                data: data.clone(),
+                at: 0,
+                fail_at_end: false,
+            };
+            let got = decoding(2, r, boxed, |ahead| {
+                let mut got = Vec::new();
+                ahead.read_to_end(&mut got).unwrap();
+                Ok(got)
             });
             assert_eq!(got.unwrap(), data, "length {len}");
         }
@@ -203,17 +194,15 @@ mod tests {
     #[test]
     fn an_error_arrives_after_the_bytes_before_it() {
         let data = sample(3 * CHUNK + 5);
-        let (got, err) = on_two_workers(|| {
-            let r = Pieces {
-                data: data.clone(),
-                at: 0,
-                fail_at_end: true,
-            };
-            decoding(r, boxed, |ahead| {
-                let mut got = vec![0; data.len()];
-                ahead.read_exact(&mut got).unwrap();
-                Ok((got, ahead.read(&mut [0; 16]).unwrap_err()))
-            })
+        let r = Pieces {
+            data: data.clone(),
+            at: 0,
+            fail_at_end: true,
+        };
+        let (got, err) = decoding(2, r, boxed, |ahead| {
+            let mut got = vec![0; data.len()];
+            ahead.read_exact(&mut got).unwrap();
+            Ok((got, ahead.read(&mut [0; 16]).unwrap_err()))
         })
         .unwrap();
         assert_eq!(got, data);
@@ -223,17 +212,15 @@ mod tests {
     #[test]
     fn a_reader_that_stops_early_stops_the_helper() {
         let data = sample(40 * CHUNK);
-        let first = on_two_workers(|| {
-            let r = Pieces {
-                data: data.clone(),
-                at: 0,
-                fail_at_end: false,
-            };
-            decoding(r, boxed, |ahead| {
-                let mut first = [0; 100];
-                ahead.read_exact(&mut first).unwrap();
-                Ok(first)
-            })
+        let r = Pieces {
+            data: data.clone(),
+            at: 0,
+            fail_at_end: false,
+        };
+        let first = decoding(2, r, boxed, |ahead| {
+            let mut first = [0; 100];
+            ahead.read_exact(&mut first).unwrap();
+            Ok(first)
         });
         // Returning at all shows the helper was joined after the reader left.
         assert_eq!(&first.unwrap()[..], &data[..100]);

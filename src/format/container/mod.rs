@@ -50,7 +50,7 @@ pub use rebuild::{rebuild, StreamDigest};
 pub use scan::{scan, Sink};
 pub use tar_scan::scan_tar_file;
 pub(crate) use verify::compare_streams;
-pub use verify::verify;
+pub use verify::{judge_rescan, rescan, verify, Rescan};
 
 /// Read size for decoded streams.
 const BLOCK: usize = 256 * 1024;
@@ -92,6 +92,11 @@ pub struct Cx<'a> {
     /// Where members that are not inspected (pictures) are named; a set,
     /// since an archive is scanned more than once.
     pub not_inspected: Option<&'a std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    /// The run's worker threads (`--jobs`): with two or more, a stream is
+    /// decoded on a helper thread ahead of its scan and a splice writes on
+    /// a thread of its own. Carried here rather than asked of rayon, since
+    /// a scan may run on a thread outside the run's pool.
+    pub workers: usize,
 }
 
 impl Cx<'_> {

@@ -30,24 +30,42 @@ pub fn scan(
     path: &Path,
     out: &mut Sink,
 ) -> Result<(), InputError> {
-    scan_top(cx, meter, file, fmt, path, None, out)
+    scan_top(cx, meter, file, fmt, path, out)
 }
 
-/// Scans a top-level compressed stream (gzip, zstd, xz, bzip2, lz4) as
-/// [`scan`] does, and gives the digest of all it decodes to: verification
-/// checks a rebuilt stream and its digest in one decoding.
-pub(super) fn scan_digesting(
+/// Scans a top-level compressed stream (gzip, zstd, xz, bzip2, lz4) read
+/// from `r` as [`scan`] does, and gives the digest of all it decodes to:
+/// verification checks a rebuilt stream and its digest in one decoding.
+/// `size` (compressed bytes) sets the meter's ratio. The findings carry
+/// their places but no CSV rows or JSON paths (verification compares
+/// places, and the reader may be a file still being written).
+pub(super) fn scan_digesting<'r, R: Read + Send + 'r>(
     cx: &Cx,
     meter: &Meter,
-    file: &File,
+    r: R,
+    size: u64,
     fmt: Format,
     path: &Path,
     out: &mut Sink,
 ) -> Result<StreamDigest, InputError> {
     debug_assert!(fmt.is_compressed_stream());
-    let mut digest = None;
-    scan_top(cx, meter, file, fmt, path, Some(&mut digest), out)?;
-    digest.ok_or_else(|| InputError::Corrupt("not a compressed stream".into()))
+    let inner = path.with_extension("");
+    let cx = Cx {
+        stream_name: Some(&inner),
+        ..*cx
+    };
+    ahead::decoding(
+        cx.workers,
+        r,
+        |r| decoder(fmt, r),
+        |dec| {
+            let mut dec = Digesting::new(meter.limit(dec, size));
+            scan_stream(&cx, meter, &mut dec, &[], None, out)?;
+            // Read to the end, past a tar's end marker.
+            io::copy(&mut dec, &mut io::sink()).map_err(decode_error)?;
+            Ok(dec.into_parts().1)
+        },
+    )
 }
 
 fn scan_top(
@@ -56,7 +74,6 @@ fn scan_top(
     file: &File,
     fmt: Format,
     path: &Path,
-    digest: Option<&mut Option<StreamDigest>>,
     out: &mut Sink,
 ) -> Result<(), InputError> {
     let size = file.metadata().map_err(InputError::io("stat"))?.len();
@@ -70,8 +87,7 @@ fn scan_top(
         ..*cx
     };
     let r = RangeReader::new(file, 0, size);
-    // The whole decoded stream, hashed on the way when asked (read to its
-    // end: a tar stops reading at its end marker).
+    // The whole decoded stream.
     let blob = |out: &mut Sink| {
         if !fmt.is_compressed_stream() {
             return scan_blob(&cx, meter, r, size, fmt, &mut Vec::new(), None, out);
@@ -79,18 +95,10 @@ fn scan_top(
         // Decoded on a helper thread ahead of the scan, where there are
         // workers for both.
         ahead::decoding(
+            cx.workers,
             r,
             |r| decoder(fmt, r),
-            |dec| match digest {
-                Some(digest) => {
-                    let mut dec = Digesting::new(meter.limit(dec, size));
-                    scan_stream(&cx, meter, &mut dec, &[], None, out)?;
-                    io::copy(&mut dec, &mut io::sink()).map_err(decode_error)?;
-                    *digest = Some(dec.into_parts().1);
-                    Ok(())
-                }
-                None => scan_stream(&cx, meter, meter.limit(dec, size), &[], None, out),
-            },
+            |dec| scan_stream(&cx, meter, meter.limit(dec, size), &[], None, out),
         )
     };
     if !(fmt.is_compressed_stream() && is_structured(&inner)) {

@@ -25,47 +25,87 @@ pub fn verify(
     path: &Path,
     written: Option<StreamDigest>,
 ) -> Result<(), InputError> {
-    let mut left = Places::default();
     if fmt.is_compressed_stream() {
         // One decoding of the rebuilt stream is both re-scanned and
         // checked against the digest of what the rebuild compressed.
-        let digest = written.ok_or_else(|| {
-            InputError::Verification("no digest of the rebuilt stream to check".into())
-        })?;
-        let decoded = scan::scan_digesting(cx, meter, rebuilt, fmt, path, &mut |m| {
-            left.add(&m);
-            Ok(())
-        })
-        .map_err(|e| InputError::Verification(format!("rebuilt file does not decode: {e}")))?;
-        if decoded != digest {
-            return Err(InputError::Verification(
-                "the rebuilt stream does not decode to the masked bytes that were compressed"
-                    .into(),
-            ));
-        }
-        // The original's findings pass by (those meant to stay counted).
-        while feed.peek()?.is_some() {
-            feed.pop();
-        }
-    } else {
-        // The two checks run side by side where the pool has a second
-        // worker; the comparison reads the rebuilt file by position, so
-        // the two readings do not move each other's offset.
-        let (scanned, compared) = rayon::join(
-            || {
-                scan(cx, meter, rebuilt, fmt, path, &mut |m| {
-                    left.add(&m);
-                    Ok(())
-                })
-            },
-            || compare(cx, meter, original, rebuilt, fmt, feed),
-        );
-        scanned
-            .map_err(|e| InputError::Verification(format!("rebuilt file does not decode: {e}")))?;
-        compared?;
+        let size = rebuilt.metadata().map_err(InputError::io("stat"))?.len();
+        let r = RangeReader::new(rebuilt, 0, size);
+        return judge_rescan(rescan(cx, meter, r, size, fmt, path), feed, written);
     }
+    // The two checks run side by side where the pool has a second
+    // worker; the comparison reads the rebuilt file by position, so the
+    // two readings do not move each other's offset.
+    let mut left = Places::default();
+    let (scanned, compared) = rayon::join(
+        || {
+            scan(cx, meter, rebuilt, fmt, path, &mut |m| {
+                left.add(&m);
+                Ok(())
+            })
+        },
+        || compare(cx, meter, original, rebuilt, fmt, feed),
+    );
+    scanned.map_err(|e| InputError::Verification(format!("rebuilt file does not decode: {e}")))?;
+    compared?;
+    judge_places(&left, feed)
+}
+
+/// What a re-scan of a rebuilt compressed stream found: the digest of all
+/// it decodes to, and the places of the findings left in it.
+pub struct Rescan {
+    digest: StreamDigest,
+    left: Places,
+}
+
+/// Re-scans a rebuilt compressed stream read from `r` (`size` compressed
+/// bytes: the meter's ratio), for [`judge_rescan`]. The reader may follow
+/// a file still being written.
+pub fn rescan<'r, R: Read + Send + 'r>(
+    cx: &Cx,
+    meter: &Meter,
+    r: R,
+    size: u64,
+    fmt: Format,
+    path: &Path,
+) -> Result<Rescan, InputError> {
+    let mut left = Places::default();
+    let digest = scan::scan_digesting(cx, meter, r, size, fmt, path, &mut |m| {
+        left.add(&m);
+        Ok(())
+    })?;
+    Ok(Rescan { digest, left })
+}
+
+/// [`verify`] of a compressed stream, given its re-scan: it decoded, to
+/// exactly the `written` digest, and holds exactly the findings of `feed`
+/// meant to stay.
+pub fn judge_rescan(
+    rescan: Result<Rescan, InputError>,
+    feed: &mut Feed,
+    written: Option<StreamDigest>,
+) -> Result<(), InputError> {
+    let digest = written.ok_or_else(|| {
+        InputError::Verification("no digest of the rebuilt stream to check".into())
+    })?;
+    let rescan = rescan
+        .map_err(|e| InputError::Verification(format!("rebuilt file does not decode: {e}")))?;
+    if rescan.digest != digest {
+        return Err(InputError::Verification(
+            "the rebuilt stream does not decode to the masked bytes that were compressed".into(),
+        ));
+    }
+    // The original's findings pass by (those meant to stay counted).
+    while feed.peek()?.is_some() {
+        feed.pop();
+    }
+    judge_places(&rescan.left, feed)
+}
+
+/// The findings left in a rebuilt file (`left`) against those of `feed`
+/// meant to stay.
+fn judge_places(left: &Places, feed: &mut Feed) -> Result<(), InputError> {
     feed.finish()?;
-    if left != feed.kept {
+    if *left != feed.kept {
         return Err(InputError::Verification(format!(
             "the rebuilt file holds {} finding(s) where {} were to stay: some that were to be masked remain, or kept ones are missing",
             left.count, feed.kept.count
@@ -250,6 +290,7 @@ mod tests {
             stream_name: None,
             max_held: 1 << 20,
             not_inspected: None,
+            workers: 1,
         };
         let path = Path::new("card.log.gz");
         let check = |written| {

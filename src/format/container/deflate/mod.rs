@@ -108,7 +108,7 @@ pub fn splice_gzip<W: Write + Send>(
     };
     let mut masker = Masker::new(cx.policy, feed, &[]);
     let mut mask = |pos: u64, buf: &mut [u8]| masker.apply(pos, buf);
-    let threads = rayon::current_num_threads();
+    let threads = cx.workers;
     let (w, stats) = splice::splice(r, w, &mut mask, &mask_name, &mut charge, threads)?;
     if !masker.done().map_err(SpliceError::from_masker)? {
         return Err(SpliceError::Unsupported(
