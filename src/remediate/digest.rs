@@ -240,6 +240,24 @@ pub fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// sha256 of a whole file read by position (`pread`), hex: the file's
+/// offset is left to whoever else reads it meanwhile.
+pub fn sha256_at(f: &std::fs::File) -> std::io::Result<String> {
+    use std::os::unix::fs::FileExt;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = 0;
+    loop {
+        let n = f.read_at(&mut buf, at)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        at += n as u64;
+    }
+    Ok(hex(&h.finalize()))
+}
+
 /// sha256 of a whole file, hex.
 pub fn sha256_file(f: &std::fs::File) -> std::io::Result<String> {
     let mut h = sha2::Sha256::new();

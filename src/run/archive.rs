@@ -13,6 +13,8 @@ use crate::error::InputError;
 use crate::format::budget::Meter;
 use crate::format::container::{self, Decide, Feed, MemberFinding};
 use crate::format::{pgdump, Format};
+use crate::remediate::apply::Hashing;
+use crate::remediate::digest::sha256_at;
 use crate::remediate::install::Staged;
 
 use super::follow::{Following, GiveUpOnDrop, Progress, Tracking};
@@ -77,6 +79,9 @@ pub struct Archive<'a> {
     /// The last splice's result re-scanned as it was written, for its
     /// verification (taken by it).
     rescanned: RefCell<Option<Result<container::Rescan, InputError>>>,
+    /// sha256 of the original and of the last splice's result, hashed on
+    /// the way (see [`Rebuild::hashed`]).
+    hashed: RefCell<(Option<String>, Option<String>)>,
 }
 
 impl<'a> Archive<'a> {
@@ -90,6 +95,7 @@ impl<'a> Archive<'a> {
             spliced: Cell::new(false),
             no_splice: Cell::new(false),
             rescanned: RefCell::new(None),
+            hashed: RefCell::new((None, None)),
         }
     }
 
@@ -147,21 +153,30 @@ impl Archive<'_> {
     fn splice(&self, decide: &Decide, out: &mut File) -> Result<bool, InputError> {
         let mut spliced = false;
         self.with_feed(decide, |feed| {
-            spliced = self.splice_from(feed, out, &Progress::default())?;
+            let workers = self.source.cx.workers;
+            spliced = self.splice_from(feed, out, &Progress::default(), workers)?;
             Ok(())
         })?;
         Ok(spliced)
     }
 
     /// [`Archive::splice`] with the findings of `feed`; how far `out` is
-    /// written goes to `progress`, for a reader following it.
+    /// written goes to `progress`, for a reader following it. With
+    /// `workers` > 1 the splice writes on a thread of its own.
     fn splice_from(
         &self,
         feed: &mut Feed,
         out: &mut File,
         progress: &Progress,
+        workers: usize,
     ) -> Result<bool, InputError> {
-        let (cx, file) = (&self.source.cx, self.job.file);
+        let (cx, file) = (
+            &container::Cx {
+                workers,
+                ..self.source.cx
+            },
+            self.job.file,
+        );
         let _unless_finished = GiveUpOnDrop(progress);
         self.spliced.set(false);
         let mut tracked = Tracking::new(&*out, progress);
@@ -203,7 +218,15 @@ impl Archive<'_> {
         decide: &Decide,
         stage: &dyn Fn() -> Result<Staged, InputError>,
     ) -> Result<Begun, InputError> {
-        let source = &self.source;
+        // The scan decodes on its own thread, no helper: the splice and
+        // its re-scan keep the other core busy.
+        let source = &Source {
+            cx: container::Cx {
+                workers: 1,
+                ..self.source.cx
+            },
+            ..self.source
+        };
         let counting = self.meter().counting();
         let mut held = self.replay.holder();
         let (begun, scanned) = std::thread::scope(|s| {
@@ -268,14 +291,16 @@ impl Archive<'_> {
     fn splice_checked(&self, feed: &mut Feed, staged: &mut Staged) -> Result<bool, InputError> {
         let progress = Progress::default();
         if self.job.ctx.hooks.corrupt_rebuild {
-            return self.splice_from(feed, staged.file_mut(), &progress);
+            return self.splice_from(feed, staged.file_mut(), &progress, 1);
         }
         let reader = staged
             .file_mut()
             .try_clone()
             .map_err(InputError::io("open"))?;
         let (fmt, path) = (self.job.format, self.source.path);
-        // One thread: the splice keeps the others busy.
+        // One thread each for the splice and its re-scan: with the scan
+        // beside them they keep two cores busy (a splice in two halves and
+        // a re-scan decoding ahead made six threads, and were slower).
         let cx = &container::Cx {
             workers: 1,
             ..self.source.cx
@@ -284,17 +309,30 @@ impl Archive<'_> {
         // The meter's ratio: the rebuilt stream decodes to as many bytes
         // as the original did.
         let size = self.job.md.len();
+        let hashing = self.job.ctx.cfg.hashing != Hashing::Off;
+        let original = self.job.file;
         std::thread::scope(|s| {
+            // Hashed now, by position, where a core is often idle; the
+            // install checks the original did not change since.
+            let before = hashing.then(|| s.spawn(|| sha256_at(original).ok()));
             let check = s.spawn(|| {
-                let follow = Following::new(&reader, &progress);
-                container::rescan(cx, &Meter::new(budget), follow, size, fmt, path)
+                let mut follow = Following::new(&reader, &progress);
+                let meter = Meter::new(budget);
+                let rescan = container::rescan(cx, &meter, &mut follow, size, fmt, path);
+                let after = match rescan {
+                    Ok(_) if hashing => follow.sha256_to_end().ok(),
+                    _ => None,
+                };
+                (rescan, after)
             });
-            let spliced = self.splice_from(feed, staged.file_mut(), &progress);
-            let rescan = check
+            let spliced = self.splice_from(feed, staged.file_mut(), &progress, 1);
+            let (rescan, after) = check
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            let before = before.and_then(|h| h.join().ok().flatten());
             if let Ok(true) = spliced {
                 *self.rescanned.borrow_mut() = Some(rescan);
+                *self.hashed.borrow_mut() = (before, after);
             }
             spliced
         })
@@ -323,7 +361,9 @@ impl Rebuild for Archive<'_> {
     fn rebuild(&self, decide: &Decide, out: &mut File) -> Result<(), InputError> {
         let (cx, file, format) = (&self.source.cx, self.job.file, self.job.format);
         self.spliced.set(false);
-        self.rescanned.take(); // a rebuild again is verified by reading it
+        // A rebuild again is verified and hashed by reading it.
+        self.rescanned.take();
+        self.hashed.borrow_mut().1 = None;
         if format == Format::Gzip && !self.no_splice.get() && self.splice(decide, out)? {
             return Ok(());
         }
@@ -344,6 +384,10 @@ impl Rebuild for Archive<'_> {
         stage: &dyn Fn() -> Result<Staged, InputError>,
     ) -> Option<Result<Begun, InputError>> {
         (self.job.format == Format::Gzip).then(|| self.scan_splicing(decide, stage))
+    }
+
+    fn hashed(&self) -> (Option<String>, Option<String>) {
+        self.hashed.take()
     }
 
     fn fall_back(&self) -> bool {

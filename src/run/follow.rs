@@ -14,6 +14,8 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::sync::{Condvar, Mutex};
 
+use sha2::{Digest, Sha256};
+
 /// How far a file can be read, shared by its writer and its reader.
 #[derive(Default)]
 pub struct Progress {
@@ -107,11 +109,13 @@ impl<W: Write> Write for Tracking<'_, W> {
     }
 }
 
-/// A reader of `file` from its start that follows its writer.
+/// A reader of `file` from its start that follows its writer, hashing
+/// what it reads (sha256).
 pub struct Following<'a> {
     file: &'a File,
     progress: &'a Progress,
     pos: u64,
+    hash: Sha256,
 }
 
 impl<'a> Following<'a> {
@@ -120,7 +124,15 @@ impl<'a> Following<'a> {
             file,
             progress,
             pos: 0,
+            hash: Sha256::new(),
         }
+    }
+
+    /// Reads what is left to the writer's finish; the sha256 (hex) of the
+    /// whole file.
+    pub fn sha256_to_end(mut self) -> io::Result<String> {
+        io::copy(&mut self, &mut io::sink())?;
+        Ok(crate::remediate::digest::hex(&self.hash.finalize()))
     }
 }
 
@@ -143,6 +155,7 @@ impl Read for Following<'_> {
             ));
         }
         self.pos += n as u64;
+        self.hash.update(&buf[..n]);
         Ok(n)
     }
 }
@@ -162,9 +175,10 @@ mod tests {
         let got = std::thread::scope(|s| {
             let follower = s.spawn(|| {
                 let mut got = Vec::new();
-                Following::new(&reader, &progress)
-                    .read_to_end(&mut got)
-                    .map(|_| got)
+                let mut follow = Following::new(&reader, &progress);
+                follow.read_exact(&mut [0; 100]).unwrap();
+                follow.read_to_end(&mut got).unwrap();
+                (got, follow.sha256_to_end().unwrap())
             });
             let mut w = Tracking::new(&file, &progress);
             for piece in data.chunks(7_919) {
@@ -176,11 +190,14 @@ mod tests {
             // Damaged before the finish: the reader sees the damage.
             file.write_all_at(&[0xAA], data.len() as u64 - 1).unwrap();
             progress.finish(w.written(), true);
-            follower.join().unwrap().unwrap()
+            follower.join().unwrap()
         });
-        assert_eq!(got.len(), data.len());
-        assert_eq!(got[..data.len() - 1], data[..data.len() - 1]);
-        assert_eq!(got[data.len() - 1], 0xAA);
+        let (got, hash) = got;
+        let mut want = data.clone();
+        want[data.len() - 1] = 0xAA;
+        assert!(got == want[100..]);
+        let whole = crate::remediate::digest::hex(&Sha256::digest(&want));
+        assert_eq!(hash, whole);
     }
 
     /// A writer that gives up stops the reader with an error, not a

@@ -57,6 +57,11 @@ pub trait Rebuild {
     fn fall_back(&self) -> bool {
         false
     }
+    /// The sha256 of the original and of the rebuilt file, where they were
+    /// hashed on the way (`None`: read the file to hash it).
+    fn hashed(&self) -> (Option<String>, Option<String>) {
+        (None, None)
+    }
     /// The first scan of an in-place scrub, for a format that can rebuild
     /// while it scans (a gzip file is spliced alongside its scan): from
     /// the first finding to mask on, the rebuild runs into the file
@@ -145,7 +150,7 @@ fn run(job: &Job, format: &dyn Rebuild, out: &mut Outcome) -> Result<(), InputEr
     findings.send();
     installed?;
     listed?;
-    out.hashes = hashes(job, replaced)?;
+    out.hashes = hashes(job, replaced, format.hashed())?;
     Ok(())
 }
 
@@ -234,15 +239,26 @@ fn verify_or_redo(
     }
 }
 
-/// sha256 of a rebuilt input before, and after when it was replaced.
-fn hashes(job: &Job, replaced: bool) -> Result<(Option<String>, Option<String>), InputError> {
+/// sha256 of a rebuilt input before, and after when it was replaced;
+/// `hashed`, those the rebuild computed on the way.
+fn hashes(
+    job: &Job,
+    replaced: bool,
+    hashed: (Option<String>, Option<String>),
+) -> Result<(Option<String>, Option<String>), InputError> {
     let hashing = job.ctx.cfg.hashing;
     let want = replaced || hashing == Hashing::All;
     if !want || hashing == Hashing::Off {
         return Ok((None, None));
     }
-    let before = sha256_file(job.file).map_err(InputError::io("hash"))?;
+    let before = match hashed.0 {
+        Some(before) => before,
+        None => sha256_file(job.file).map_err(InputError::io("hash"))?,
+    };
     let after = if replaced && job.ctx.cfg.out.is_none() {
+        if let Some(after) = hashed.1 {
+            return Ok((Some(before), Some(after)));
+        }
         let now = File::open(&job.input.path).map_err(InputError::io("open"))?;
         Some(sha256_file(&now).map_err(InputError::io("hash"))?)
     } else {

@@ -191,3 +191,12 @@ pub(crate) fn sh_output(dir: &Path, script: &str) -> Vec<u8> {
     );
     o.stdout
 }
+
+/// sha256 of some bytes, in hex (as the manifest gives it).
+pub(crate) fn sha_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}

@@ -42,13 +42,7 @@ fn manifest_fields_are_exact() {
     assert_eq!(file["size"], 49);
     assert_eq!(file["findings"], 1);
     assert_eq!(file["status"], "truncated");
-    let sha = |b: &[u8]| {
-        use sha2::Digest;
-        sha2::Sha256::digest(b)
-            .iter()
-            .map(|x| format!("{x:02x}"))
-            .collect::<String>()
-    };
+    let sha = sha_hex;
     assert_eq!(
         file["sha256_before"],
         sha(b"line one\nsecond line card=5555 5555 5555 4444 ok\n")

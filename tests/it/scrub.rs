@@ -282,15 +282,6 @@ fn pans_across_internal_chunk_boundaries() {
     );
 }
 
-/// sha256 of some bytes, in hex.
-fn sha_hex(b: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
-}
-
 #[test]
 fn hashes_are_right_when_the_first_pan_is_deep_in_a_large_file() {
     // The apply pass hashes once until the first masked block and splits

@@ -171,6 +171,12 @@ fn a_splice_that_fails_verification_is_rebuilt_by_recompression() {
     assert_exit(&o, 0);
     let decoded = sh_output(&tree, "gzip -dc app.log.gz");
     assert!(decoded == want);
+    // The hash of the damaged splice is not the one reported.
+    let m = manifest(&d.path().join("b.jsonl"));
+    let file = kind(&m, "file")[0];
+    assert_eq!(file["sha256_before"], sha_hex(&original));
+    let after = fs::read(tree.join("app.log.gz")).unwrap();
+    assert_eq!(file["sha256_after"], sha_hex(&after));
     assert_no_pan("stderr", &o.stderr);
 }
 
@@ -238,12 +244,18 @@ fn a_gzip_is_rewritten_only_from_a_card_to_mask_on() {
     fs::remove_file(&gz).unwrap();
     write(&tree.join("app.log"), text.as_bytes());
     sh_output(&tree, "gzip -6 app.log");
+    let before = fs::read(&gz).unwrap();
     let o = scrub_allowing(d.path(), &tree, "late.jsonl");
     assert_exit(&o, 0);
     assert_no_pan("stderr", &o.stderr);
     assert!(sh_output(&tree, "gzip -dc app.log.gz") == fs::read(plain.join("app.log")).unwrap());
     assert_eq!(names(&tree), ["app.log.gz"]);
     let m = manifest(&d.path().join("late.jsonl"));
+    // Hashed on the way (the original by position during the splice, the
+    // result as its re-scan read it): the same as reading the files.
+    let file = kind(&m, "file")[0];
+    assert_eq!(file["sha256_before"], sha_hex(&before));
+    assert_eq!(file["sha256_after"], sha_hex(&fs::read(&gz).unwrap()));
     assert_eq!(summary(&m)["truncated"], 1);
     assert_eq!(summary(&m)["allowed"], cards);
 }
