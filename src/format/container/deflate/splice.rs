@@ -37,8 +37,8 @@ struct Window {
 impl Window {
     fn new(origin: u64) -> Window {
         Window {
-            orig: Vec::with_capacity(4 * WINDOW),
-            masked: Vec::with_capacity(4 * WINDOW),
+            orig: Vec::with_capacity(SLIDE_AT + 4 * WINDOW),
+            masked: Vec::with_capacity(SLIDE_AT + 4 * WINDOW),
             origin,
             changed: Vec::new(),
         }
@@ -76,9 +76,11 @@ impl Window {
         }
     }
 
-    /// Keeps only the last [`WINDOW`] bytes.
+    /// Keeps only the last [`WINDOW`] bytes, once more than [`SLIDE_AT`]
+    /// are held (moving the window after every block cost a copy of it
+    /// per block).
     fn slide(&mut self) {
-        if self.orig.len() > WINDOW {
+        if self.orig.len() > SLIDE_AT {
             let cut = self.orig.len() - WINDOW;
             self.orig.drain(..cut);
             self.masked.drain(..cut);
@@ -88,6 +90,9 @@ impl Window {
         self.changed.drain(..gone);
     }
 }
+
+/// Decoded bytes held before the window is moved to the front.
+pub(super) const SLIDE_AT: usize = 1 << 20;
 
 /// Rewrites the block's parse for the masked bytes into `out`; whether
 /// anything differs.
@@ -300,7 +305,7 @@ pub(super) fn splice<R: Read, W: Write + Send>(
     let mut emitter = Emitter::new(w);
     let digest = if threads < 2 {
         let mut spare = Some(Box::default());
-        decode(r, mask, mask_name, charge, &mut |piece| {
+        decode(r, mask, mask_name, charge, true, &mut |piece| {
             emitter.piece(&piece).map_err(SpliceError::io)?;
             if let Piece::Block(work) = piece {
                 spare = Some(work);
@@ -321,7 +326,7 @@ pub(super) fn splice<R: Read, W: Write + Send>(
                 }
                 Ok(())
             });
-            let decoded = decode(r, mask, mask_name, charge, &mut |piece| {
+            let decoded = decode(r, mask, mask_name, charge, false, &mut |piece| {
                 if to_writer.send(piece).is_err() {
                     return Err(SpliceError::io(std::io::Error::other("the writer stopped")));
                 }
@@ -356,12 +361,15 @@ pub(super) fn splice<R: Read, W: Write + Send>(
 
 /// The decoding half: reads every member, decodes and masks each block,
 /// and hands the pieces to `emit` in order (which may give back a used
-/// block's buffers). Gives the digest of the masked stream.
+/// block's buffers). Gives the digest of the masked stream. With `lend`,
+/// `emit` writes each block before it returns and gives the same buffers
+/// back: the masked window is lent to it rather than copied.
 fn decode<R: Read>(
     r: R,
     mask: &mut MaskAt,
     mask_name: &dyn Fn(&[u8]) -> Option<Vec<u8>>,
     charge: &mut dyn FnMut(u64) -> Result<(), SpliceError>,
+    lend: bool,
     emit: &mut dyn FnMut(Piece) -> Result<Option<Box<Work>>, SpliceError>,
 ) -> Result<StreamDigest, SpliceError> {
     let mut r = BitReader::new(r);
@@ -391,8 +399,13 @@ fn decode<R: Read>(
             hash.write(&win.masked[from..]);
             win.note_changes(from);
             let mut work = spare.take().unwrap_or_default();
-            fill(&mut work, &win, from, &block, &r, &mut parse);
+            fill(&mut work, &mut win, from, &block, &r, &mut parse, lend);
             spare = emit(Piece::Block(work))?;
+            if lend {
+                let back = spare.as_mut().expect("a lent block comes back");
+                std::mem::swap(&mut back.masked, &mut win.masked);
+                std::mem::swap(&mut back.changed, &mut win.changed);
+            }
             total += (win.orig.len() - from) as u64;
             win.slide();
             r.keep_from(r.bit_pos());
@@ -422,14 +435,18 @@ fn decode<R: Read>(
     Ok(StreamDigest::new(hash.finish_128(), total))
 }
 
-/// Fills `work` with the block just decoded (its parse moves over).
+/// Fills `work` with the block just decoded (its parse moves over). The
+/// masked window and its changed ranges are lent (swapped in, to be
+/// swapped back) with `lend`, else copied from as far back as a match
+/// can reach.
 fn fill<R: Read>(
     work: &mut Work,
-    win: &Window,
+    win: &mut Window,
     from: usize,
     block: &Block,
     r: &BitReader<R>,
     parse: &mut Vec<u32>,
+    lend: bool,
 ) {
     work.stored = block.kind == Kind::Stored;
     work.last = block.last;
@@ -442,11 +459,20 @@ fn fill<R: Read>(
         let b = (block.bits.1.div_ceil(8) - base) as usize;
         work.comp.extend_from_slice(&held[a..b]);
     }
-    work.masked.clear();
-    work.masked.extend_from_slice(&win.masked);
-    work.from = from;
-    work.origin = win.origin;
-    work.changed.clear();
-    work.changed.extend_from_slice(&win.changed);
     std::mem::swap(&mut work.parse, parse);
+    if lend {
+        std::mem::swap(&mut work.masked, &mut win.masked);
+        std::mem::swap(&mut work.changed, &mut win.changed);
+        work.from = from;
+        work.origin = win.origin;
+        return;
+    }
+    let keep = from.saturating_sub(WINDOW);
+    work.masked.clear();
+    work.masked.extend_from_slice(&win.masked[keep..]);
+    work.from = from - keep;
+    work.origin = win.origin + keep as u64;
+    let first = win.changed.partition_point(|r| r.1 <= work.origin);
+    work.changed.clear();
+    work.changed.extend_from_slice(&win.changed[first..]);
 }

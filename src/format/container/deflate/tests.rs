@@ -38,6 +38,15 @@ fn masked(data: &[u8], ranges: &[(usize, usize)]) -> Vec<u8> {
 }
 
 fn run(gz: &[u8], ranges: &[(usize, usize)]) -> Result<(Vec<u8>, SpliceStats), SpliceError> {
+    run_on(gz, ranges, 1 + (gz.len() % 2))
+}
+
+/// [`run`] with the writer on a thread of its own when `threads` > 1.
+fn run_on(
+    gz: &[u8],
+    ranges: &[(usize, usize)],
+    threads: usize,
+) -> Result<(Vec<u8>, SpliceStats), SpliceError> {
     let mut mask = |pos: u64, buf: &mut [u8]| -> Result<(), InputError> {
         let (lo, hi) = (pos as usize, pos as usize + buf.len());
         for &(a, b) in ranges {
@@ -55,7 +64,7 @@ fn run(gz: &[u8], ranges: &[(usize, usize)]) -> Result<(Vec<u8>, SpliceStats), S
         &mut mask,
         &no_name,
         &mut |_| Ok(()),
-        1 + (gz.len() % 2),
+        threads,
     )
 }
 
@@ -116,6 +125,23 @@ fn every_level_splices_to_exactly_the_masked_bytes() {
             );
         }
     }
+}
+
+/// One thread (the masked window lent to the writer) and two (the writer
+/// on its own thread, handed copies): over several MiB, so that the
+/// window is moved to the front more than once, both give the same bytes.
+#[test]
+fn one_thread_and_two_write_the_same_bytes() {
+    let (data, pans) = log_lines(60_000);
+    assert!(data.len() > 4 * super::splice::SLIDE_AT);
+    let gz = gzip(&data, 6);
+    let mut outs = Vec::new();
+    for threads in [1, 2] {
+        let (out, _) = run_on(&gz, &pans, threads).unwrap();
+        assert_eq!(gunzip(&out), masked(&data, &pans), "{threads} thread(s)");
+        outs.push(out);
+    }
+    assert!(outs[0] == outs[1]);
 }
 
 #[test]
