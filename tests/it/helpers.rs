@@ -200,3 +200,14 @@ pub(crate) fn sha_hex(b: &[u8]) -> String {
         .map(|x| format!("{x:02x}"))
         .collect()
 }
+
+/// The names in `root` (not recursive), sorted: a temp file left behind
+/// shows here.
+pub(crate) fn tree_files(root: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}

@@ -64,15 +64,6 @@ fn assert_only_pan_digits_changed(name: &str, original: &[u8], now: &[u8]) {
     }
 }
 
-fn tree_files(root: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(root)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 /// SIGKILL `scrub` at random moments; after each kill every input is
 /// original, fully scrubbed, or (text) partly masked with every other byte
 /// intact; a final run completes the job and leaves no temp file. Short by

@@ -180,16 +180,6 @@ fn a_splice_that_fails_verification_is_rebuilt_by_recompression() {
     assert_no_pan("stderr", &o.stderr);
 }
 
-/// The names in `dir`, sorted: a temp file left behind shows here.
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 /// `scrub --allow allow.txt` of `tree` (the log's three cards allowed),
 /// the splice required.
 fn scrub_allowing(d: &Path, tree: &Path, m: &str) -> Output {
@@ -228,7 +218,7 @@ fn a_gzip_is_rewritten_only_from_a_card_to_mask_on() {
     let after = fs::metadata(&gz).unwrap();
     assert_eq!((after.ino(), after.mtime()), (md.ino(), md.mtime()));
     assert!(fs::read(&gz).unwrap() == before);
-    assert_eq!(names(&tree), ["app.log.gz"]);
+    assert_eq!(tree_files(&tree), ["app.log.gz"]);
     let m = manifest(&d.path().join("all-allowed.jsonl"));
     let cards = summary(&m)["findings"].as_u64().unwrap();
     assert!(cards > 100);
@@ -249,7 +239,7 @@ fn a_gzip_is_rewritten_only_from_a_card_to_mask_on() {
     assert_exit(&o, 0);
     assert_no_pan("stderr", &o.stderr);
     assert!(sh_output(&tree, "gzip -dc app.log.gz") == fs::read(plain.join("app.log")).unwrap());
-    assert_eq!(names(&tree), ["app.log.gz"]);
+    assert_eq!(tree_files(&tree), ["app.log.gz"]);
     let m = manifest(&d.path().join("late.jsonl"));
     // Hashed on the way (the original by position during the splice, the
     // result as its re-scan read it): the same as reading the files.
@@ -279,6 +269,6 @@ fn a_truncated_gzip_met_while_splicing_is_left_as_it_was() {
     assert_no_pan("stderr", &o.stderr);
     assert_no_pan("manifest", &fs::read(&m).unwrap());
     assert!(fs::read(tree.join("cut.log.gz")).unwrap() == before);
-    assert_eq!(names(&tree), ["cut.log.gz"]);
+    assert_eq!(tree_files(&tree), ["cut.log.gz"]);
     assert_eq!(summary(&manifest(&m))["errors"], 1);
 }

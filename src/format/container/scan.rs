@@ -33,41 +33,6 @@ pub fn scan(
     scan_top(cx, meter, file, fmt, path, out)
 }
 
-/// Scans a top-level compressed stream (gzip, zstd, xz, bzip2, lz4) read
-/// from `r` as [`scan`] does, and gives the digest of all it decodes to:
-/// verification checks a rebuilt stream and its digest in one decoding.
-/// `size` (compressed bytes) sets the meter's ratio. The findings carry
-/// their places but no CSV rows or JSON paths (verification compares
-/// places, and the reader may be a file still being written).
-pub(super) fn scan_digesting<'r, R: Read + Send + 'r>(
-    cx: &Cx,
-    meter: &Meter,
-    r: R,
-    size: u64,
-    fmt: Format,
-    path: &Path,
-    out: &mut Sink,
-) -> Result<StreamDigest, InputError> {
-    debug_assert!(fmt.is_compressed_stream());
-    let inner = path.with_extension("");
-    let cx = Cx {
-        stream_name: Some(&inner),
-        ..*cx
-    };
-    ahead::decoding(
-        cx.workers,
-        r,
-        |r| decoder(fmt, r),
-        |dec| {
-            let mut dec = Digesting::new(meter.limit(dec, size));
-            scan_stream(&cx, meter, &mut dec, &[], None, out)?;
-            // Read to the end, past a tar's end marker.
-            io::copy(&mut dec, &mut io::sink()).map_err(decode_error)?;
-            Ok(dec.into_parts().1)
-        },
-    )
-}
-
 fn scan_top(
     cx: &Cx,
     meter: &Meter,

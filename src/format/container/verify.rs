@@ -58,8 +58,10 @@ pub struct Rescan {
 }
 
 /// Re-scans a rebuilt compressed stream read from `r` (`size` compressed
-/// bytes: the meter's ratio), for [`judge_rescan`]. The reader may follow
-/// a file still being written.
+/// bytes: the meter's ratio), for [`judge_rescan`]: one decoding is both
+/// scanned and hashed. The reader may follow a file still being written,
+/// so the findings get their places only (no CSV rows or JSON paths, which
+/// a second reading would give; the check compares places).
 pub fn rescan<'r, R: Read + Send + 'r>(
     cx: &Cx,
     meter: &Meter,
@@ -68,11 +70,29 @@ pub fn rescan<'r, R: Read + Send + 'r>(
     fmt: Format,
     path: &Path,
 ) -> Result<Rescan, InputError> {
+    debug_assert!(fmt.is_compressed_stream());
+    let inner = path.with_extension("");
+    let cx = Cx {
+        stream_name: Some(&inner),
+        ..*cx
+    };
     let mut left = Places::default();
-    let digest = scan::scan_digesting(cx, meter, r, size, fmt, path, &mut |m| {
-        left.add(&m);
-        Ok(())
-    })?;
+    let digest = super::ahead::decoding(
+        cx.workers,
+        r,
+        |r| decoder(fmt, r),
+        |dec| {
+            let mut dec = Digesting::new(meter.limit(dec, size));
+            let mut add = |m: MemberFinding| {
+                left.add(&m);
+                Ok(())
+            };
+            scan::scan_stream(&cx, meter, &mut dec, &[], None, &mut add)?;
+            // Read to the end, past a tar's end marker.
+            io::copy(&mut dec, &mut io::sink()).map_err(decode_error)?;
+            Ok(dec.into_parts().1)
+        },
+    )?;
     Ok(Rescan { digest, left })
 }
 
