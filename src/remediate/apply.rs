@@ -24,9 +24,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
-use sha2::Digest;
-
-use crate::remediate::digest::Digests;
+use crate::remediate::digest::{Digests, Undo};
 
 use crate::error::InputError;
 use crate::format::utf16::Endian;
@@ -356,35 +354,28 @@ impl<'a> Applier<'a> {
                 }
             })?;
             let touches = next < findings.len() && self.region(findings[next]).0 < block_end;
-            // Keep the original bytes for the "before" hash.
-            let digests = self.digests.as_mut().expect("started above");
-            let original = (hashing && touches).then(|| {
-                let mut o = digests.buffer();
-                o.clear();
-                o.extend_from_slice(&buf);
-                o
-            });
-            let masked_so_far = self.truncated;
+            // What the masked spans held, for the "before" hash.
+            let mut undo = (hashing && touches).then(Undo::default);
             while next < findings.len() && self.region(findings[next]).0 < block_end {
                 let l = findings[next];
                 let rel = (self.region(l).0 - self.upto) as usize;
-                actions.push(self.mask_in_buffer(&mut buf, rel, l)?);
+                let action = self.mask_in_buffer(&mut buf, rel, l)?;
+                if let (Action::Truncated, Some(undo)) = (action, &mut undo) {
+                    // Checked equal to what the buffer held.
+                    undo.push(rel, &self.expected);
+                }
+                actions.push(action);
                 next += 1;
             }
             if let Target::Copy(out) = &mut self.target {
                 out.write_all(&buf).map_err(InputError::io("write copy"))?;
             }
             let digests = self.digests.as_mut().expect("started above");
-            match original {
-                Some(original) if self.truncated > masked_so_far => digests.changed(original, buf),
-                original => {
-                    // Nothing masked here (the bytes changed under us, or
-                    // nothing is written, as in `scan --hash`): no copy needed.
-                    if let Some(o) = original {
-                        digests.recycle(o);
-                    }
-                    digests.same(buf)
-                }
+            match undo {
+                Some(undo) if !undo.is_empty() => digests.changed(buf, undo),
+                // Nothing masked here (the bytes changed under us, or
+                // nothing is written, as in `scan --hash`).
+                _ => digests.same(buf),
             }
             self.upto = block_end;
         }
@@ -462,14 +453,13 @@ impl<'a> Applier<'a> {
             return Ok((None, None));
         }
         let changed = self.truncated > 0;
-        let Some((before_state, after)) = self.digests.take().and_then(Digests::finish) else {
+        let Some((before, after)) = self.digests.take().and_then(Digests::finish) else {
             return Err(InputError::io("hash")(io::Error::other(
                 "a hashing thread failed",
             )));
         };
-        let after = after.unwrap_or_else(|| before_state.clone());
-        let before = super::digest::hex(&before_state.finalize());
-        let after = super::digest::hex(&after.finalize());
+        let after = super::digest::hex(&after.unwrap_or(before));
+        let before = super::digest::hex(&before);
         let keep_before = changed || self.hashing == Hashing::All;
         Ok((keep_before.then_some(before), changed.then_some(after)))
     }

@@ -10,6 +10,7 @@
 pub mod apply;
 pub mod digest;
 pub mod install;
+pub mod sha256x2;
 pub mod temp;
 
 /// The one check-then-mask of every remediation (in place, into a copy,
