@@ -189,25 +189,27 @@ fn emit<W: Write>(
     (lit_lens, lit_codes): (&[u8], &[u32]),
     (dist_lens, dist_codes): (&[u8], &[u32]),
 ) {
-    for &t in tokens {
-        if t & MATCH == 0 {
-            w.put(lit_codes[t as usize], lit_lens[t as usize] as u32);
-        } else {
-            let (len, d) = match_parts(t);
-            let li = s.len[len as usize - 3] as usize;
-            let sym = 257 + li;
-            // Each code with its extra bits in one put (at most 15 + 5
-            // and 15 + 13 bits).
-            let n = lit_lens[sym] as u32;
-            let extra = len - LEN_BASE[li] as u32;
-            w.put(lit_codes[sym] | extra << n, n + LEN_EXTRA[li] as u32);
-            let di = dist_symbol(s, d);
-            let n = dist_lens[di] as u32;
-            let extra = d - DIST_BASE[di] as u32;
-            w.put(dist_codes[di] | extra << n, n + DIST_EXTRA[di] as u32);
+    w.with_bits(|w| {
+        for &t in tokens {
+            if t & MATCH == 0 {
+                w.put(lit_codes[t as usize], lit_lens[t as usize] as u32);
+            } else {
+                let (len, d) = match_parts(t);
+                let li = s.len[len as usize - 3] as usize;
+                let sym = 257 + li;
+                // Each code with its extra bits in one put (at most 15 + 5
+                // and 15 + 13 bits).
+                let n = lit_lens[sym] as u32;
+                let extra = len - LEN_BASE[li] as u32;
+                w.put(lit_codes[sym] | extra << n, n + LEN_EXTRA[li] as u32);
+                let di = dist_symbol(s, d);
+                let n = dist_lens[di] as u32;
+                let extra = d - DIST_BASE[di] as u32;
+                w.put(dist_codes[di] | extra << n, n + DIST_EXTRA[di] as u32);
+            }
         }
-    }
-    w.put(lit_codes[256], lit_lens[256] as u32);
+        w.put(lit_codes[256], lit_lens[256] as u32);
+    })
 }
 
 /// The extra bits after a code-length symbol (repeat counts).
