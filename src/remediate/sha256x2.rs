@@ -14,8 +14,9 @@
 //! No maintained crate hashes two *streaming* inputs in lockstep (sha2 has
 //! one stream; the multi-buffer crates take whole messages), so the kernel
 //! is ours: the round and message-schedule steps are those of Intel's
-//! SHA extensions reference, and the block function falls back to
-//! `sha2::compress256` on CPUs without SHA-NI. Padding and the length
+//! SHA extensions reference (one stream alone uses the same steps), and
+//! the block function falls back to `sha2::compress256` on CPUs without
+//! SHA-NI. Padding and the length
 //! trailer are the FIPS 180-4 ones; tests hold every digest to `sha2`'s on
 //! random inputs cut at random places.
 //!
@@ -157,10 +158,24 @@ fn finish_lane(mut lane: Lane, len: u64) -> [u8; 32] {
     out
 }
 
-/// Compresses whole blocks into one state (sha2's kernel, SHA-NI when the
-/// CPU has it).
+/// Compresses whole blocks into one state.
 fn compress_one(state: &mut [u32; 8], blocks: &[u8]) {
     debug_assert!(blocks.len().is_multiple_of(BLOCK));
+    #[cfg(target_arch = "x86_64")]
+    {
+        if sha_extensions() {
+            // SAFETY: the CPU has SHA, SSSE3 and SSE4.1 (just checked);
+            // `blocks` is whole blocks.
+            unsafe { shani::compress_x1(state, blocks) };
+            return;
+        }
+    }
+    compress_portable(state, blocks);
+}
+
+/// sha2's block function (portable, or its own SHA-NI), a block per call:
+/// the reference the kernels are tested against, and the fallback.
+fn compress_portable(state: &mut [u32; 8], blocks: &[u8]) {
     for block in blocks.chunks_exact(BLOCK) {
         sha2::compress256(state, std::slice::from_ref(GenericArray::from_slice(block)));
     }
@@ -179,8 +194,8 @@ fn compress_pair(sa: &mut [u32; 8], sb: &mut [u32; 8], a: &[u8], b: &[u8]) {
             return;
         }
     }
-    compress_one(sa, a);
-    compress_one(sb, b);
+    compress_portable(sa, a);
+    compress_portable(sb, b);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -228,6 +243,53 @@ mod shani {
         }
         store(wa, sa);
         store(wb, sb);
+    }
+
+    /// One stream alone (before the fork, and the padding blocks): sha2
+    /// would do as well, but a call per block costs its dispatch each time.
+    ///
+    /// # Safety
+    /// The CPU must support SHA, SSSE3 and SSE4.1; `blocks` must be whole
+    /// 64-byte blocks.
+    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+    pub unsafe fn compress_x1(state: &mut [u32; 8], blocks: &[u8]) {
+        let mut w = load(state);
+        for block in blocks.chunks_exact(64) {
+            let p = block.as_ptr();
+            let saved = w;
+            // SAFETY: `p` has 64 readable bytes; round indexes are below 16.
+            unsafe {
+                let (mut m0, mut m1, mut m2, mut m3) =
+                    (message(p, 0), message(p, 1), message(p, 2), message(p, 3));
+                macro_rules! group {
+                    ($i:expr, $m4:ident, $m3:ident, $m2:ident, $m1:ident) => {
+                        if $i >= 4 {
+                            $m4 = schedule($m4, $m3, $m2, $m1);
+                        }
+                        rounds(&mut w, $m4, $i);
+                    };
+                }
+                group!(0, m0, m1, m2, m3);
+                group!(1, m1, m2, m3, m0);
+                group!(2, m2, m3, m0, m1);
+                group!(3, m3, m0, m1, m2);
+                group!(4, m0, m1, m2, m3);
+                group!(5, m1, m2, m3, m0);
+                group!(6, m2, m3, m0, m1);
+                group!(7, m3, m0, m1, m2);
+                group!(8, m0, m1, m2, m3);
+                group!(9, m1, m2, m3, m0);
+                group!(10, m2, m3, m0, m1);
+                group!(11, m3, m0, m1, m2);
+                group!(12, m0, m1, m2, m3);
+                group!(13, m1, m2, m3, m0);
+                group!(14, m2, m3, m0, m1);
+                group!(15, m3, m0, m1, m2);
+            }
+            w.abef = _mm_add_epi32(w.abef, saved.abef);
+            w.cdgh = _mm_add_epi32(w.cdgh, saved.cdgh);
+        }
+        store(w, state);
     }
 
     #[inline]
@@ -388,6 +450,31 @@ mod tests {
             p.update(&a[..n], &b[..n]);
             assert_eq!(p.finish(), (sha(&a[..n]), Some(sha(&b[..n]))), "length {n}");
         }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn kernels_equal_the_reference_block_function() {
+        if !sha_extensions() {
+            // Then the reference is what runs: nothing else to compare.
+            return;
+        }
+        let a: Vec<u8> = (0..64 * 37u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        let b: Vec<u8> = a.iter().map(|x| x ^ 0x5a).collect();
+        let start = [1u32, 2, 3, 4, 5, 6, 7, 0xffff_ffff];
+        let (mut want_a, mut want_b) = (start, H0);
+        compress_portable(&mut want_a, &a);
+        compress_portable(&mut want_b, &b);
+        let (mut one, mut xa, mut xb) = (start, start, H0);
+        // SAFETY: the CPU has the extensions (checked above).
+        unsafe {
+            shani::compress_x1(&mut one, &a);
+            shani::compress_x2(&mut xa, &mut xb, &a, &b);
+        }
+        assert_eq!(one, want_a);
+        assert_eq!((xa, xb), (want_a, want_b));
     }
 
     proptest! {
