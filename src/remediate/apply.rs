@@ -12,7 +12,7 @@
 //! only waits for the tail.
 //!
 //! The digests themselves are fed block by block to [`crate::remediate::digest`],
-//! which runs them on helper threads for large files.
+//! which runs them on a helper thread for large files.
 //!
 //! The pass is lazy in place: it starts reading (for the hashes) only when
 //! the first finding appears, and then catches up from offset 0, so clean
@@ -197,7 +197,7 @@ pub struct Applier<'a> {
     /// Whether the pass streams the whole file (hashes or a copy).
     streaming: bool,
     active: bool,
-    /// Hash helper threads for a large file.
+    /// A hash helper thread for a large file.
     large: bool,
     /// Started with the first block streamed.
     digests: Option<Digests>,
@@ -244,7 +244,7 @@ impl<'a> Applier<'a> {
         }
     }
 
-    /// A file large enough for the digests to run on helper threads
+    /// A file large enough for the digests to run on a helper thread
     /// (several batches: the hashing overlaps the next batch's scan).
     pub fn large(mut self, large: bool) -> Self {
         self.large = large;
