@@ -293,6 +293,81 @@ fn hashes_are_right_when_the_first_pan_is_deep_in_a_large_file() {
     }
 }
 
+#[test]
+fn hashes_are_right_with_a_card_every_few_kilobytes() {
+    // The bench's shape: nearly every 1 MiB block masked, so the two
+    // digests run in lockstep on the helper thread and each changed block
+    // goes to it as masked bytes plus the spans' originals. Cards side by
+    // side, and one across every 1 MiB edge (where the apply pass cuts its
+    // reads) and every 8 MiB piece edge.
+    let d = tmp();
+    let filler =
+        b"081109 203615 148 INFO dfs.DataNode$PacketResponder: block blk_38865 terminating\n";
+    let cards: [&[u8]; 4] = [
+        b"4111111111111111",
+        b"5555 5555 5555 4444",
+        b"3782-822463-10005",
+        b"6011111111111117",
+    ];
+    let mut data = Vec::new();
+    let mut placed = 0;
+    let mut next_edge = 1usize << 20;
+    while data.len() < 20 << 20 {
+        if data.len() + 80 * filler.len() + 64 > next_edge {
+            // Straddle the edge: the card's first 8 digits before it.
+            while data.len() < next_edge - 13 {
+                data.push(b'.');
+            }
+            data.extend_from_slice(b" pan=");
+            data.extend_from_slice(cards[0]);
+            data.extend_from_slice(b"\n");
+            placed += 1;
+            next_edge += 1 << 20;
+            continue;
+        }
+        for _ in 0..80 {
+            data.extend_from_slice(filler);
+        }
+        data.extend_from_slice(b"payment ");
+        data.extend_from_slice(cards[placed % 4]);
+        if placed % 7 == 0 {
+            // Two in a row.
+            data.push(b',');
+            data.extend_from_slice(cards[(placed + 1) % 4]);
+            placed += 1;
+        }
+        data.extend_from_slice(b" ok\n");
+        placed += 1;
+    }
+    let p = d.path().join("dense.log");
+    for jobs in ["1", "2"] {
+        write(&p, &data);
+        let m = d.path().join(format!("m{jobs}.jsonl"));
+        let out = panscrub(&[
+            "scrub",
+            "-q",
+            "-j",
+            jobs,
+            "-m",
+            m.to_str().unwrap(),
+            p.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "-j{jobs}");
+        let man = manifest(&m);
+        assert_eq!(kind(&man, "finding").len(), placed, "-j{jobs}");
+        let file = kind(&man, "file")[0];
+        let after = fs::read(&p).unwrap();
+        assert_eq!(after.len(), data.len());
+        assert_eq!(file["sha256_before"], sha_hex(&data), "-j{jobs}");
+        assert_eq!(file["sha256_after"], sha_hex(&after), "-j{jobs}");
+        assert_eq!(
+            panscrub(&["scan", "-q", p.to_str().unwrap()]).status.code(),
+            Some(0),
+            "-j{jobs}: nothing left"
+        );
+    }
+}
+
 fn hashes_match_the_bytes(total: usize) {
     let d = tmp();
     let filler = b"2024-01-01T00:00:00Z INFO request served in 12 ms id=42 user=alice\n";
