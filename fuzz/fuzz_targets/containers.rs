@@ -26,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
         stream_name: None,
         max_held: 64 << 20,
         not_inspected: None,
+        workers: 1,
     };
     let budget = Budget { max_expanded: 64 << 20, max_ratio: 1000, max_depth: 3, max_held: 64 << 20 };
     let _ = container::scan(&cx, &Meter::new(budget), &f, fmt, std::path::Path::new("fuzz.bin"), &mut |_| Ok(()));

@@ -1,5 +1,5 @@
 //! The deflate splice on any input: the fuzz bytes are compressed by
-//! flate2 (level from the first byte) and, raw, taken as a gzip file
+//! flate2 (level and the splice's thread count from the first byte) and, raw, taken as a gzip file
 //! themselves. Every finding the scan reports is masked by the splice;
 //! whatever the splice writes must decode (flate2) to bytes of the same
 //! length that hold no card number any more and differ from the input
@@ -16,7 +16,7 @@ use panscrub::format::{container, Format};
 use panscrub::location::Hit;
 use panscrub::mask::MaskPolicy;
 
-fn splice_checked(gz: &[u8], plain: Option<&[u8]>) {
+fn splice_checked(gz: &[u8], plain: Option<&[u8]>, workers: usize) {
     let mut f = tempfile::tempfile().unwrap();
     f.write_all(gz).unwrap();
     let det = Detector::default();
@@ -28,6 +28,7 @@ fn splice_checked(gz: &[u8], plain: Option<&[u8]>) {
         stream_name: None,
         max_held: 64 << 20,
         not_inspected: None,
+        workers,
     };
     let budget = Budget { max_expanded: 64 << 20, max_ratio: 1000, max_depth: 3, max_held: 64 << 20 };
     let mut found = Vec::new();
@@ -72,8 +73,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let level = (data[0] % 10) as u32;
+    // One splice thread (the window lent to the writer) or two.
+    let workers = 1 + (data[0] / 10 % 2) as usize;
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
     e.write_all(&data[1..]).unwrap();
-    splice_checked(&e.finish().unwrap(), Some(&data[1..]));
-    splice_checked(data, None);
+    splice_checked(&e.finish().unwrap(), Some(&data[1..]), workers);
+    splice_checked(data, None, workers);
 });
