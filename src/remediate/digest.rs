@@ -88,16 +88,11 @@ impl Undo {
         pair.fork();
         if self.overlapping {
             let mut original = masked.to_vec();
-            let mut offsets: Vec<usize> = self
-                .spans
-                .iter()
-                .scan(0, |o, &(_, n)| {
-                    *o += n;
-                    Some(*o - n)
-                })
-                .collect();
-            for (&(at, n), o) in self.spans.iter().zip(offsets.drain(..)).rev() {
-                original[at..at + n].copy_from_slice(&self.bytes[o..o + n]);
+            // Last mask first: each span's bytes sit at the end of the rest.
+            let mut end = self.bytes.len();
+            for &(at, n) in self.spans.iter().rev() {
+                end -= n;
+                original[at..at + n].copy_from_slice(&self.bytes[end..end + n]);
             }
             pair.update(&original, masked);
             return;

@@ -80,11 +80,6 @@ impl Sha256Pair {
         }
     }
 
-    /// Whether the second stream runs.
-    pub fn is_forked(&self) -> bool {
-        self.second.is_some()
-    }
-
     /// Feeds `a` to the first stream and `b` to the second (before the
     /// fork, `b` is ignored). Panics when the lengths differ: the two
     /// streams of a scrub have the same length by construction.
@@ -500,7 +495,7 @@ mod tests {
                     p.fork();
                 }
                 let end = at.saturating_add(*cut).min(a.len());
-                if !p.is_forked() {
+                if k < fork_after {
                     fed_first_only.extend_from_slice(&a[at..end]);
                 }
                 p.update(&a[at..end], &b[at..end]);
