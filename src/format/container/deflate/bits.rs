@@ -140,6 +140,25 @@ impl<R: Read> BitReader<R> {
         self.count -= n;
     }
 
+    /// Runs `f` with the reader's position and pending bits in locals
+    /// ([`Cursor`]) over the bytes held: a decoding loop then keeps them in
+    /// registers instead of storing and reloading them around every symbol
+    /// (the symbol's table lookup waits on them). `f` stops when the held
+    /// bytes run short ([`Cursor::refill`] fails); the caller refills the
+    /// slow way and calls again.
+    #[inline(always)]
+    pub(super) fn with_cursor<T>(&mut self, f: impl FnOnce(&mut Cursor<'_>) -> T) -> T {
+        let mut c = Cursor {
+            buf: &self.buf,
+            pos: self.pos,
+            bits: self.bits,
+            count: self.count,
+        };
+        let r = f(&mut c);
+        (self.pos, self.bits, self.count) = (c.pos, c.bits, c.count);
+        r
+    }
+
     /// Skips to the next byte boundary and gives back the held whole
     /// bytes, so that bytes can be read directly.
     pub(super) fn align(&mut self) {
@@ -206,6 +225,58 @@ impl<R: Read> BitReader<R> {
             }
             self.pull()?;
         }
+    }
+}
+
+/// A [`BitReader`]'s position and pending bits, lent by
+/// [`BitReader::with_cursor`], over the bytes it holds.
+pub(super) struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    bits: u64,
+    count: u32,
+}
+
+impl Cursor<'_> {
+    /// Tops the bits up to at least 56, as [`BitReader::refill`] does;
+    /// false (nothing read) when fewer than eight bytes are held past the
+    /// position.
+    #[inline(always)]
+    pub(super) fn refill(&mut self) -> bool {
+        let Some(word) = self.buf.get(self.pos..self.pos + 8) else {
+            return false;
+        };
+        let word = u64::from_le_bytes(word.try_into().unwrap());
+        self.bits |= word << self.count;
+        self.pos += ((63 - self.count) >> 3) as usize;
+        self.count |= 56;
+        true
+    }
+
+    /// How many bits are held.
+    #[inline(always)]
+    pub(super) fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The held bits, without taking them.
+    #[inline(always)]
+    pub(super) fn peek(&self) -> u64 {
+        self.bits
+    }
+
+    #[inline(always)]
+    pub(super) fn consume(&mut self, n: u32) {
+        self.bits >>= n;
+        self.count -= n;
+    }
+
+    /// The next `n` bits (`n` ≤ 32, at most [`Cursor::count`]).
+    #[inline(always)]
+    pub(super) fn take(&mut self, n: u32) -> u32 {
+        let v = (self.bits & ((1u64 << n) - 1)) as u32;
+        self.consume(n);
+        v
     }
 }
 
