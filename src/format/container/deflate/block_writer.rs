@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::OnceLock;
 
 use super::bits::BitWriter;
-use super::huffman::{codes, lengths};
+use super::huffman::{add_symbols, codes, complete, lengths};
 use super::inflate::{
     fixed_lengths, match_parts, CL_ORDER, DIST_BASE, DIST_EXTRA, LEN_BASE, LEN_EXTRA, MATCH,
 };
@@ -89,7 +89,8 @@ impl BlockWriter {
         }
     }
 
-    /// Writes one block holding `tokens`, marked last if `last`.
+    /// Writes one block holding `tokens`, marked last if `last`, with codes
+    /// built for its counts (dynamic, or the fixed code where shorter).
     pub(super) fn write<W: Write>(&mut self, w: &mut BitWriter<W>, tokens: &[u32], last: bool) {
         let s = symbols();
         self.lit_freq.fill(0);
@@ -118,6 +119,65 @@ impl BlockWriter {
         at_least_two(&mut self.dist_freq);
         lengths(&self.lit_freq, 15, &mut self.lit_lens);
         lengths(&self.dist_freq, 15, &mut self.dist_lens);
+        let header = self.header();
+        let dynamic_cost = header.cost
+            + extra_bits
+            + cost(&self.lit_freq, &self.lit_lens)
+            + cost(&self.dist_freq, &self.dist_lens);
+        w.put(last as u32, 1);
+        if fixed_cost <= dynamic_cost {
+            w.put(1, 2);
+            let (fl, fd, flc, fdc) = &self.fixed;
+            emit(w, tokens, s, (fl, flc), (fd, fdc));
+            return;
+        }
+        self.put_dynamic(w, &header, tokens);
+    }
+
+    /// Writes one block holding `tokens` with the code lengths the block
+    /// had (`lit`, `dist`, as its header sent them), each symbol of `new`
+    /// they lack added by [`add_symbols`]. No counting and no tree: the
+    /// original encoder chose these lengths for nearly the same tokens.
+    /// False, with nothing written, when a symbol cannot be added (the
+    /// caller then uses [`BlockWriter::write`]).
+    pub(super) fn write_in_code<W: Write>(
+        &mut self,
+        w: &mut BitWriter<W>,
+        tokens: &[u32],
+        last: bool,
+        (lit, dist): (&[u8], &[u8]),
+        new: &NewSymbols,
+    ) -> bool {
+        let total = tokens.len() as u64;
+        let fit = |lens: &mut Vec<u8>, code: &[u8], counts: &[u32]| {
+            lens.clear();
+            lens.extend_from_slice(code);
+            lens.resize(counts.len(), 0);
+            let missing = || {
+                (0..counts.len())
+                    .filter(|&i| counts[i] > 0 && lens[i] == 0)
+                    .map(|i| (i, counts[i]))
+            };
+            if missing().next().is_none() {
+                return true;
+            }
+            let missing: Vec<(usize, u32)> = missing().collect();
+            complete(lens) && add_symbols(lens, missing.into_iter(), total)
+        };
+        if lit.len() > 286 || dist.len() > 30 {
+            return false;
+        }
+        if !fit(&mut self.lit_lens, lit, &new.lit) || !fit(&mut self.dist_lens, dist, &new.dist) {
+            return false;
+        }
+        let header = self.header();
+        w.put(last as u32, 1);
+        self.put_dynamic(w, &header, tokens);
+        true
+    }
+
+    /// The dynamic header for the current lengths.
+    fn header(&self) -> Header {
         let hlit = 257.max(last_used(&self.lit_lens));
         let hdist = 1.max(last_used(&self.dist_lens));
         let mut ops = Vec::with_capacity(hlit + hdist);
@@ -137,35 +197,37 @@ impl BlockWriter {
                 .rposition(|&i| cl_lens[i] != 0)
                 .map_or(0, |p| p + 1),
         );
-        let header_cost = 3
+        let cost = 3
             + 14
             + 3 * hclen as u64
             + ops
                 .iter()
                 .map(|&(sym, _)| (cl_lens[sym as usize] + cl_extra_bits(sym)) as u64)
                 .sum::<u64>();
-        let dynamic_cost = header_cost
-            + extra_bits
-            + cost(&self.lit_freq, &self.lit_lens)
-            + cost(&self.dist_freq, &self.dist_lens);
-        w.put(last as u32, 1);
-        if fixed_cost <= dynamic_cost {
-            w.put(1, 2);
-            let (fl, fd, flc, fdc) = &self.fixed;
-            emit(w, tokens, s, (fl, flc), (fd, fdc));
-            return;
+        Header {
+            hlit,
+            hdist,
+            hclen,
+            ops,
+            cl_lens,
+            cost,
         }
+    }
+
+    /// Writes the rest of a dynamic block (after its "last" bit): type,
+    /// header, tokens, end of block.
+    fn put_dynamic<W: Write>(&mut self, w: &mut BitWriter<W>, h: &Header, tokens: &[u32]) {
         w.put(2, 2);
-        w.put((hlit - 257) as u32, 5);
-        w.put((hdist - 1) as u32, 5);
-        w.put((hclen - 4) as u32, 4);
-        for &i in &CL_ORDER[..hclen] {
-            w.put(cl_lens[i] as u32, 3);
+        w.put((h.hlit - 257) as u32, 5);
+        w.put((h.hdist - 1) as u32, 5);
+        w.put((h.hclen - 4) as u32, 4);
+        for &i in &CL_ORDER[..h.hclen] {
+            w.put(h.cl_lens[i] as u32, 3);
         }
         let mut cl_codes = Vec::new();
-        codes(&cl_lens, &mut cl_codes);
-        for &(sym, extra) in &ops {
-            w.put(cl_codes[sym as usize], cl_lens[sym as usize] as u32);
+        codes(&h.cl_lens, &mut cl_codes);
+        for &(sym, extra) in &h.ops {
+            w.put(cl_codes[sym as usize], h.cl_lens[sym as usize] as u32);
             w.put(extra as u32, cl_extra_bits(sym) as u32);
         }
         codes(&self.lit_lens, &mut self.lit_codes);
@@ -173,10 +235,59 @@ impl BlockWriter {
         emit(
             w,
             tokens,
-            s,
+            symbols(),
             (&self.lit_lens, &self.lit_codes),
             (&self.dist_lens, &self.dist_codes),
         );
+    }
+}
+
+/// A dynamic block's header: how many lengths it sends, and those lengths
+/// as code-length instructions with their own code.
+struct Header {
+    hlit: usize,
+    hdist: usize,
+    hclen: usize,
+    ops: Vec<ClOp>,
+    cl_lens: Vec<u8>,
+    /// Its size in bits, with the block's three.
+    cost: u64,
+}
+
+/// The symbols of the tokens a block's parse gained when it was rewritten
+/// for the masked bytes (the tokens it kept already have a code in the
+/// block's header), counted.
+pub(super) struct NewSymbols {
+    lit: [u32; 286],
+    dist: [u32; 30],
+}
+
+impl Default for NewSymbols {
+    fn default() -> NewSymbols {
+        NewSymbols {
+            lit: [0; 286],
+            dist: [0; 30],
+        }
+    }
+}
+
+impl NewSymbols {
+    pub(super) fn clear(&mut self) {
+        self.lit.fill(0);
+        self.dist.fill(0);
+    }
+
+    /// Notes the symbols token `t` is written with.
+    #[inline]
+    pub(super) fn note(&mut self, t: u32) {
+        if t & MATCH == 0 {
+            self.lit[t as usize] += 1;
+            return;
+        }
+        let s = symbols();
+        let (len, d) = match_parts(t);
+        self.lit[257 + s.len[len as usize - 3] as usize] += 1;
+        self.dist[dist_symbol(s, d)] += 1;
     }
 }
 

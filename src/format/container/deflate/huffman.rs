@@ -212,6 +212,47 @@ pub(super) fn lengths(freq: &[u32], max: usize, lens: &mut Vec<u8>) {
     }
 }
 
+/// Whether the code lengths make a complete code (every bit string
+/// decodes), as a dynamic block's literal/length code must be for zlib
+/// to accept it once changed.
+pub(super) fn complete(lens: &[u8]) -> bool {
+    let kraft: u64 = lens
+        .iter()
+        .filter(|&&l| l > 0)
+        .map(|&l| 1u64 << (15 - l.min(15)))
+        .sum();
+    kraft == 1 << 15
+}
+
+/// Gives each unused symbol in `missing` (with how often it will be
+/// written) a code, keeping the other lengths but one: a code is split in
+/// two, one half for the new symbol. A complete code stays complete. The
+/// length split is the one that costs least, taking a code of length `l`
+/// to stand for about `total` / 2^`l` symbols (`total`: the block's
+/// tokens): the split symbol pays a bit per use, the new one `l` + 1.
+/// False (lengths left half changed) when no code is shorter than 15 bits.
+pub(super) fn add_symbols(
+    lens: &mut [u8],
+    missing: impl Iterator<Item = (usize, u32)>,
+    total: u64,
+) -> bool {
+    for (sym, count) in missing {
+        debug_assert_eq!(lens[sym], 0);
+        let cost = |l: u8| (total >> l) + count as u64 * (l as u64 + 1);
+        let Some((split, _)) = lens
+            .iter()
+            .enumerate()
+            .filter(|&(_, &l)| l > 0 && l < 15)
+            .min_by_key(|&(_, &l)| (cost(l), std::cmp::Reverse(l)))
+        else {
+            return false;
+        };
+        lens[split] += 1;
+        lens[sym] = lens[split];
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +278,36 @@ mod tests {
         assert!(lens.iter().all(|&l| (1..=15).contains(&l)));
         assert_eq!(kraft(&lens, 15), 1 << 15);
         assert!(lens[29] <= lens[0], "the most frequent keeps a short code");
+    }
+
+    #[test]
+    fn added_symbols_keep_the_code_complete() {
+        let mut freq = vec![0u32; 286];
+        for (i, f) in freq.iter_mut().enumerate().take(120) {
+            *f = 1 + (i as u32 * 7919) % 1000;
+        }
+        freq[256] = 1;
+        let mut lens = Vec::new();
+        lengths(&freq, 15, &mut lens);
+        assert!(complete(&lens));
+        let before = lens.clone();
+        assert!(add_symbols(
+            &mut lens,
+            [(200, 3), (280, 1)].into_iter(),
+            1000
+        ));
+        assert!(complete(&lens));
+        assert!(lens[200] > 0 && lens[280] > 0);
+        // Only the split symbols changed, by one bit each.
+        let changed: Vec<usize> = (0..286)
+            .filter(|&i| before[i] != 0 && before[i] != lens[i])
+            .collect();
+        assert!(changed.len() <= 2, "{changed:?}");
+        assert!(changed.iter().all(|&i| lens[i] == before[i] + 1));
+        // A code with nothing shorter than 15 bits to split refuses.
+        let mut full = vec![15u8; 1 << 15];
+        full.push(0);
+        assert!(!add_symbols(&mut full, [(1 << 15, 1)].into_iter(), 1 << 16));
     }
 
     proptest! {

@@ -87,7 +87,10 @@ pub(super) struct Inflater {
     dist: Decoder,
     cl: Decoder,
     fixed: (Decoder, Decoder),
+    /// The last dynamic block's code lengths: `hlit` literal/length
+    /// ones, then the distance ones.
     lens: Vec<u8>,
+    hlit: usize,
 }
 
 fn bad(what: &str) -> io::Error {
@@ -109,6 +112,7 @@ impl Inflater {
             cl: Decoder::empty(7),
             fixed,
             lens: Vec::with_capacity(320),
+            hlit: 257,
         }
     }
 
@@ -161,6 +165,12 @@ impl Inflater {
         })
     }
 
+    /// The code lengths of the last dynamic block decoded: literal/length,
+    /// distance (as sent: trailing unused symbols may be left out).
+    pub(super) fn dynamic_lengths(&self) -> (&[u8], &[u8]) {
+        self.lens.split_at_checked(self.hlit).unwrap_or((&[], &[]))
+    }
+
     /// Reads a dynamic block's code lengths and builds its tables.
     fn header<R: Read>(&mut self, r: &mut BitReader<R>) -> io::Result<()> {
         r.refill()?;
@@ -177,6 +187,7 @@ impl Inflater {
         }
         self.cl.build(&cl).map_err(|_| bad("code-length code"))?;
         self.lens.clear();
+        self.hlit = hlit;
         while self.lens.len() < hlit + hdist {
             r.refill()?;
             let (sym, n) = self

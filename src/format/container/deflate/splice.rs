@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use flate2::Crc;
 
 use super::bits::{BitReader, BitWriter};
-use super::block_writer::BlockWriter;
+use super::block_writer::{BlockWriter, NewSymbols};
 use super::inflate::{match_parts, match_token, Block, Inflater, Kind, MATCH, WINDOW};
 use super::{member_header, SpliceError, SpliceStats};
 use crate::error::InputError;
@@ -95,8 +95,9 @@ impl Window {
 pub(super) const SLIDE_AT: usize = 1 << 20;
 
 /// Rewrites the block's parse for the masked bytes into `out`; whether
-/// anything differs.
-fn reparse(work: &Work, out: &mut Vec<u32>) -> bool {
+/// anything differs. The symbols of the tokens written anew are noted in
+/// `new`.
+fn reparse(work: &Work, out: &mut Vec<u32>, new: &mut NewSymbols) -> bool {
     let (from, parse, changed) = (work.from, &work.parse[..], &work.changed[..]);
     out.clear();
     out.reserve(parse.len() + 64);
@@ -146,6 +147,7 @@ fn reparse(work: &Work, out: &mut Vec<u32>) -> bool {
             let b = work.masked[p];
             modified |= next < changed.len() && changed[next].0 <= at;
             out.push(b as u32);
+            new.note(b as u32);
             p += 1;
             continue;
         }
@@ -157,7 +159,7 @@ fn reparse(work: &Work, out: &mut Vec<u32>) -> bool {
         let ahead = next < changed.len() && changed[next].0 < at + len as u64;
         let source = at - d as u64;
         if ahead || touches(&changed[..next], source, source + len as u64) {
-            modified |= split_match(&work.masked, p, len, d, out);
+            modified |= split_match(&work.masked, p, len, d, out, new);
         } else {
             out.push(t);
         }
@@ -178,28 +180,41 @@ fn touches(behind: &[(u64, u64)], a: u64, b: u64) -> bool {
 /// masked source still equals the masked destination stay matches (if
 /// 3 bytes or longer); the other bytes become literals. Whether the
 /// result differs from the one match.
-fn split_match(masked: &[u8], p: usize, len: usize, d: usize, out: &mut Vec<u32>) -> bool {
+fn split_match(
+    masked: &[u8],
+    p: usize,
+    len: usize,
+    d: usize,
+    out: &mut Vec<u32>,
+    new: &mut NewSymbols,
+) -> bool {
     let end = p + len;
     let mut run = p;
     let mut q = p;
     let mut whole = true;
-    let flush = |a: usize, b: usize, out: &mut Vec<u32>| {
+    let flush = |a: usize, b: usize, out: &mut Vec<u32>, new: &mut NewSymbols| {
         if b - a >= 3 {
-            out.push(match_token((b - a) as u32, d as u32));
+            let t = match_token((b - a) as u32, d as u32);
+            out.push(t);
+            new.note(t);
         } else {
-            out.extend(masked[a..b].iter().map(|&x| x as u32));
+            for &x in &masked[a..b] {
+                out.push(x as u32);
+                new.note(x as u32);
+            }
         }
     };
     while q < end {
         if masked[q] != masked[q - d] {
             whole = false;
-            flush(run, q, out);
+            flush(run, q, out, new);
             out.push(masked[q] as u32);
+            new.note(masked[q] as u32);
             run = q + 1;
         }
         q += 1;
     }
-    flush(run, end, out);
+    flush(run, end, out, new);
     !whole
 }
 
@@ -225,6 +240,10 @@ struct Work {
     /// The window's changed ranges, up to the block's end.
     changed: Vec<(u64, u64)>,
     parse: Vec<u32>,
+    /// A dynamic block's code lengths (literal/length, distance), as its
+    /// header sent them; empty for other blocks.
+    lit_lens: Vec<u8>,
+    dist_lens: Vec<u8>,
 }
 
 /// What the writer is handed, in order.
@@ -241,6 +260,7 @@ struct Emitter<W: Write> {
     w: BitWriter<W>,
     encoder: BlockWriter,
     reparsed: Vec<u32>,
+    new_symbols: NewSymbols,
     copied: u64,
     reencoded: u64,
 }
@@ -251,6 +271,7 @@ impl<W: Write> Emitter<W> {
             w: BitWriter::new(w),
             encoder: BlockWriter::new(),
             reparsed: Vec::new(),
+            new_symbols: NewSymbols::default(),
             copied: 0,
             reencoded: 0,
         }
@@ -277,8 +298,22 @@ impl<W: Write> Emitter<W> {
                 self.copied += 1;
             }
             Piece::Block(work) => {
-                if reparse(work, &mut self.reparsed) {
-                    self.encoder.write(w, &self.reparsed, work.last);
+                self.new_symbols.clear();
+                if reparse(work, &mut self.reparsed, &mut self.new_symbols) {
+                    // The block's own code where it can take the new
+                    // tokens (a dynamic block); else codes built anew.
+                    let lens = (&work.lit_lens[..], &work.dist_lens[..]);
+                    if work.lit_lens.is_empty()
+                        || !self.encoder.write_in_code(
+                            w,
+                            &self.reparsed,
+                            work.last,
+                            lens,
+                            &self.new_symbols,
+                        )
+                    {
+                        self.encoder.write(w, &self.reparsed, work.last);
+                    }
                     self.reencoded += 1;
                 } else {
                     w.copy_bits(&work.comp, work.comp_base, work.bits.0, work.bits.1);
@@ -400,6 +435,14 @@ fn decode<R: Read>(
             win.note_changes(from);
             let mut work = spare.take().unwrap_or_default();
             fill(&mut work, &mut win, from, &block, &r, &mut parse, lend);
+            let (lit, dist) = match block.kind {
+                Kind::Dynamic => inflater.dynamic_lengths(),
+                _ => (&[][..], &[][..]),
+            };
+            work.lit_lens.clear();
+            work.lit_lens.extend_from_slice(lit);
+            work.dist_lens.clear();
+            work.dist_lens.extend_from_slice(dist);
             spare = emit(Piece::Block(work))?;
             if lend {
                 let back = spare.as_mut().expect("a lent block comes back");
