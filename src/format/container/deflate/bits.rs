@@ -61,11 +61,7 @@ impl<R: Read> BitReader<R> {
     /// Tops `bits` up to at least 56 valid bits.
     #[inline(always)]
     pub(super) fn refill(&mut self) -> io::Result<()> {
-        if self.pos + 8 <= self.buf.len() {
-            let word = u64::from_le_bytes(self.buf[self.pos..self.pos + 8].try_into().unwrap());
-            self.bits |= word << self.count;
-            self.pos += ((63 - self.count) >> 3) as usize;
-            self.count |= 56;
+        if self.with_cursor(|c| c.refill()) {
             Ok(())
         } else {
             self.refill_slow()
@@ -123,9 +119,7 @@ impl<R: Read> BitReader<R> {
     /// The next `n` bits (`n` ≤ 32; needs a refill before if fewer are held).
     #[inline(always)]
     pub(super) fn take(&mut self, n: u32) -> u32 {
-        let v = (self.bits & ((1u64 << n) - 1)) as u32;
-        self.consume(n);
-        v
+        self.with_cursor(|c| c.take(n))
     }
 
     /// The held bits, without taking them.
@@ -136,8 +130,7 @@ impl<R: Read> BitReader<R> {
 
     #[inline(always)]
     pub(super) fn consume(&mut self, n: u32) {
-        self.bits >>= n;
-        self.count -= n;
+        self.with_cursor(|c| c.consume(n));
     }
 
     /// Runs `f` with the reader's position and pending bits in locals

@@ -153,16 +153,11 @@ impl BlockWriter {
             lens.clear();
             lens.extend_from_slice(code);
             lens.resize(counts.len(), 0);
-            let missing = || {
-                (0..counts.len())
-                    .filter(|&i| counts[i] > 0 && lens[i] == 0)
-                    .map(|i| (i, counts[i]))
-            };
-            if missing().next().is_none() {
-                return true;
-            }
-            let missing: Vec<(usize, u32)> = missing().collect();
-            complete(lens) && add_symbols(lens, missing.into_iter(), total)
+            let missing: Vec<(usize, u32)> = (0..counts.len())
+                .filter(|&i| counts[i] > 0 && lens[i] == 0)
+                .map(|i| (i, counts[i]))
+                .collect();
+            missing.is_empty() || (complete(lens) && add_symbols(lens, missing.into_iter(), total))
         };
         if lit.len() > 286 || dist.len() > 30 {
             return false;
